@@ -1,0 +1,288 @@
+#pragma once
+// The in-memory store: the test double users unit-test their code with, with
+// the same semantics as the persistent backends (it passes the same
+// conformance suite). Thread-safe; one mutex, no I/O.
+//
+// Claims do not scan every job: claimable jobs sit in an index ordered by
+// (priority, run_at, id), and running jobs in one ordered by lease expiry.
+
+#include <errand/decide.hpp>
+#include <errand/detail/listeners.hpp>
+#include <errand/outcome.hpp>
+#include <errand/store.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+namespace errand {
+
+class memory_store {
+ public:
+  enqueued enqueue(const job_spec& spec, time_point now) {
+    std::scoped_lock lock(mutex_);
+    return insert(spec, now);
+  }
+
+  std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
+    std::scoped_lock lock(mutex_);
+    std::vector<enqueued> out;
+    out.reserve(specs.size());
+    for (const auto& spec : specs) out.push_back(insert(spec, now));
+    return out;
+  }
+
+  std::optional<job> get(std::int64_t id) const {
+    std::scoped_lock lock(mutex_);
+    const auto it = jobs_.find(id);
+    if (it == jobs_.end()) return std::nullopt;
+    return it->second.row;
+  }
+
+  write_result apply(const decision& d) {
+    std::optional<notification> committed;
+    write_result result;
+    {
+      std::scoped_lock lock(mutex_);
+      result = write(d, committed);
+    }
+    if (committed) listeners_.notify(*committed);
+    return result;
+  }
+
+  // All or nothing: when one decision conflicts, none is written.
+  std::vector<write_result> apply_batch(std::span<const decision> decisions) {
+    std::vector<notification> committed;
+    std::vector<write_result> results(decisions.size(), write_result::applied);
+    {
+      std::scoped_lock lock(mutex_);
+      bool all_current = true;
+      std::map<std::int64_t, std::int64_t> expected;  // one batch may write a job twice
+      for (std::size_t i = 0; i < decisions.size(); ++i) {
+        const auto& d = decisions[i];
+        require_applied(d);
+        const auto it = jobs_.find(d.next.id);
+        const auto version = expected.contains(d.next.id) ? expected[d.next.id]
+                             : it == jobs_.end()           ? -1
+                                                           : it->second.row.version;
+        if (it == jobs_.end()) results[i] = write_result::not_found;
+        else if (version != d.expected_version) results[i] = write_result::conflict;
+        else expected[d.next.id] = d.next.version;
+        all_current = all_current && results[i] == write_result::applied;
+      }
+      if (!all_current) {
+        for (auto& r : results)
+          if (r == write_result::applied) r = write_result::conflict;
+        return results;
+      }
+      for (const auto& d : decisions) {
+        std::optional<notification> one;
+        write(d, one);
+        if (one) committed.push_back(std::move(*one));
+      }
+    }
+    for (const auto& n : committed) listeners_.notify(n);
+    return results;
+  }
+
+  std::optional<job> claim(const claim_request& request) {
+    auto claimed = claim_batch(request, 1);
+    if (claimed.empty()) return std::nullopt;
+    return std::move(claimed.front());
+  }
+
+  std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
+    std::vector<notification> committed;
+    std::vector<job> claimed;
+    {
+      std::scoped_lock lock(mutex_);
+      while (claimed.size() < limit) {
+        const auto id = next_due(request);
+        if (!id) break;
+        const auto d = decide(jobs_.at(*id).row, errand::claim{request.worker, request.lease}, retry_policy{},
+                              request.now);
+        if (!d.applied()) throw store_error("errand: memory store could not claim: " + d.reason);
+        std::optional<notification> one;
+        write(d, one);
+        claimed.push_back(d.next);
+        committed.push_back(std::move(*one));
+      }
+    }
+    for (const auto& n : committed) listeners_.notify(n);
+    return claimed;
+  }
+
+  std::vector<job> expired_leases(time_point now, std::size_t limit) const {
+    std::scoped_lock lock(mutex_);
+    std::vector<job> out;
+    for (auto it = leases_.begin(); it != leases_.end() && out.size() < limit; ++it) {
+      if (std::get<0>(*it) > now) break;
+      out.push_back(jobs_.at(std::get<1>(*it)).row);
+    }
+    return out;
+  }
+
+  std::vector<job> query(const job_query& q) const {
+    std::scoped_lock lock(mutex_);
+    std::vector<job> out;
+    for (auto it = jobs_.upper_bound(q.after_id); it != jobs_.end() && out.size() < q.limit; ++it) {
+      const job& row = it->second.row;
+      if (q.state && row.state != *q.state) continue;
+      if (q.queue && row.queue != *q.queue) continue;
+      if (q.kind && row.kind != *q.kind) continue;
+      if (q.has_error && row.last_error.has_value() != *q.has_error) continue;
+      out.push_back(row);
+    }
+    return out;
+  }
+
+  std::vector<history_record> history(std::int64_t id) const {
+    std::scoped_lock lock(mutex_);
+    const auto it = jobs_.find(id);
+    if (it == jobs_.end()) return {};
+    return it->second.history;
+  }
+
+  std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of(history(id)); }
+
+  state_counts count_by_state() const {
+    std::scoped_lock lock(mutex_);
+    state_counts counts;
+    for (const auto& [id, entry] : jobs_) ++counts[entry.row.state];
+    return counts;
+  }
+
+  prune_result prune(const prune_request& request) {
+    std::scoped_lock lock(mutex_);
+    prune_result result;
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      const job& row = it->second.row;
+      const bool finished = row.state == job_state::succeeded || row.state == job_state::failed;
+      if (request.finished_before && finished && row.updated_at < *request.finished_before) {
+        result.history_deleted += static_cast<std::int64_t>(it->second.history.size());
+        ++result.jobs_deleted;
+        if (row.unique_key) unique_keys_.erase(*row.unique_key);
+        it = jobs_.erase(it);
+        continue;
+      }
+      auto& history = it->second.history;
+      if (request.keep_history && history.size() > *request.keep_history) {
+        const auto drop = history.size() - *request.keep_history;
+        history.erase(history.begin(), history.begin() + static_cast<std::ptrdiff_t>(drop));
+        result.history_deleted += static_cast<std::int64_t>(drop);
+      }
+      ++it;
+    }
+    return result;
+  }
+
+  subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
+
+ private:
+  struct entry {
+    job row;
+    std::vector<history_record> history;
+    std::int64_t last_seq = 0;
+  };
+  using due_key = std::tuple<std::int32_t, time_point, std::int64_t>;  // priority, run_at, id
+  using lease_key = std::tuple<time_point, std::int64_t>;
+
+  static bool claimable(const job& row) {
+    return row.state == job_state::pending || row.state == job_state::retry_pending;
+  }
+
+  static void require_applied(const decision& d) {
+    if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");
+  }
+
+  void index(const job& row) {
+    if (claimable(row)) due_[row.queue].insert({row.priority, row.run_at, row.id});
+    if (row.state == job_state::running && row.lease_until) leases_.insert({*row.lease_until, row.id});
+  }
+
+  void unindex(const job& row) {
+    if (claimable(row)) {
+      const auto queue = due_.find(row.queue);
+      queue->second.erase({row.priority, row.run_at, row.id});
+      if (queue->second.empty()) due_.erase(queue);
+    }
+    if (row.state == job_state::running && row.lease_until) leases_.erase({*row.lease_until, row.id});
+  }
+
+  enqueued insert(const job_spec& spec, time_point now) {
+    if (spec.unique_key)
+      if (const auto it = unique_keys_.find(*spec.unique_key); it != unique_keys_.end()) return {it->second, false};
+    const auto id = ++last_id_;
+    auto& e = jobs_[id];
+    e.row = make_job(spec, id, now);
+    index(e.row);
+    if (spec.unique_key) unique_keys_.emplace(*spec.unique_key, id);
+    return {id, true};
+  }
+
+  write_result write(const decision& d, std::optional<notification>& committed) {
+    require_applied(d);
+    const auto it = jobs_.find(d.next.id);
+    if (it == jobs_.end()) return write_result::not_found;
+    entry& e = it->second;
+    if (e.row.version != d.expected_version) return write_result::conflict;
+    unindex(e.row);
+    e.row = d.next;
+    index(e.row);
+    if (d.record) {
+      history_record record = *d.record;
+      record.seq = ++e.last_seq;
+      e.history.push_back(record);
+      committed = notification{e.row, std::move(record)};
+    }
+    return write_result::applied;
+  }
+
+  // The first due job in priority order. Within one priority the index is
+  // ordered by run_at, so each priority level costs one lookup.
+  std::optional<std::int64_t> next_due(const claim_request& request) const {
+    std::optional<due_key> best;
+    const auto consider = [&](const std::set<due_key>& due) {
+      auto it = due.begin();
+      while (it != due.end()) {
+        const auto priority = std::get<0>(*it);
+        if (best && priority > std::get<0>(*best)) return;
+        if (std::get<1>(*it) <= request.now) {
+          if (!best || *it < *best) best = *it;
+          return;
+        }
+        if (priority == std::numeric_limits<std::int32_t>::max()) return;
+        it = due.lower_bound({priority + 1, time_point::min(), std::numeric_limits<std::int64_t>::min()});
+      }
+    };
+    if (request.queues.empty()) {
+      for (const auto& [queue, due] : due_) consider(due);
+    } else {
+      for (const auto& queue : request.queues)
+        if (const auto it = due_.find(queue); it != due_.end()) consider(it->second);
+    }
+    if (!best) return std::nullopt;
+    return std::get<2>(*best);
+  }
+
+  mutable std::mutex mutex_;
+  std::map<std::int64_t, entry> jobs_;
+  std::map<std::string, std::set<due_key>> due_;
+  std::set<lease_key> leases_;
+  std::unordered_map<std::string, std::int64_t> unique_keys_;
+  std::int64_t last_id_ = 0;
+  detail::listeners listeners_;
+};
+
+static_assert(store<memory_store>);
+
+}  // namespace errand

@@ -1,0 +1,72 @@
+#pragma once
+// Reporting an event for a job held in a store: read the row, decide, write it
+// as a compare-and-set. A lost race (another writer moved the version on) is
+// decided again on the fresh row, so the answer always reflects what committed.
+
+#include <errand/decide.hpp>
+#include <errand/store.hpp>
+
+#include <optional>
+#include <string>
+
+namespace errand {
+
+struct report_result {
+  verdict outcome = verdict::rejected;
+  rejection why = rejection::none;
+  std::string reason;
+  std::optional<job> row;  // the row after the report (applied or duplicate), or as it stands (rejected)
+
+  bool applied() const noexcept { return outcome == verdict::applied; }
+  bool accepted() const noexcept { return outcome != verdict::rejected; }
+};
+
+namespace detail {
+
+template <store S, class Decide>
+report_result decide_and_write(S& s, std::int64_t id, Decide&& decide_on) {
+  for (;;) {
+    const auto current = s.get(id);
+    if (!current)
+      return {verdict::rejected, rejection::no_such_job, "job " + std::to_string(id) + " does not exist", {}};
+    decision d = decide_on(*current);
+    if (!d.applied()) return {d.outcome, d.why, std::move(d.reason), std::move(d.next)};
+    switch (s.apply(d)) {
+      case write_result::applied:
+        return {verdict::applied, rejection::none, {}, std::move(d.next)};
+      case write_result::not_found:
+        return {verdict::rejected, rejection::no_such_job, "job " + std::to_string(id) + " does not exist", {}};
+      case write_result::conflict:
+        break;  // someone else wrote first: decide again on what they wrote
+    }
+  }
+}
+
+}  // namespace detail
+
+template <store S, class Event>
+report_result report(S& s, std::int64_t id, const Event& e, const retry_policy& policy, time_point now) {
+  return detail::decide_and_write(s, id, [&](const job& current) { return decide(current, e, policy, now); });
+}
+
+template <store S>
+report_result heartbeat(S& s, std::int64_t id, const std::string& worker, std::int32_t attempt, duration lease,
+                        time_point now) {
+  return detail::decide_and_write(
+      s, id, [&](const job& current) { return extend_lease(current, worker, attempt, lease, now); });
+}
+
+// One reaper pass: every job whose lease expired before `now` becomes
+// lease_expired with a reason naming its worker and last heartbeat. Run at
+// start-up, it is crash recovery. Returns the jobs it recovered.
+template <store S>
+std::vector<job> reap(S& s, const retry_policy& policy, time_point now, std::size_t limit = 1000) {
+  std::vector<job> recovered;
+  for (const job& expired : s.expired_leases(now, limit)) {
+    auto result = report(s, expired.id, lease_expired{expired.attempt, lease_expiry_reason(expired)}, policy, now);
+    if (result.applied()) recovered.push_back(std::move(*result.row));
+  }
+  return recovered;
+}
+
+}  // namespace errand

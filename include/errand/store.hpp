@@ -1,0 +1,113 @@
+#pragma once
+// The store concept: what a backend provides. Backends are thin; every
+// semantic decision comes from decide(), and a backend persists it atomically.
+// tests/conformance is the executable definition of this contract.
+
+#include <errand/decide.hpp>
+#include <errand/job.hpp>
+#include <errand/subscription.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace errand {
+
+// The backend could not do what was asked (I/O, constraint, connection); it
+// wrote nothing.
+struct store_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A row errand cannot read (an unknown state name, broken JSON, a bad time).
+// It names the row; every other job keeps working.
+struct corrupt_row : store_error {
+  corrupt_row(std::int64_t job_id, const std::string& what)
+      : store_error("errand: job " + std::to_string(job_id) + " cannot be read: " + what), id(job_id) {}
+  std::int64_t id;
+};
+
+struct enqueued {
+  std::int64_t id = 0;
+  bool created = false;  // false: a job with the same unique_key exists already
+  friend bool operator==(const enqueued&, const enqueued&) = default;
+};
+
+enum class write_result {
+  applied,
+  conflict,  // the row's version moved on since it was read: read it again and decide again
+  not_found
+};
+
+struct claim_request {
+  std::string worker;
+  duration lease = std::chrono::seconds{30};
+  time_point now{};
+  std::vector<std::string> queues;  // empty: every queue
+};
+
+// A page of jobs, ordered by id; pass the last id seen as after_id for the next.
+struct job_query {
+  std::optional<job_state> state;
+  std::optional<std::string> queue;
+  std::optional<std::string> kind;
+  std::optional<bool> has_error;
+  std::int64_t after_id = 0;
+  std::size_t limit = 100;
+};
+
+// What an orchestrator reads: how the job's latest attempt ended.
+struct outcome {
+  std::int64_t job_id = 0;
+  job_state state = job_state::pending;  // the state it ended in
+  std::int32_t attempt = 0;
+  bool success = false;
+  std::optional<std::string> text;  // the error message, or the success detail
+  std::optional<std::string> kind;  // the error kind; absent for a success
+  time_point at{};
+};
+
+struct prune_request {
+  std::optional<time_point> finished_before;  // delete succeeded and failed jobs last updated before this
+  std::optional<std::size_t> keep_history;    // keep only each job's last N history records
+};
+
+struct prune_result {
+  std::int64_t jobs_deleted = 0;
+  std::int64_t history_deleted = 0;
+};
+
+using state_counts = std::map<job_state, std::int64_t>;
+
+template <class S>
+concept store = requires(S& s, const job_spec& spec, std::span<const job_spec> specs, std::int64_t id,
+                         const decision& d, std::span<const decision> ds, const claim_request& claim,
+                         std::size_t n, time_point now, const job_query& query, const prune_request& prune,
+                         listener on_commit) {
+  { s.enqueue(spec, now) } -> std::same_as<enqueued>;
+  { s.enqueue_batch(specs, now) } -> std::same_as<std::vector<enqueued>>;
+  { s.get(id) } -> std::same_as<std::optional<job>>;
+  // Writes d.next where the row still has d.expected_version, and appends
+  // d.record (seq assigned here), in one transaction; notifies after commit.
+  { s.apply(d) } -> std::same_as<write_result>;
+  { s.apply_batch(ds) } -> std::same_as<std::vector<write_result>>;
+  // Picks the next due pending/retry_pending job (priority, run_at, id),
+  // applies decide(job, claim) to it and returns the claimed row.
+  { s.claim(claim) } -> std::same_as<std::optional<job>>;
+  { s.claim_batch(claim, n) } -> std::same_as<std::vector<job>>;
+  { s.expired_leases(now, n) } -> std::same_as<std::vector<job>>;
+  { s.query(query) } -> std::same_as<std::vector<job>>;
+  { s.history(id) } -> std::same_as<std::vector<history_record>>;
+  { s.latest_outcome(id) } -> std::same_as<std::optional<outcome>>;
+  { s.count_by_state() } -> std::same_as<state_counts>;
+  { s.prune(prune) } -> std::same_as<prune_result>;
+  { s.subscribe(on_commit) } -> std::same_as<subscription>;
+};
+
+}  // namespace errand

@@ -1,0 +1,44 @@
+#pragma once
+// After-commit notifications (contract item 8): a store calls its listeners
+// once a transition has committed, never before and never for a rollback.
+
+#include <errand/job.hpp>
+
+#include <functional>
+#include <utility>
+
+namespace errand {
+
+struct notification {
+  job row;                // the row as committed
+  history_record record;  // the transition that produced it
+};
+
+using listener = std::function<void(const notification&)>;
+
+// Keeps a listener subscribed for as long as it lives.
+class subscription {
+ public:
+  subscription() = default;
+  explicit subscription(std::function<void()> unsubscribe) : unsubscribe_(std::move(unsubscribe)) {}
+  subscription(subscription&& other) noexcept : unsubscribe_(std::exchange(other.unsubscribe_, {})) {}
+  subscription& operator=(subscription&& other) noexcept {
+    if (this != &other) {
+      reset();
+      unsubscribe_ = std::exchange(other.unsubscribe_, {});
+    }
+    return *this;
+  }
+  subscription(const subscription&) = delete;
+  subscription& operator=(const subscription&) = delete;
+  ~subscription() { reset(); }
+
+  void reset() {
+    if (unsubscribe_) std::exchange(unsubscribe_, {})();
+  }
+
+ private:
+  std::function<void()> unsubscribe_;
+};
+
+}  // namespace errand
