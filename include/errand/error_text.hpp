@@ -46,6 +46,13 @@ inline std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
   return length;
 }
 
+// Cuts `text` to at most `size` bytes without splitting a UTF-8 character.
+inline void cut_to_whole_characters(std::string& text, std::size_t size) {
+  if (text.size() <= size) return;
+  while (size > 0 && (static_cast<unsigned char>(text[size]) & 0xC0) == 0x80) --size;
+  text.resize(size);
+}
+
 }  // namespace detail
 
 // The storable form of `text`: valid UTF-8, no NUL, at most `limit` bytes; a cut
@@ -69,10 +76,12 @@ inline std::string storable_error_text(std::string_view text, std::size_t limit 
     if (clean.size() > 2 * limit) break;  // the rest is cut anyway; don't copy 1 MB
   }
   if (clean.size() <= limit) return clean;
-  const std::string marker = "\xE2\x80\xA6 [truncated from " + std::to_string(text.size()) + " bytes]";
-  std::size_t keep = limit - marker.size();
-  while (keep > 0 && (static_cast<unsigned char>(clean[keep]) & 0xC0) == 0x80) --keep;  // whole characters only
-  clean.resize(keep);
+  std::string marker = "\xE2\x80\xA6 [truncated from " + std::to_string(text.size()) + " bytes]";
+  if (marker.size() >= limit) {  // a limit too small for the marker keeps what of the marker fits
+    detail::cut_to_whole_characters(marker, limit);
+    return marker;
+  }
+  detail::cut_to_whole_characters(clean, limit - marker.size());
   return clean + marker;
 }
 
