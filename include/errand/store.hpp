@@ -49,15 +49,15 @@ struct claim_request {
   std::string worker;
   duration lease = std::chrono::seconds{30};
   time_point now{};
-  std::vector<std::string> queues;  // empty: every queue
+  std::vector<std::string> queues{};  // empty: every queue
 };
 
 // A page of jobs, ordered by id; pass the last id seen as after_id for the next.
 struct job_query {
-  std::optional<job_state> state;
-  std::optional<std::string> queue;
-  std::optional<std::string> kind;
-  std::optional<bool> has_error;
+  std::optional<job_state> state{};
+  std::optional<std::string> queue{};
+  std::optional<std::string> kind{};
+  std::optional<bool> has_error{};
   std::int64_t after_id = 0;
   std::size_t limit = 100;
 };
@@ -68,14 +68,14 @@ struct outcome {
   job_state state = job_state::pending;  // the state it ended in
   std::int32_t attempt = 0;
   bool success = false;
-  std::optional<std::string> text;  // the error message, or the success detail
-  std::optional<std::string> kind;  // the error kind; absent for a success
+  std::optional<std::string> text{};  // the error message, or the success detail
+  std::optional<std::string> kind{};  // the error kind; absent for a success
   time_point at{};
 };
 
 struct prune_request {
-  std::optional<time_point> finished_before;  // delete succeeded and failed jobs last updated before this
-  std::optional<std::size_t> keep_history;    // keep only each job's last N history records
+  std::optional<time_point> finished_before{};  // delete succeeded and failed jobs last updated before this
+  std::optional<std::size_t> keep_history{};    // keep only each job's last N history records
 };
 
 struct prune_result {

@@ -1,0 +1,690 @@
+#pragma once
+// The conformance suite: the executable definition of "a backend works".
+//
+// A backend's test file names its fixtures, then includes this header once:
+//
+//   using conformance_fixtures = std::tuple<my_file_fixture, my_memory_fixture>;
+//   #include "conformance_suite.hpp"
+//
+// A fixture is default-constructible, starts from an empty store, cleans up
+// after itself, and provides:
+//   using store_type = ...;                 // satisfies errand::store
+//   store_type& store();                    // used from many threads at once
+//   void reopen();                          // close and open again on the same data
+//   static constexpr const char* name;
+//
+// The suite uses nothing but the store concept and errand's core, so a fourth
+// backend runs it unchanged.
+
+#include <errand/errand.hpp>
+
+#include "errand_catch.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace conformance {
+
+using namespace std::chrono_literals;
+using errand::job_state;
+
+inline const errand::time_point t0 = errand::manual_clock{}.now();
+inline const errand::retry_policy policy{std::chrono::seconds{10}, 2.0, std::chrono::minutes{5}, 0.0, 7};
+
+inline errand::job_spec spec(std::string kind = "work", std::int32_t priority = 0,
+                             std::optional<errand::time_point> run_at = std::nullopt) {
+  errand::job_spec s;
+  s.kind = std::move(kind);
+  s.payload = R"({"order":42})";
+  s.priority = priority;
+  s.run_at = run_at;
+  return s;
+}
+
+inline errand::claim_request claim_by(std::string worker, errand::time_point now,
+                                      std::vector<std::string> queues = {}) {
+  return {std::move(worker), std::chrono::seconds{30}, now, std::move(queues)};
+}
+
+inline errand::fail failure(const errand::job& row, std::string message, bool retryable = true) {
+  return {row.attempt, *row.worker, {std::move(message), std::string(errand::error_kind::reported), retryable, {}}};
+}
+
+inline errand::succeed success(const errand::job& row, std::optional<std::string> detail = std::nullopt) {
+  return {row.attempt, *row.worker, std::move(detail)};
+}
+
+// Contract items 1 and 2 as a predicate on any row a store returns.
+inline void require_invariants(const errand::job& row) {
+  INFO("job " << row.id << " in state " << *errand::name_of(row.state));
+  if (row.state == job_state::retry_pending || row.state == job_state::failed) {
+    REQUIRE(row.last_error.has_value());
+    REQUIRE_FALSE(row.last_error->empty());
+    REQUIRE(row.last_error_at.has_value());
+  }
+  if (row.last_error) REQUIRE_FALSE(row.last_error->empty());
+  REQUIRE(row.lease_until.has_value() == (row.state == job_state::running));
+}
+
+// Contract item 3: seq runs 1..n and each record starts where the last ended.
+inline void require_consistent_history(const std::vector<errand::history_record>& history,
+                                       job_state final_state) {
+  job_state at = job_state::pending;
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    INFO("history record " << i + 1);
+    REQUIRE(history[i].seq == static_cast<std::int64_t>(i + 1));
+    REQUIRE(history[i].from == at);
+    at = history[i].to;
+  }
+  REQUIRE(at == final_state);
+}
+
+}  // namespace conformance
+
+TEMPLATE_LIST_TEST_CASE("conformance: enqueue stores the spec and get reads it back", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto s = spec("resize", 3, t0 + 5s);
+  s.queue = "images";
+  s.max_attempts = 7;
+  s.unique_key = "resize:1";
+  const auto added = store.enqueue(s, t0);
+  REQUIRE(added.created);
+  REQUIRE(added.id > 0);
+
+  const auto row = store.get(added.id);
+  REQUIRE(row);
+  CHECK(row->id == added.id);
+  CHECK(row->queue == "images");
+  CHECK(row->kind == "resize");
+  CHECK(row->payload == R"({"order":42})");
+  CHECK(row->state == job_state::pending);
+  CHECK(row->priority == 3);
+  CHECK(row->attempt == 0);
+  CHECK(row->max_attempts == 7);
+  CHECK(row->run_at == t0 + 5s);
+  CHECK_FALSE(row->worker);
+  CHECK_FALSE(row->lease_until);
+  CHECK_FALSE(row->last_error);
+  CHECK_FALSE(row->last_error_kind);
+  CHECK_FALSE(row->last_error_at);
+  CHECK_FALSE(row->detail);
+  CHECK(row->unique_key == "resize:1");
+  CHECK(row->created_at == t0);
+  CHECK(store.history(added.id).empty());
+  CHECK_FALSE(store.get(added.id + 1000));
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: a unique key makes a second enqueue a no-op", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto s = spec();
+  s.unique_key = "once";
+  const auto first = store.enqueue(s, t0);
+  const auto second = store.enqueue(s, t0 + 1s);
+  CHECK(first.created);
+  CHECK_FALSE(second.created);
+  CHECK(second.id == first.id);
+
+  std::vector<errand::job_spec> batch{spec("a"), s, spec("b"), s};
+  batch[0].unique_key = "fresh";
+  const auto results = store.enqueue_batch(batch, t0);
+  REQUIRE(results.size() == 4);
+  CHECK(results[0].created);
+  CHECK(results[1] == errand::enqueued{first.id, false});
+  CHECK(results[2].created);
+  CHECK(results[3] == errand::enqueued{first.id, false});
+  CHECK(store.count_by_state()[job_state::pending] == 3);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  std::vector<errand::job_spec> batch;
+  for (int i = 0; i < 50; ++i) batch.push_back(spec("k" + std::to_string(i)));
+  const auto results = store.enqueue_batch(batch, t0);
+  REQUIRE(results.size() == 50);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    REQUIRE(results[i].created);
+    if (i > 0) REQUIRE(results[i].id > results[i - 1].id);
+    REQUIRE(store.get(results[i].id)->kind == "k" + std::to_string(i));
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: claims take priority, then run_at, then id, and only due jobs",
+                        "[conformance]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto late = store.enqueue(spec("late", 0, t0 + 1h), t0).id;
+  const auto low = store.enqueue(spec("low", 5), t0).id;
+  const auto second = store.enqueue(spec("second", 1, t0 - 1s), t0).id;
+  const auto first = store.enqueue(spec("first", 1, t0 - 2s), t0).id;
+  const auto tie = store.enqueue(spec("tie", 1, t0 - 1s), t0).id;
+
+  std::vector<std::int64_t> order;
+  while (const auto claimed = store.claim(claim_by("w", t0))) {
+    CHECK(claimed->state == job_state::running);
+    CHECK(claimed->attempt == 1);
+    CHECK(claimed->worker == "w");
+    CHECK(claimed->lease_until == t0 + 30s);
+    CHECK(claimed->heartbeat_at == t0);
+    order.push_back(claimed->id);
+  }
+  CHECK(order == std::vector<std::int64_t>{first, second, tie, low});
+  CHECK(store.get(late)->state == job_state::pending);
+  CHECK(store.claim(claim_by("w", t0 + 1h))->id == late);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: claims honour the queue filter and batch size", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  for (int i = 0; i < 5; ++i) {
+    auto s = spec();
+    s.queue = i % 2 ? "mail" : "video";
+    store.enqueue(s, t0);
+  }
+  const auto mail = store.claim_batch(claim_by("w", t0, {"mail"}), 10);
+  REQUIRE(mail.size() == 2);
+  for (const auto& row : mail) CHECK(row.queue == "mail");
+  const auto video = store.claim_batch(claim_by("w", t0, {"video", "other"}), 2);
+  REQUIRE(video.size() == 2);
+  CHECK(video[0].id < video[1].id);
+  CHECK(store.claim_batch(claim_by("w", t0), 10).size() == 1);
+  CHECK(store.claim_batch(claim_by("w", t0), 10).empty());
+  CHECK_FALSE(store.claim(claim_by("w", t0)));
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 1 and 2: a retryable failure is visible until the next claim",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = store.claim(claim_by("w1", t0));
+  REQUIRE(claimed);
+
+  const auto failed = errand::report(store, id, failure(*claimed, "target resource does not exist"), policy, t0 + 1s);
+  REQUIRE(failed.applied());
+  fixture.reopen();
+  auto& reopened = fixture.store();
+  const auto row = reopened.get(id);
+  REQUIRE(row->state == job_state::retry_pending);
+  CHECK(row->last_error == "target resource does not exist");
+  CHECK(row->last_error_kind == "reported");
+  CHECK(row->last_error_at == t0 + 1s);
+  CHECK(row->run_at == t0 + 1s + policy.delay_after(id, 1));
+  conformance::require_invariants(*row);
+
+  CHECK_FALSE(reopened.claim(claim_by("w2", t0 + 2s)));
+  const auto again = reopened.claim(claim_by("w2", row->run_at));
+  REQUIRE(again);
+  CHECK(again->attempt == 2);
+  CHECK_FALSE(again->last_error);
+  CHECK_FALSE(again->last_error_kind);
+  CHECK_FALSE(again->last_error_at);
+  CHECK_FALSE(reopened.get(id)->last_error);
+
+  REQUIRE(errand::report(reopened, id, success(*again), policy, row->run_at + 1s).applied());
+  const auto done = reopened.get(id);
+  CHECK(done->state == job_state::succeeded);
+  CHECK_FALSE(done->last_error);
+  CHECK_FALSE(done->detail);
+  const auto errors = errand::errors_of(reopened.history(id));
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message == "target resource does not exist");
+  CHECK(errors[0].attempt == 1);
+  CHECK(errors[0].worker == "w1");
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: a non-retryable failure goes straight to failed with its reason",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = store.claim(claim_by("w1", t0));
+  REQUIRE(errand::report(store, id, failure(*claimed, "invalid YAML at line 3", false), policy, t0).applied());
+  const auto row = store.get(id);
+  CHECK(row->state == job_state::failed);
+  CHECK(row->last_error == "invalid YAML at line 3");
+  CHECK(row->attempt == 1);
+  conformance::require_invariants(*row);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: the last attempt's failure is final", "[conformance][contract]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto s = spec();
+  s.max_attempts = 2;
+  const auto id = store.enqueue(s, t0).id;
+  errand::time_point now = t0;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    const auto claimed = store.claim(claim_by("w", now));
+    REQUIRE(claimed);
+    REQUIRE(errand::report(store, id, failure(*claimed, "boom " + std::to_string(attempt)), policy, now).applied());
+    now = store.get(id)->run_at;
+  }
+  const auto row = store.get(id);
+  CHECK(row->state == job_state::failed);
+  CHECK(row->last_error == "boom 2");
+  CHECK(errand::errors_of(store.history(id)).size() == 2);
+  conformance::require_consistent_history(store.history(id), job_state::failed);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: a success may carry a detail, told apart from a clean success",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto noop = store.enqueue(spec(), t0).id;
+  const auto clean = store.enqueue(spec(), t0).id;
+  const auto a = store.claim(claim_by("w", t0));
+  const auto b = store.claim(claim_by("w", t0));
+  REQUIRE(errand::report(store, noop, success(*a, "review posted nothing: no changed files"), policy, t0).applied());
+  REQUIRE(errand::report(store, clean, success(*b), policy, t0).applied());
+  CHECK(store.get(noop)->detail == "review posted nothing: no changed files");
+  CHECK_FALSE(store.get(clean)->detail);
+  const auto outcome = store.latest_outcome(noop);
+  REQUIRE(outcome);
+  CHECK(outcome->success);
+  CHECK(outcome->text == "review posted nothing: no changed files");
+  CHECK_FALSE(store.latest_outcome(clean)->text);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 3: one history record per transition, errors kept",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  auto claimed = store.claim(claim_by("w1", t0));
+  errand::report(store, id, failure(*claimed, "first"), policy, t0 + 1s);
+  claimed = store.claim(claim_by("w2", t0 + 1h));
+  errand::report(store, id, failure(*claimed, "second", false), policy, t0 + 2h);
+  errand::report(store, id, errand::requeue{"operator retry", 1}, policy, t0 + 3h);
+  CHECK_FALSE(store.get(id)->last_error);
+  claimed = store.claim(claim_by("w3", t0 + 3h));
+  errand::report(store, id, success(*claimed), policy, t0 + 4h);
+
+  const auto history = store.history(id);
+  REQUIRE(history.size() == 7);
+  conformance::require_consistent_history(history, job_state::succeeded);
+  const std::vector<std::string> events{"claim", "fail", "claim", "fail", "requeue", "claim", "succeed"};
+  for (std::size_t i = 0; i < events.size(); ++i) CHECK(history[i].event == events[i]);
+  CHECK(history[1].worker == "w1");
+  CHECK(history[1].at == t0 + 1s);
+  CHECK(history[1].attempt == 1);
+  CHECK(history[5].attempt == 3);
+  CHECK(errand::from_json<errand::fail>(history[3].payload).error.message == "second");
+
+  const auto errors = errand::errors_of(history);
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].message == "first");
+  CHECK(errors[1].message == "second");
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 4: the reaper recovers an expired lease with a reason",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto dead = store.enqueue(spec(), t0).id;
+  const auto alive = store.enqueue(spec(), t0).id;
+  store.claim(claim_by("dead-worker", t0));
+  const auto held = store.claim(claim_by("live-worker", t0));
+
+  REQUIRE(errand::heartbeat(store, alive, "live-worker", held->attempt, 30s, t0 + 20s).applied());
+  CHECK(store.expired_leases(t0 + 29s, 10).empty());
+  const auto expired = store.expired_leases(t0 + 31s, 10);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].id == dead);
+
+  const auto recovered = errand::reap(store, policy, t0 + 31s);
+  REQUIRE(recovered.size() == 1);
+  const auto row = store.get(dead);
+  CHECK(row->state == job_state::retry_pending);
+  CHECK(row->last_error == "lease expired: worker dead-worker, last heartbeat " + errand::to_iso8601(t0));
+  CHECK(row->last_error_kind == "lease_expired");
+  CHECK(store.get(alive)->state == job_state::running);
+  CHECK(store.get(alive)->lease_until == t0 + 50s);
+  conformance::require_invariants(*row);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 5: stale writers lose, duplicates are acknowledged",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto first = store.claim(claim_by("w1", t0));
+  errand::reap(store, policy, t0 + 31s);
+  const auto version = store.get(id)->version;
+  const auto history_size = store.history(id).size();
+
+  const auto late = errand::report(store, id, success(*first), policy, t0 + 32s);
+  CHECK(late.outcome == errand::verdict::rejected);
+  CHECK(late.why == errand::rejection::stale_report);
+  CHECK(late.reason.find("job " + std::to_string(id)) != std::string::npos);
+  CHECK(store.get(id)->version == version);
+  CHECK(store.history(id).size() == history_size);
+
+  const auto second = store.claim(claim_by("w2", store.get(id)->run_at));
+  const auto report = failure(*second, "disk full");
+  CHECK(errand::report(store, id, report, policy, second->run_at).applied());
+  const auto again = errand::report(store, id, report, policy, second->run_at + 1s);
+  CHECK(again.outcome == errand::verdict::duplicate);
+  CHECK(store.history(id).size() == history_size + 2);
+
+  const auto stale_beat = errand::heartbeat(store, id, "w2", second->attempt, 30s, second->run_at + 2s);
+  CHECK(stale_beat.why == errand::rejection::stale_report);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: apply is a compare-and-set", "[conformance][contract]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = store.claim(claim_by("w", t0));
+  const auto d1 = errand::decide(*claimed, success(*claimed), policy, t0);
+  const auto d2 = errand::decide(*claimed, failure(*claimed, "x"), policy, t0);
+  CHECK(store.apply(d1) == errand::write_result::applied);
+  CHECK(store.apply(d2) == errand::write_result::conflict);
+  CHECK(store.get(id)->state == job_state::succeeded);
+  CHECK(store.history(id).size() == 2);
+
+  auto missing = d1;
+  missing.next.id = id + 1000;
+  CHECK(store.apply(missing) == errand::write_result::not_found);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: a batch of decisions is all or nothing", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  store.enqueue_batch(std::vector<errand::job_spec>{spec(), spec(), spec()}, t0);
+  const auto claimed = store.claim_batch(claim_by("w", t0), 3);
+  REQUIRE(claimed.size() == 3);
+  std::vector<errand::decision> batch;
+  for (const auto& row : claimed) batch.push_back(errand::decide(row, success(row), policy, t0));
+
+  auto spoiled = batch;
+  spoiled[2].expected_version += 5;
+  const auto refused = store.apply_batch(spoiled);
+  CHECK(std::count(refused.begin(), refused.end(), errand::write_result::applied) == 0);
+  for (const auto& row : claimed) CHECK(store.get(row.id)->state == job_state::running);
+
+  const auto results = store.apply_batch(batch);
+  CHECK(std::count(results.begin(), results.end(), errand::write_result::applied) == 3);
+  for (const auto& row : claimed) {
+    CHECK(store.get(row.id)->state == job_state::succeeded);
+    CHECK(store.history(row.id).size() == 2);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: cancel and requeue", "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  auto claimed = store.claim(claim_by("w", t0));
+  errand::report(store, id, failure(*claimed, "upstream 503"), policy, t0);
+  const auto cancelled = errand::report(store, id, errand::cancel{}, policy, t0 + 1s);
+  REQUIRE(cancelled.applied());
+  auto row = store.get(id);
+  CHECK(row->state == job_state::failed);
+  CHECK(row->last_error == "upstream 503");
+  CHECK(row->last_error_kind == "cancelled");
+
+  const auto illegal = errand::report(store, id, errand::cancel{"again"}, policy, t0 + 2s);
+  CHECK(illegal.why == errand::rejection::illegal_transition);
+  CHECK(illegal.reason.find("'failed'") != std::string::npos);
+  CHECK(illegal.reason.find("'cancel'") != std::string::npos);
+
+  REQUIRE(errand::report(store, id, errand::requeue{}, policy, t0 + 3s).applied());
+  row = store.get(id);
+  CHECK(row->state == job_state::pending);
+  CHECK_FALSE(row->last_error);
+  CHECK(row->max_attempts >= row->attempt + 1);
+  claimed = store.claim(claim_by("w", t0 + 3s));
+  REQUIRE(claimed);
+  CHECK(claimed->attempt == 2);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 7: any error text is stored", "[conformance][contract]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  std::string hostile = "quote ' double \" backslash \\ nul ";
+  hostile += '\0';
+  hostile += " bad utf8 \xC3\x28 \xFF end; DROP TABLE jobs; --";
+  std::string huge(1 << 20, 'x');
+  huge.replace(1000, 1, std::string(1, '\0'));
+
+  const auto a = store.enqueue(spec(), t0).id;
+  const auto b = store.enqueue(spec(), t0).id;
+  const auto ca = store.claim(claim_by("w", t0));
+  const auto cb = store.claim(claim_by("w", t0));
+  REQUIRE(errand::report(store, a, failure(*ca, hostile, false), policy, t0).applied());
+  REQUIRE(errand::report(store, b, failure(*cb, huge, false), policy, t0).applied());
+  fixture.reopen();
+  auto& reopened = fixture.store();
+
+  const auto ra = reopened.get(a);
+  CHECK(ra->last_error == errand::storable_error_text(hostile));
+  CHECK(ra->last_error->find('\0') == std::string::npos);
+  const auto rb = reopened.get(b);
+  CHECK(rb->last_error->size() <= errand::max_error_bytes);
+  CHECK(rb->last_error->find("[truncated from 1048576 bytes]") != std::string::npos);
+  CHECK(errand::errors_of(reopened.history(a)).at(0).message == *ra->last_error);
+  CHECK(errand::errors_of(reopened.history(b)).at(0).message == *rb->last_error);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: queries filter and page", "[conformance]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  for (int i = 0; i < 10; ++i) {
+    auto s = spec(i % 2 ? "odd" : "even");
+    s.queue = i < 5 ? "low" : "high";
+    store.enqueue(s, t0);
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto claimed = store.claim(claim_by("w", t0));
+    errand::report(store, claimed->id, failure(*claimed, "nope"), policy, t0);
+  }
+  CHECK(store.query({.state = job_state::retry_pending}).size() == 3);
+  CHECK(store.query({.has_error = true}).size() == 3);
+  CHECK(store.query({.has_error = false}).size() == 7);
+  CHECK(store.query({.queue = "high", .kind = "odd"}).size() == 3);
+
+  std::vector<std::int64_t> seen;
+  errand::job_query page{.limit = 4};
+  for (;;) {
+    const auto rows = store.query(page);
+    if (rows.empty()) break;
+    CHECK(rows.size() <= 4);
+    for (const auto& row : rows) seen.push_back(row.id);
+    page.after_id = rows.back().id;
+  }
+  CHECK(seen.size() == 10);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+
+  const auto counts = store.count_by_state();
+  CHECK(counts.at(job_state::pending) == 7);
+  CHECK(counts.at(job_state::retry_pending) == 3);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: the latest outcome is what an orchestrator reads", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  CHECK_FALSE(store.latest_outcome(id));
+  const auto claimed = store.claim(claim_by("w", t0));
+  CHECK_FALSE(store.latest_outcome(id));
+  errand::report(store, id, failure(*claimed, "claude exec timed out"), policy, t0 + 1s);
+  const auto outcome = store.latest_outcome(id);
+  REQUIRE(outcome);
+  CHECK_FALSE(outcome->success);
+  CHECK(outcome->text == "claude exec timed out");
+  CHECK(outcome->kind == "reported");
+  CHECK(outcome->attempt == 1);
+  CHECK(outcome->state == job_state::retry_pending);
+  CHECK(outcome->at == t0 + 1s);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: prune drops finished jobs and old history", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto patient = spec();
+  patient.max_attempts = 5;
+  const auto old_done = store.enqueue(spec(), t0).id;
+  const auto busy = store.enqueue(patient, t0).id;
+  auto claimed = store.claim(claim_by("w", t0));
+  errand::report(store, old_done, success(*claimed), policy, t0);
+  for (int i = 0; i < 3; ++i) {
+    claimed = store.claim(claim_by("w", t0 + std::chrono::hours{i + 1}));
+    REQUIRE(claimed->id == busy);
+    errand::report(store, busy, failure(*claimed, "retry me"), errand::retry_policy::immediate(), t0 + std::chrono::hours{i + 1});
+  }
+  REQUIRE(store.history(busy).size() == 6);
+
+  const auto result = store.prune({.finished_before = t0 + 1s, .keep_history = 2});
+  CHECK(result.jobs_deleted == 1);
+  CHECK(result.history_deleted == 2 + 4);
+  CHECK_FALSE(store.get(old_done));
+  const auto kept = store.history(busy);
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].seq == 5);
+  CHECK(kept[1].seq == 6);
+  claimed = store.claim(claim_by("w", t0 + 5h));
+  REQUIRE(claimed);
+  errand::report(store, busy, success(*claimed), policy, t0 + 5h);
+  CHECK(store.history(busy).back().seq == 8);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 8: subscribers hear only what committed", "[conformance][contract]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  std::mutex mutex;
+  std::vector<errand::notification> heard;
+  auto subscription = store.subscribe([&](const errand::notification& n) {
+    std::scoped_lock lock(mutex);
+    heard.push_back(n);
+  });
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = store.claim(claim_by("w", t0));
+  const auto d = errand::decide(*claimed, failure(*claimed, "rate limited"), policy, t0);
+  REQUIRE(store.apply(d) == errand::write_result::applied);
+  CHECK(store.apply(d) == errand::write_result::conflict);
+  errand::report(store, id, success(*claimed), policy, t0);  // stale: rejected, nothing committed
+
+  const auto wait_for = [&](std::size_t n) {
+    for (int spin = 0; spin < 2000; ++spin) {
+      {
+        std::scoped_lock lock(mutex);
+        if (heard.size() >= n) return true;
+      }
+      std::this_thread::yield();
+      std::this_thread::sleep_for(1ms);  // cross-process delivery (LISTEN/NOTIFY) is asynchronous
+    }
+    return false;
+  };
+  REQUIRE(wait_for(2));
+  {
+    std::scoped_lock lock(mutex);
+    REQUIRE(heard.size() == 2);
+    CHECK(heard[0].record.event == "claim");
+    CHECK(heard[1].record.event == "fail");
+    CHECK(heard[1].row.state == job_state::retry_pending);
+    CHECK(heard[1].row.last_error == "rate limited");
+  }
+  subscription.reset();
+  errand::report(store, id, errand::cancel{"stop"}, policy, t0);
+  CHECK(store.get(id)->state == job_state::failed);
+  std::scoped_lock lock(mutex);
+  CHECK(heard.size() == 2);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: concurrent claimers never run one attempt twice", "[conformance][concurrency]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  constexpr int job_count = 200;
+  constexpr int thread_count = 4;
+  std::vector<errand::job_spec> specs(job_count, spec());
+  store.enqueue_batch(specs, t0);
+
+  std::atomic<int> finished{0};
+  std::atomic<int> refused{0};  // Catch2 assertions are not thread-safe: count, check after join
+  std::mutex mutex;
+  std::multiset<std::pair<std::int64_t, std::int32_t>> attempts_run;
+  const auto zero = errand::retry_policy::immediate();
+  std::vector<std::thread> workers;
+  for (int w = 0; w < thread_count; ++w) {
+    workers.emplace_back([&, w] {
+      const std::string name = "worker-" + std::to_string(w);
+      int idle = 0;
+      while (finished.load() < job_count && idle < 100000) {
+        const auto batch = store.claim_batch(claim_by(name, t0 + 1s), static_cast<std::size_t>(1 + w % 2));
+        if (batch.empty()) {
+          ++idle;
+          std::this_thread::yield();
+          continue;
+        }
+        for (const auto& row : batch) {
+          {
+            std::scoped_lock lock(mutex);
+            attempts_run.insert({row.id, row.attempt});
+          }
+          // Every job fails its first attempt (retryable, no backoff) and succeeds on the second.
+          const auto result = row.attempt == 1 ? errand::report(store, row.id, failure(row, "flaky"), zero, t0 + 1s)
+                                               : errand::report(store, row.id, success(row), zero, t0 + 1s);
+          if (!result.applied()) ++refused;
+          if (row.attempt != 1) ++finished;
+        }
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+
+  CHECK(refused.load() == 0);
+  REQUIRE(finished.load() == job_count);
+  CHECK(attempts_run.size() == static_cast<std::size_t>(2 * job_count));
+  for (const auto& key : attempts_run) REQUIRE(attempts_run.count(key) == 1);
+  const auto counts = store.count_by_state();
+  CHECK(counts.at(job_state::succeeded) == job_count);
+  for (const auto& row : store.query({.limit = job_count})) {
+    const auto history = store.history(row.id);
+    REQUIRE(history.size() == 4);
+    conformance::require_consistent_history(history, job_state::succeeded);
+    CHECK(errand::errors_of(history).size() == 1);
+  }
+}

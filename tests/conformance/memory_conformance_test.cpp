@@ -1,0 +1,6 @@
+#include "memory_fixture.hpp"
+
+#include <tuple>
+
+using conformance_fixtures = std::tuple<memory_fixture>;
+#include "conformance_suite.hpp"
