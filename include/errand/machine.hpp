@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace errand {
 
@@ -141,6 +142,13 @@ struct check_unique {
   static_assert(!Duplicate, "errand: two unguarded rows for the same (state, event)");
 };
 
+// An unguarded row always accepts, so a guarded row after it for the same
+// (state, event) is dead: the guard can never be asked.
+template <class UnguardedRow, class LaterRow, bool Shadowed>
+struct check_not_shadowed {
+  static_assert(!Shadowed, "errand: a guarded row after an unguarded row for the same (state, event) is never tried");
+};
+
 // All the table's checks, evaluated when a machine type is instantiated.
 template <auto Initial, class Events, class Table, class Terminal>
 struct checks;
@@ -174,18 +182,23 @@ struct checks<Initial, events<Events...>, table<Rows...>, terminal<Terminals...>
   }
 
   template <class A, class B>
-  static constexpr bool duplicate() {
-    return A::from == B::from && std::is_same_v<typename A::event_type, typename B::event_type> && !A::guarded &&
-           !B::guarded;
-  }
+  static constexpr bool same_trigger = A::from == B::from && std::is_same_v<typename A::event_type, typename B::event_type>;
+
+  template <class A, class B>
+  static constexpr bool duplicate = same_trigger<A, B> && !A::guarded && !B::guarded;
+
+  template <class Earlier, class Later>
+  static constexpr bool shadowed = same_trigger<Earlier, Later> && !Earlier::guarded && Later::guarded;
 
   template <std::size_t I>
   using row_at = boost::mp11::mp_at_c<row_list, I>;
 
+  template <class A, class B>
+  static constexpr bool pair_ok = sizeof(check_unique<A, B, duplicate<A, B>>) && sizeof(check_not_shadowed<A, B, shadowed<A, B>>);
+
   template <std::size_t I, std::size_t... J>
   static constexpr bool unique_after(std::index_sequence<J...>) {
-    return (sizeof(check_unique<row_at<I>, row_at<I + 1 + J>, duplicate<row_at<I>, row_at<I + 1 + J>>()>) && ... &&
-            true);
+    return (pair_ok<row_at<I>, row_at<I + 1 + J>> && ... && true);
   }
   template <std::size_t... I>
   static constexpr bool unique(std::index_sequence<I...>) {
