@@ -138,6 +138,13 @@ decision decide(const job& current, const Event& reported, const retry_policy& p
     return d;
   };
 
+  // Contract item 6: a state read off a corrupt row is named as such, whatever the event.
+  if (!enumerator_index(current.state))
+    return reject(rejection::unknown_state,
+                  "job " + std::to_string(current.id) + ": " +
+                      dispatch_result<job_state>{current.state, current.state, Event::name, false,
+                                                 rejection_reason::unknown_state}
+                          .message());
   if constexpr (detail::carries_attempt<Event>) {
     if (!detail::holds_attempt(current, e)) {
       if (detail::already_applied(current, e)) {
@@ -192,9 +199,11 @@ inline decision extend_lease(const job& current, const std::string& worker, std:
   decision d;
   d.next = current;
   d.expected_version = current.version;
-  if (current.state != job_state::running || current.attempt != attempt || current.worker != worker) {
+  // The worker's name as its claim stored it, so that a name holding any bytes can heartbeat.
+  const std::string stored_worker = storable_error_text(worker);
+  if (current.state != job_state::running || current.attempt != attempt || current.worker != stored_worker) {
     d.why = rejection::stale_report;
-    d.reason = "stale heartbeat for attempt " + std::to_string(attempt) + " of worker '" + worker + "': " +
+    d.reason = "stale heartbeat for attempt " + std::to_string(attempt) + " of worker '" + stored_worker + "': " +
                detail::describe(current) + " is no longer held by it";
     return d;
   }
