@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what errand needs from Debian 12's packages, and only what is
+# missing: when everything is there it runs no apt at all, so a re-run is quick
+# and changes nothing. Uses sudo when not run as root.
+#
+#   scripts/install-deps.sh        everything: build, tests, benchmarks, a PostgreSQL server for the tests
+#   scripts/install-deps.sh demo   what the demo needs
+set -euo pipefail
+
+build=(g++ make cmake ninja-build pkg-config libboost1.81-dev libcereal-dev libsqlite3-dev sqlite3 libpqxx-dev libpq-dev)
+tests=(catch2 libbenchmark-dev postgresql)
+case "${1:-all}" in
+  demo) wanted=("${build[@]}") ;;
+  all) wanted=("${build[@]}" "${tests[@]}") ;;
+  *)
+    echo "usage: $0 [demo]" >&2
+    exit 2
+    ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+  echo "install-deps: this is not a Debian system; install these or their equivalents yourself: ${wanted[*]}" >&2
+  exit 0
+fi
+
+missing=()
+for package in "${wanted[@]}"; do
+  if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]]; then
+    missing+=("$package")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+  as_root=(sudo)
+else
+  echo "install-deps: run as root, or install sudo, to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
