@@ -63,7 +63,11 @@ template <store S>
 std::vector<job> reap(S& s, const retry_policy& policy, time_point now, std::size_t limit = 1000) {
   std::vector<job> recovered;
   for (const job& expired : s.expired_leases(now, limit)) {
-    auto result = report(s, expired.id, lease_expired{expired.attempt, lease_expiry_reason(expired)}, policy, now);
+    // The reason is read off the row being decided on, so that a heartbeat
+    // which won a race is the one the reason names.
+    auto result = detail::decide_and_write(s, expired.id, [&](const job& current) {
+      return decide(current, lease_expired{expired.attempt, lease_expiry_reason(current)}, policy, now);
+    });
     if (result.applied()) recovered.push_back(std::move(*result.row));
   }
   return recovered;
