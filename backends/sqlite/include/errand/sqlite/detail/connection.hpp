@@ -1,0 +1,155 @@
+#pragma once
+// The slice of the sqlite3 C API the store is written against. Every failure
+// becomes a store_error carrying SQLite's own message; busy and locked become
+// sqlite_busy, so that the caller can roll back and try the whole unit again.
+// Nothing here locks: the store serialises all use of a connection.
+
+#include <errand/store.hpp>
+#include <errand/time.hpp>
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace errand::detail::sqlite {
+
+// SQLite gave up waiting for another connection (SQLITE_BUSY or SQLITE_LOCKED).
+struct busy : store_error {
+  using store_error::store_error;
+};
+
+inline bool is_busy(int code) {
+  const int primary = code & 0xff;
+  return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+[[noreturn]] inline void raise(sqlite3* db, int code, std::string_view doing) {
+  std::string message = "errand sqlite: " + std::string(doing) + ": " +
+                        (db ? sqlite3_errmsg(db) : sqlite3_errstr(code)) + " (SQLite code " +
+                        std::to_string(db ? sqlite3_extended_errcode(db) : code) + ")";
+  if (is_busy(code)) throw busy(message);
+  throw store_error(message);
+}
+
+// One use of a prepared statement: bind, step, read; the statement is reset
+// however the use ends, so the cached statement is ready for the next one.
+class cursor {
+ public:
+  cursor(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  cursor(const cursor&) = delete;
+  cursor& operator=(const cursor&) = delete;
+  ~cursor() { sqlite3_reset(statement_); }
+
+  void bind(int index, std::int64_t value) { check(sqlite3_bind_int64(statement_, index, value)); }
+  void bind(int index, std::int32_t value) { check(sqlite3_bind_int(statement_, index, value)); }
+  // The text must outlive the cursor's last step(): it is not copied.
+  void bind(int index, std::string_view text) {
+    check(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+  }
+  void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
+  void bind(int index, time_point t) {
+    const std::string text = to_iso8601(t);
+    check(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  void bind(int index, std::nullopt_t) { check(sqlite3_bind_null(statement_, index)); }
+  template <class T>
+  void bind(int index, const std::optional<T>& value) {
+    if (value) bind(index, *value);
+    else bind(index, std::nullopt);
+  }
+
+  // True while there is a row to read.
+  bool step() {
+    const int code = sqlite3_step(statement_);
+    if (code == SQLITE_ROW) return true;
+    if (code == SQLITE_DONE) return false;
+    raise(db_, code, sqlite3_sql(statement_));
+  }
+
+  int type(int column) const { return sqlite3_column_type(statement_, column); }
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  std::string_view text(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+    return {data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))};
+  }
+  std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+ private:
+  void check(int code) {
+    if (code != SQLITE_OK) raise(db_, code, "binding a parameter");
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* statement_;
+};
+
+struct statement_deleter {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+
+// A connection, opened by path (and then owned) or adopted (and then left
+// open), with its prepared statements cached by their SQL text.
+class connection {
+ public:
+  connection(const std::string& path, int flags) {
+    sqlite3* db = nullptr;
+    const int code = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    if (code != SQLITE_OK) {
+      std::string message = "errand sqlite: cannot open '" + path + "': " +
+                            (db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+      sqlite3_close_v2(db);
+      throw store_error(message);
+    }
+    db_ = db;
+    owned_ = true;
+    sqlite3_extended_result_codes(db_, 1);
+  }
+
+  explicit connection(sqlite3* adopted) : db_(adopted), owned_(false) {}
+
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+  ~connection() {
+    statements_.clear();
+    if (owned_) sqlite3_close_v2(db_);
+  }
+
+  sqlite3* handle() const { return db_; }
+
+  // For statements without parameters or results: PRAGMA, BEGIN, DDL.
+  void execute(const std::string& sql) {
+    char* error = nullptr;
+    const int code = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error);
+    sqlite3_free(error);
+    if (code != SQLITE_OK) raise(db_, code, sql);
+  }
+
+  // The prepared statement for `sql`, prepared on first use.
+  cursor use(const std::string& sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* statement = nullptr;
+      const int code = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size() + 1), SQLITE_PREPARE_PERSISTENT,
+                                          &statement, nullptr);
+      if (code != SQLITE_OK) raise(db_, code, "preparing " + sql);
+      it = statements_.emplace(sql, std::unique_ptr<sqlite3_stmt, statement_deleter>(statement)).first;
+    }
+    return cursor(db_, it->second.get());
+  }
+
+  void rollback_if_open() noexcept {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  bool owned_ = false;
+  std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, statement_deleter>> statements_;
+};
+
+}  // namespace errand::detail::sqlite

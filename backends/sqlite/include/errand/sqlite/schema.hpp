@@ -1,0 +1,140 @@
+#pragma once
+// errand's tables in SQLite, as versioned migrations. A store opening a
+// database applies the migrations it has not applied yet, in one BEGIN
+// IMMEDIATE transaction, so two processes opening the same file at once
+// migrate it once. docs/backends/sqlite.md describes every column.
+//
+// Times are ISO-8601 UTC text ("2026-01-01T00:00:00.000000Z", always 27
+// characters), so the sqlite3 CLI shows them as they are and comparing the
+// text compares the times.
+
+#include <errand/enum_name.hpp>
+#include <errand/lifecycle_states.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace errand {
+
+// The tables of one errand instance: prefix + "jobs", "history", "schema_version".
+struct sqlite_tables {
+  std::string prefix;
+  std::string jobs = prefix + "jobs";
+  std::string history = prefix + "history";
+  std::string schema_version = prefix + "schema_version";
+};
+
+// A prefix is spliced into SQL as part of identifiers, so only plain
+// identifier characters are accepted.
+inline sqlite_tables sqlite_tables_for(std::string_view prefix) {
+  const auto letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool valid = !prefix.empty() && letter(prefix.front());
+  for (const char c : prefix) valid = valid && (letter(c) || digit(c));
+  if (!valid)
+    throw std::invalid_argument("errand sqlite: table prefix '" + std::string(prefix) +
+                                "' is not a plain identifier (letters, digits and '_', not starting with a digit)");
+  return sqlite_tables{std::string(prefix)};
+}
+
+// "('pending', 'running', ...)": the lifecycle's state names, as the CHECK
+// constraints and the claim index list them.
+inline std::string sqlite_state_list() {
+  std::string list = "(";
+  for (const auto state : enumerators<job_state>()) {
+    if (list.size() > 1) list += ", ";
+    list += "'" + std::string(*name_of(state)) + "'";
+  }
+  return list + ")";
+}
+
+// The states a claim picks from. The claim query repeats this text exactly:
+// SQLite uses a partial index only for a query whose WHERE names its terms.
+inline std::string sqlite_claimable_states() {
+  return "('" + std::string(*name_of(job_state::pending)) + "', '" + std::string(*name_of(job_state::retry_pending)) +
+         "')";
+}
+
+// A column a migration adds to a table that does not have it yet.
+struct sqlite_added_column {
+  std::string table;
+  std::string name;
+  std::string definition;  // the type and constraints after the name
+};
+
+struct sqlite_migration {
+  int version = 0;
+  std::string description;
+  std::vector<sqlite_added_column> added_columns;  // added first, each only when missing
+  std::vector<std::string> statements;             // idempotent DDL, run after the columns
+};
+
+// Every migration, oldest first. Each one is idempotent on its own (CREATE …
+// IF NOT EXISTS, columns added only when missing), so a database whose tables
+// predate the schema_version table is upgraded too.
+inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
+  const std::string states = sqlite_state_list();
+  const std::string claimable = sqlite_claimable_states();
+  std::vector<sqlite_migration> migrations;
+
+  migrations.push_back(
+      {1,
+       "jobs, history and the claim indexes",
+       {},
+       {"CREATE TABLE IF NOT EXISTS " + t.jobs +
+            " (\n"
+            "  id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+            "  queue        TEXT    NOT NULL,\n"
+            "  kind         TEXT    NOT NULL,\n"
+            "  payload      TEXT    NOT NULL,\n"
+            "  state        TEXT    NOT NULL CHECK (state IN " + states + "),\n"
+            "  priority     INTEGER NOT NULL,\n"
+            "  attempt      INTEGER NOT NULL,\n"
+            "  max_attempts INTEGER NOT NULL,\n"
+            "  run_at       TEXT    NOT NULL,\n"
+            "  worker       TEXT,\n"
+            "  lease_until  TEXT,\n"
+            "  heartbeat_at TEXT,\n"
+            "  version      INTEGER NOT NULL,\n"
+            "  unique_key   TEXT,\n"
+            "  created_at   TEXT    NOT NULL,\n"
+            "  updated_at   TEXT    NOT NULL,\n"
+            "  last_seq     INTEGER NOT NULL DEFAULT 0\n"
+            ")",
+        "CREATE TABLE IF NOT EXISTS " + t.history +
+            " (\n"
+            "  job_id     INTEGER NOT NULL REFERENCES " + t.jobs + " (id),\n"
+            "  seq        INTEGER NOT NULL,\n"
+            "  from_state TEXT    NOT NULL CHECK (from_state IN " + states + "),\n"
+            "  to_state   TEXT    NOT NULL CHECK (to_state IN " + states + "),\n"
+            "  event      TEXT    NOT NULL,\n"
+            "  payload    TEXT    NOT NULL,\n"
+            "  attempt    INTEGER NOT NULL,\n"
+            "  worker     TEXT,\n"
+            "  at         TEXT    NOT NULL,\n"
+            "  PRIMARY KEY (job_id, seq)\n"
+            ")",
+        "CREATE INDEX IF NOT EXISTS " + t.jobs + "_due ON " + t.jobs +
+            " (queue, priority, run_at, id) WHERE state IN " + claimable,
+        "CREATE INDEX IF NOT EXISTS " + t.jobs + "_due_any_queue ON " + t.jobs +
+            " (priority, run_at, id) WHERE state IN " + claimable,
+        "CREATE INDEX IF NOT EXISTS " + t.jobs + "_leases ON " + t.jobs + " (lease_until, id) WHERE state = 'running'",
+        "CREATE UNIQUE INDEX IF NOT EXISTS " + t.jobs + "_unique_key ON " + t.jobs +
+            " (unique_key) WHERE unique_key IS NOT NULL"}});
+
+  migrations.push_back({2,
+                        "error columns and success detail",
+                        {{t.jobs, "last_error", "TEXT CHECK (last_error <> '')"},
+                         {t.jobs, "last_error_kind", "TEXT"},
+                         {t.jobs, "last_error_at", "TEXT"},
+                         {t.jobs, "detail", "TEXT"}},
+                        {}});
+  return migrations;
+}
+
+// The version a fully migrated database is at.
+inline constexpr int sqlite_schema_version = 2;
+
+}  // namespace errand

@@ -1,0 +1,570 @@
+#pragma once
+// errand::sqlite_store: the embedded backend. One SQLite file (or ":memory:")
+// holds the jobs, their history and the schema version; several threads and
+// several processes may work the same file at once.
+//
+//   errand::sqlite_store store("jobs.db");                       // opens or creates, migrates
+//   errand::sqlite_store shared(errand::adopt_connection, db);   // your sqlite3*, left open
+//
+// Every write is one BEGIN IMMEDIATE transaction: the row's compare-and-set
+// (UPDATE … WHERE id = ? AND version = ?) and the history INSERT commit or
+// roll back together, and listeners hear of it only after COMMIT. A claim
+// reads the next due job through a partial index, lets decide() start the
+// attempt and writes it with UPDATE … RETURNING, all inside that one
+// transaction, so two claimers (threads or processes) never get the same attempt.
+//
+// Threads: one connection per store, used under a mutex, so calls from many
+// threads are serialised (SQLite allows one writer at a time anyway).
+// Processes: each opens its own store on the file; SQLite's file locks order
+// them, busy_timeout waits for a lock, and an operation that still finds the
+// database busy or locked is rolled back and run again, up to
+// max_busy_retries times.
+//
+// Rows errand cannot read (written by hand or by another program): get(),
+// query() and history() throw corrupt_row naming the job, so a listing never
+// silently leaves a job out; claim() and expired_leases() skip such a row, so
+// one bad row never stops a queue or the reaper. A job's payload is the user's
+// text and is returned verbatim, valid JSON or not.
+
+#include <errand/decide.hpp>
+#include <errand/detail/listeners.hpp>
+#include <errand/outcome.hpp>
+#include <errand/sqlite/detail/connection.hpp>
+#include <errand/sqlite/detail/rows.hpp>
+#include <errand/sqlite/schema.hpp>
+#include <errand/sqlite/sqlite_options.hpp>
+#include <errand/store.hpp>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace errand {
+
+// Tag: the store uses a sqlite3* the application opened and keeps owning.
+struct adopt_connection_t {
+  explicit adopt_connection_t() = default;
+};
+inline constexpr adopt_connection_t adopt_connection{};
+
+class sqlite_store {
+ public:
+  // Opens (creating it if needed) the database at `path`: a file name, ":memory:"
+  // or a "file:" URI. Sets WAL, synchronous and the busy timeout, then migrates.
+  explicit sqlite_store(const std::string& path, sqlite_options options = {})
+      : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
+    db_ = std::make_unique<detail::sqlite::connection>(
+        path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+    configure();
+    migrate();
+  }
+
+  // Uses `db` without owning it: the application closes it after the store is
+  // gone, and must not run its own transaction on it while a store call is
+  // running. The store sets no PRAGMA on it (journal mode, synchronous and
+  // busy timeout stay the application's); it creates or migrates its tables.
+  sqlite_store(adopt_connection_t, sqlite3* db, sqlite_options options = {})
+      : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
+    if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
+    db_ = std::make_unique<detail::sqlite::connection>(db);
+    migrate();
+  }
+
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  const sqlite_tables& tables() const noexcept { return tables_; }
+  const sqlite_options& options() const noexcept { return options_; }
+
+  enqueued enqueue(const job_spec& spec, time_point now) {
+    std::scoped_lock lock(mutex_);
+    return write([&] { return insert(spec, now); });
+  }
+
+  // One transaction for the whole batch.
+  std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
+    std::scoped_lock lock(mutex_);
+    return write([&] {
+      std::vector<enqueued> out;
+      out.reserve(specs.size());
+      for (const auto& spec : specs) out.push_back(insert(spec, now));
+      return out;
+    });
+  }
+
+  std::optional<job> get(std::int64_t id) const {
+    std::scoped_lock lock(mutex_);
+    return read([&]() -> std::optional<job> {
+      auto c = db_->use(sql_.get);
+      c.bind(1, id);
+      if (!c.step()) return std::nullopt;
+      return detail::sqlite::read_row<job>(c);
+    });
+  }
+
+  write_result apply(const decision& d) {
+    require_applied(d);
+    std::pair<write_result, std::optional<notification>> written;
+    {
+      std::scoped_lock lock(mutex_);
+      written = write([&] { return write_decision(d); });
+    }
+    if (written.second) listeners_.notify(*written.second);
+    return written.first;
+  }
+
+  // All or nothing: when one decision conflicts, the transaction rolls back,
+  // the others report conflict, and nothing is written.
+  std::vector<write_result> apply_batch(std::span<const decision> decisions) {
+    for (const auto& d : decisions) require_applied(d);
+    struct batch {
+      std::vector<write_result> results;
+      std::vector<notification> committed;
+      bool all_applied = true;
+    };
+    batch done;
+    {
+      std::scoped_lock lock(mutex_);
+      done = write(
+          [&] {
+            batch b;
+            b.results.reserve(decisions.size());
+            for (const auto& d : decisions) {
+              auto [result, note] = write_decision(d);
+              b.all_applied = b.all_applied && result == write_result::applied;
+              b.results.push_back(result);
+              if (note) b.committed.push_back(std::move(*note));
+            }
+            return b;
+          },
+          [](const batch& b) { return b.all_applied; });
+    }
+    if (!done.all_applied) {
+      for (auto& r : done.results)
+        if (r == write_result::applied) r = write_result::conflict;
+      return done.results;
+    }
+    for (const auto& n : done.committed) listeners_.notify(n);
+    return done.results;
+  }
+
+  std::optional<job> claim(const claim_request& request) {
+    auto claimed = claim_batch(request, 1);
+    if (claimed.empty()) return std::nullopt;
+    return std::move(claimed.front());
+  }
+
+  // Claims up to `limit` due jobs in one transaction.
+  std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
+    if (limit == 0) return {};
+    std::vector<notification> committed;
+    {
+      std::scoped_lock lock(mutex_);
+      committed = write([&] { return claim_due(request, limit); });
+    }
+    std::vector<job> claimed;
+    claimed.reserve(committed.size());
+    for (const auto& n : committed) {
+      listeners_.notify(n);
+      claimed.push_back(n.row);
+    }
+    return claimed;
+  }
+
+  std::vector<job> expired_leases(time_point now, std::size_t limit) const {
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      std::vector<job> out;
+      auto c = db_->use(sql_.expired);
+      c.bind(1, now);
+      while (out.size() < limit && c.step()) {
+        try {
+          out.push_back(detail::sqlite::read_row<job>(c));
+        } catch (const corrupt_row&) {
+          // Unreadable: the reaper cannot decide on it, and must go on with the rest.
+        }
+      }
+      return out;
+    });
+  }
+
+  std::vector<job> query(const job_query& q) const {
+    std::string sql = sql_.select_jobs + " WHERE id > ?1";
+    if (q.state) sql += " AND state = ?2";
+    if (q.queue) sql += " AND queue = ?3";
+    if (q.kind) sql += " AND kind = ?4";
+    if (q.has_error) sql += *q.has_error ? " AND last_error IS NOT NULL" : " AND last_error IS NULL";
+    sql += " ORDER BY id LIMIT ?5";
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      std::vector<job> out;
+      auto c = db_->use(sql);
+      c.bind(1, q.after_id);
+      if (q.state) c.bind(2, *name_of(*q.state));
+      if (q.queue) c.bind(3, *q.queue);
+      if (q.kind) c.bind(4, *q.kind);
+      c.bind(5, static_cast<std::int64_t>(std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
+      while (c.step()) out.push_back(detail::sqlite::read_row<job>(c));
+      return out;
+    });
+  }
+
+  std::vector<history_record> history(std::int64_t id) const {
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      std::vector<history_record> out;
+      auto c = db_->use(sql_.history);
+      c.bind(1, id);
+      while (c.step()) out.push_back(detail::sqlite::read_row<history_record>(c));
+      return out;
+    });
+  }
+
+  // A history payload errand cannot parse is reported as corrupt_row, naming
+  // the job and the record.
+  std::optional<outcome> latest_outcome(std::int64_t id) const {
+    const auto records = history(id);
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      try {
+        if (auto found = latest_outcome_of(std::span(&*it, 1))) return found;
+      } catch (const codec_error& e) {
+        throw corrupt_row(id, "history record " + std::to_string(it->seq) + " ('" + it->event +
+                                  "'): payload: " + e.what());
+      }
+    }
+    return std::nullopt;
+  }
+
+  // A state name errand does not know is reported with the lowest id holding it.
+  state_counts count_by_state() const {
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      state_counts counts;
+      auto c = db_->use(sql_.counts);
+      while (c.step()) {
+        const auto state = c.type(0) == SQLITE_TEXT ? from_name<job_state>(c.text(0)) : std::nullopt;
+        if (!state)
+          throw corrupt_row(c.integer(2), "column 'state' holds '" + std::string(c.text(0)) +
+                                              "', which is not a job state");
+        counts[*state] = c.integer(1);
+      }
+      return counts;
+    });
+  }
+
+  prune_result prune(const prune_request& request) {
+    std::scoped_lock lock(mutex_);
+    return write([&] {
+      prune_result result;
+      if (request.finished_before) {
+        auto history = db_->use(sql_.prune_finished_history);
+        history.bind(1, *request.finished_before);
+        history.step();
+        result.history_deleted += history.changes();
+        auto jobs = db_->use(sql_.prune_finished_jobs);
+        jobs.bind(1, *request.finished_before);
+        jobs.step();
+        result.jobs_deleted = jobs.changes();
+      }
+      if (request.keep_history) {
+        auto history = db_->use(sql_.prune_old_history);
+        history.bind(1, static_cast<std::int64_t>(
+                            std::min<std::size_t>(*request.keep_history, std::numeric_limits<std::int64_t>::max())));
+        history.step();
+        result.history_deleted += history.changes();
+      }
+      return result;
+    });
+  }
+
+  subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
+
+ private:
+  // Every statement's text, built once for the store's table names.
+  struct statements {
+    explicit statements(const sqlite_tables& t)
+        : select_jobs("SELECT " + detail::sqlite::column_list<job>() + " FROM " + t.jobs),
+          get(select_jobs + " WHERE id = ?1"),
+          version_of("SELECT version FROM " + t.jobs + " WHERE id = ?1"),
+          find_unique("SELECT id FROM " + t.jobs + " WHERE unique_key = ?1"),
+          insert("INSERT INTO " + t.jobs +
+                 " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, unique_key,"
+                 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"),
+          update_set("UPDATE " + t.jobs +
+                     " SET state = ?3, attempt = ?4, max_attempts = ?5, run_at = ?6, worker = ?7, lease_until = ?8,"
+                     " heartbeat_at = ?9, last_error = ?10, last_error_kind = ?11, last_error_at = ?12, detail = ?13,"
+                     " version = ?14, updated_at = ?15, last_seq = last_seq + ?16"
+                     " WHERE id = ?1 AND version = ?2 RETURNING last_seq"),
+          update(update_set),
+          claim(update_set + ", " + detail::sqlite::column_list<job>()),
+          insert_history("INSERT INTO " + t.history + " (" + detail::sqlite::column_list<history_record>() +
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+          due(select_jobs + " WHERE state IN " + sqlite_claimable_states() + " AND run_at <= ?1"),
+          due_order(" ORDER BY priority, run_at, id"),
+          expired(select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"),
+          history("SELECT " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
+                  " WHERE job_id = ?1 ORDER BY seq"),
+          counts("SELECT state, count(*), min(id) FROM " + t.jobs + " GROUP BY state"),
+          prune_finished_history("DELETE FROM " + t.history + " WHERE job_id IN (SELECT id FROM " + t.jobs +
+                                 " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"),
+          prune_finished_jobs("DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"),
+          prune_old_history("DELETE FROM " + t.history + " WHERE seq <= (SELECT last_seq FROM " + t.jobs + " WHERE " +
+                            t.jobs + ".id = " + t.history + ".job_id) - ?1") {}
+
+    std::string select_jobs, get, version_of, find_unique, insert, update_set, update, claim, insert_history, due,
+        due_order, expired, history, counts, prune_finished_history, prune_finished_jobs, prune_old_history;
+    std::string begin = "BEGIN IMMEDIATE", commit = "COMMIT";
+  };
+
+  static void require_applied(const decision& d) {
+    if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");
+  }
+
+  void configure() {
+    read([&] {
+      sqlite3_busy_timeout(db_->handle(), static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(
+                                              options_.busy_timeout.count(), 0, std::numeric_limits<int>::max())));
+      if (options_.write_ahead_log) {
+        auto c = db_->use("PRAGMA journal_mode = WAL");
+        const std::string mode = c.step() ? std::string(c.text(0)) : std::string();
+        const char* file = sqlite3_db_filename(db_->handle(), "main");
+        const bool in_memory = !file || !*file;
+        if (mode != "wal" && !in_memory)
+          throw store_error("errand sqlite: cannot switch the database to WAL (journal mode is '" + mode +
+                            "'); set sqlite_options::write_ahead_log = false where WAL cannot work");
+      }
+      db_->execute(options_.synchronous == sqlite_synchronous::full ? "PRAGMA synchronous = FULL"
+                                                                      : "PRAGMA synchronous = NORMAL");
+      return 0;
+    });
+  }
+
+  void migrate() {
+    std::scoped_lock lock(mutex_);
+    write([&] {
+      db_->execute("CREATE TABLE IF NOT EXISTS " + tables_.schema_version +
+                   " (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
+      std::int64_t current = 0;
+      {
+        auto c = db_->use("SELECT coalesce(max(version), 0) FROM " + tables_.schema_version);
+        if (c.step()) current = c.integer(0);
+      }
+      if (current > sqlite_schema_version)
+        throw store_error("errand sqlite: " + tables_.schema_version + " says version " + std::to_string(current) +
+                          ", newer than this errand understands (" + std::to_string(sqlite_schema_version) +
+                          "); refusing to write to it");
+      for (const auto& migration : sqlite_migrations(tables_)) {
+        if (migration.version <= current) continue;
+        for (const auto& column : migration.added_columns)
+          if (!has_column(column.table, column.name))
+            db_->execute("ALTER TABLE " + column.table + " ADD COLUMN " + column.name + " " + column.definition);
+        for (const auto& statement : migration.statements) db_->execute(statement);
+        auto c = db_->use("INSERT INTO " + tables_.schema_version +
+                          " (version, description, applied_at) VALUES (?1, ?2, ?3)");
+        c.bind(1, std::int64_t{migration.version});
+        c.bind(2, migration.description);
+        c.bind(3, std::chrono::time_point_cast<duration>(std::chrono::system_clock::now()));
+        c.step();
+      }
+      return 0;
+    });
+  }
+
+  bool has_column(const std::string& table, const std::string& column) {
+    auto c = db_->use("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+    c.bind(1, table);
+    c.bind(2, column);
+    return c.step();
+  }
+
+  // Runs `work` in a BEGIN IMMEDIATE transaction and commits it when
+  // `keep(result)` says so; rolls back on any exception. Busy or locked rolls
+  // back and runs `work` again. Call with mutex_ held.
+  template <class Work, class Keep>
+  std::invoke_result_t<Work&> write(Work&& work, Keep&& keep) {
+    return retrying_busy([&]() -> std::invoke_result_t<Work&> {
+      db_->use(sql_.begin).step();
+      try {
+        auto result = work();
+        if (keep(result)) db_->use(sql_.commit).step();
+        else db_->rollback_if_open();
+        return result;
+      } catch (...) {
+        db_->rollback_if_open();
+        throw;
+      }
+    });
+  }
+
+  template <class Work>
+  std::invoke_result_t<Work&> write(Work&& work) {
+    return write(std::forward<Work>(work), [](const auto&) { return true; });
+  }
+
+  template <class Work>
+  std::invoke_result_t<Work&> read(Work&& work) const {
+    return retrying_busy(std::forward<Work>(work));
+  }
+
+  template <class Work>
+  std::invoke_result_t<Work&> retrying_busy(Work&& work) const {
+    for (int tries = 0;; ++tries) {
+      try {
+        return work();
+      } catch (const detail::sqlite::busy& e) {
+        if (tries >= options_.max_busy_retries)
+          throw store_error(std::string(e.what()) + "; still busy after " + std::to_string(tries + 1) +
+                            " tries, nothing was written");
+        // Another connection holds the lock beyond busy_timeout: give it a moment.
+        std::this_thread::sleep_for(std::chrono::milliseconds{1 << std::min(tries, 6)});
+      }
+    }
+  }
+
+  enqueued insert(const job_spec& spec, time_point now) {
+    if (spec.unique_key) {
+      auto c = db_->use(sql_.find_unique);
+      c.bind(1, *spec.unique_key);
+      if (c.step()) return {c.integer(0), false};
+    }
+    const job row = make_job(spec, 0, now);
+    auto c = db_->use(sql_.insert);
+    c.bind(1, row.queue);
+    c.bind(2, row.kind);
+    c.bind(3, row.payload);
+    c.bind(4, *name_of(row.state));
+    c.bind(5, row.priority);
+    c.bind(6, row.attempt);
+    c.bind(7, row.max_attempts);
+    c.bind(8, row.run_at);
+    c.bind(9, row.version);
+    c.bind(10, row.unique_key);
+    c.bind(11, row.created_at);
+    c.bind(12, row.updated_at);
+    c.step();
+    return {c.integer(0), true};
+  }
+
+  // The compare-and-set: parameters 1-16 of update_set.
+  static void bind_update(detail::sqlite::cursor& c, const decision& d) {
+    const job& next = d.next;
+    c.bind(1, next.id);
+    c.bind(2, d.expected_version);
+    c.bind(3, *name_of(next.state));
+    c.bind(4, next.attempt);
+    c.bind(5, next.max_attempts);
+    c.bind(6, next.run_at);
+    c.bind(7, next.worker);
+    c.bind(8, next.lease_until);
+    c.bind(9, next.heartbeat_at);
+    c.bind(10, next.last_error);
+    c.bind(11, next.last_error_kind);
+    c.bind(12, next.last_error_at);
+    c.bind(13, next.detail);
+    c.bind(14, next.version);
+    c.bind(15, next.updated_at);
+    c.bind(16, std::int64_t{d.record ? 1 : 0});
+  }
+
+  void insert_history(const history_record& r) {
+    auto c = db_->use(sql_.insert_history);
+    c.bind(1, r.job_id);
+    c.bind(2, r.seq);
+    c.bind(3, *name_of(r.from));
+    c.bind(4, *name_of(r.to));
+    c.bind(5, r.event);
+    c.bind(6, r.payload);
+    c.bind(7, r.attempt);
+    c.bind(8, r.worker);
+    c.bind(9, r.at);
+    c.step();
+  }
+
+  std::optional<notification> append_history(const decision& d, const job& row, std::int64_t seq) {
+    if (!d.record) return std::nullopt;
+    history_record record = *d.record;
+    record.job_id = row.id;
+    record.seq = seq;
+    insert_history(record);
+    return notification{row, std::move(record)};
+  }
+
+  std::pair<write_result, std::optional<notification>> write_decision(const decision& d) {
+    std::int64_t seq = 0;
+    {
+      auto c = db_->use(sql_.update);
+      bind_update(c, d);
+      if (!c.step()) {
+        auto exists = db_->use(sql_.version_of);
+        exists.bind(1, d.next.id);
+        return {exists.step() ? write_result::conflict : write_result::not_found, std::nullopt};
+      }
+      seq = c.integer(0);
+    }
+    return {write_result::applied, append_history(d, d.next, seq)};
+  }
+
+  std::vector<notification> claim_due(const claim_request& request, std::size_t limit) {
+    std::vector<job> candidates;
+    {
+      std::string sql = sql_.due;
+      if (!request.queues.empty()) {
+        sql += " AND queue IN (";
+        for (std::size_t i = 0; i < request.queues.size(); ++i)
+          sql += (i ? ", ?" : "?") + std::to_string(i + 2);
+        sql += ")";
+      }
+      sql += sql_.due_order;
+      auto c = db_->use(sql);
+      c.bind(1, request.now);
+      for (std::size_t i = 0; i < request.queues.size(); ++i) c.bind(static_cast<int>(i + 2), request.queues[i]);
+      while (candidates.size() < limit && c.step()) {
+        try {
+          candidates.push_back(detail::sqlite::read_row<job>(c));
+        } catch (const corrupt_row&) {
+          // Unreadable: skipped, so that one bad row does not stop the queue; get() reports it.
+        }
+      }
+    }
+    std::vector<notification> claimed;
+    for (const auto& row : candidates) {
+      const auto d = decide(row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
+      if (!d.applied()) continue;  // its run_at text sorted as due, but the time it holds is not
+      std::int64_t seq = 0;
+      job written;
+      {
+        auto c = db_->use(sql_.claim);
+        bind_update(c, d);
+        if (!c.step()) continue;
+        seq = c.integer(0);
+        written = detail::sqlite::read_row<job>(c, 1);
+      }
+      if (auto note = append_history(d, written, seq)) claimed.push_back(std::move(*note));
+    }
+    return claimed;
+  }
+
+  sqlite_options options_;
+  sqlite_tables tables_;
+  statements sql_;
+  mutable std::mutex mutex_;
+  std::unique_ptr<detail::sqlite::connection> db_;
+  detail::listeners listeners_;
+};
+
+static_assert(store<sqlite_store>);
+
+}  // namespace errand

@@ -1,0 +1,6 @@
+#include "sqlite_fixture.hpp"
+
+#include <tuple>
+
+using conformance_fixtures = std::tuple<sqlite_file_fixture, sqlite_memory_fixture>;
+#include "conformance_suite.hpp"
