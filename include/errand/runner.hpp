@@ -1,0 +1,611 @@
+#pragma once
+// The runner: a pool of worker threads over any store. It claims due jobs,
+// runs each one's handler with a deadline and a stop_token, keeps its lease
+// alive with heartbeats, reaps the leases of workers that died, and shuts down
+// without losing a job. Every write goes through report(), heartbeat() and
+// reap() (report.hpp), so every write is a decision (decide.hpp) applied as a
+// compare-and-set: the runner never writes a row itself.
+//
+// Time comes from an injected errand::clock. The runner's work is split into
+// steps that a test drives by hand with a manual_clock, without sleeping:
+//
+//   poll()            claim due jobs for idle threads and start their handlers
+//   supervise()       at clock.now(): time out attempts past their deadline,
+//                     send due heartbeats, release jobs at the end of a
+//                     shutdown's grace period, run the reaper when it is due
+//   wait_idle()       block until every started handler has returned and reported
+//   begin_shutdown()  stop claiming and request stop on the running handlers
+//
+// start() runs those same steps on a background thread, woken by the store's
+// notifications, by handlers finishing and by the poll interval; stop() shuts
+// it down gracefully. docs/runner.md is the user's guide.
+
+#include <errand/clock.hpp>
+#include <errand/handler.hpp>
+#include <errand/report.hpp>
+#include <errand/retry_policy.hpp>
+#include <errand/store.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
+
+namespace errand {
+
+struct runner_options {
+  std::size_t threads = 4;             // handlers that run at once, one thread each
+  std::string worker_id{};             // empty: "hostname:pid"; thread i reports as "<worker_id>:<i>"
+  std::vector<std::string> queues{};   // the queues to claim from; empty: every queue
+  duration lease = std::chrono::seconds{30};               // how long a claim holds a job without a heartbeat
+  std::optional<duration> heartbeat_interval{};            // empty: lease / 3
+  duration deadline = std::chrono::minutes{10};            // how long one attempt may run (handler_options overrides)
+  duration poll_interval = std::chrono::seconds{1};        // the longest start() waits between claims
+  duration reaper_interval = std::chrono::seconds{30};     // how often expired leases are looked for
+  std::size_t reaper_batch = 1000;                         // the most jobs one reaper pass recovers
+  duration shutdown_grace = std::chrono::seconds{30};      // how long stop() lets running handlers finish
+  retry_policy retry{};                                    // when a failed attempt runs again
+  std::function<void(std::string_view)> log{};             // empty: one line per message on std::clog
+};
+
+// What the runner has done so far; every counter only grows.
+struct runner_stats {
+  std::int64_t claimed = 0;               // attempts started
+  std::int64_t succeeded = 0;             // handlers' successes the store accepted
+  std::int64_t failed = 0;                // handlers' failures the store accepted (returned, thrown, bad payload, no handler)
+  std::int64_t timed_out = 0;             // attempts recorded as timeouts
+  std::int64_t released_at_shutdown = 0;  // attempts recorded as unfinished at shutdown
+  std::int64_t heartbeats = 0;            // lease extensions written
+  std::int64_t leases_lost = 0;           // attempts whose lease another writer took (the reaper, mostly)
+  std::int64_t reaped = 0;                // jobs of dead workers recovered by this runner's reaper
+  std::int64_t rejected_reports = 0;      // late reports the store refused (after a timeout, a lost lease, a shutdown)
+  std::int64_t store_errors = 0;          // store operations that threw; logged, retried on the next pass
+};
+
+namespace detail {
+
+inline const clock& wall_clock() {
+  static const system_clock instance;
+  return instance;
+}
+
+inline std::string default_worker_id() {
+  std::string host = "localhost";
+  long pid = 0;
+#if __has_include(<unistd.h>)
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) == 0 && name[0] != '\0') host = name;
+  pid = static_cast<long>(getpid());
+#endif
+  return host + ":" + std::to_string(pid);
+}
+
+// "600s", "1.5s", "250ms", "80us": whole seconds when it has them, else milliseconds.
+inline std::string duration_text(duration d) {
+  using namespace std::chrono;
+  const auto micros = d.count();
+  if (micros % 1'000'000 == 0) return std::to_string(micros / 1'000'000) + "s";
+  if (d >= seconds{1}) {
+    std::string fraction = std::to_string(micros % 1'000'000);
+    fraction.insert(0, 6 - fraction.size(), '0');
+    fraction.erase(fraction.find_last_not_of('0') + 1);
+    return std::to_string(micros / 1'000'000) + "." + fraction + "s";
+  }
+  if (micros % 1'000 == 0) return std::to_string(micros / 1'000) + "ms";
+  return std::to_string(micros) + "us";
+}
+
+inline bool claimable(job_state state) { return state == job_state::pending || state == job_state::retry_pending; }
+
+// Wakes the background loop early. Shared with the store's listener, which may
+// still be running when the runner is gone.
+class wakeup {
+ public:
+  void notify() {
+    {
+      std::scoped_lock lock(mutex_);
+      pending_ = true;
+    }
+    ready_.notify_all();
+  }
+
+  void wait(std::stop_token stop, duration at_most) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, stop, at_most, [&] { return pending_; });
+    pending_ = false;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any ready_;
+  bool pending_ = false;
+};
+
+struct registered_handler {
+  erased_handler run;
+  handler_options options;
+};
+
+}  // namespace detail
+
+template <store S>
+class runner {
+ public:
+  // The store and the clock must outlive the runner.
+  explicit runner(S& jobs, runner_options options = {}, const clock& time = detail::wall_clock())
+      : store_(jobs), options_(std::move(options)), clock_(time) {
+    if (options_.threads == 0) throw std::invalid_argument("errand: a runner needs at least one thread");
+    if (options_.lease <= duration::zero() || options_.poll_interval <= duration::zero() ||
+        options_.heartbeat_interval.value_or(options_.lease) <= duration::zero())
+      throw std::invalid_argument("errand: a runner's lease, heartbeat interval and poll interval must be positive");
+    if (options_.worker_id.empty()) options_.worker_id = detail::default_worker_id();
+    heartbeat_interval_ = options_.heartbeat_interval.value_or(options_.lease / 3);
+    if (!options_.log)
+      options_.log = [](std::string_view line) { std::clog << ("errand: " + std::string(line) + "\n") << std::flush; };
+    slots_ = std::vector<slot>(options_.threads);
+    for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].worker = options_.worker_id + ":" + std::to_string(i);
+    listening_ = store_.subscribe([wake = wake_](const notification& n) {
+      if (detail::claimable(n.row.state)) wake->notify();
+    });
+    for (std::size_t i = 0; i < slots_.size(); ++i)
+      slots_[i].thread = std::jthread([this, i](std::stop_token stop) { serve(i, stop); });
+  }
+
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+
+  // A graceful stop(), then waits for every handler to return, even one that
+  // ignores its stop_token (its job was released already).
+  ~runner() {
+    stop();
+    for (auto& s : slots_) s.thread.request_stop();
+    work_ready_.notify_all();
+    for (auto& s : slots_) s.thread.join();
+    listening_.reset();
+  }
+
+  // Registers the handler for jobs of `kind`, whose payload the codec decodes
+  // as Payload. A payload that does not decode fails the job, not retryable.
+  template <class Payload, class F>
+    requires std::invocable<F&, const Payload&, job_context&>
+  runner& handle(std::string kind, F handler, handler_options options = {}) {
+    return add_handler(std::move(kind), detail::typed_handler<Payload>(std::move(handler)), options);
+  }
+
+  // Registers a handler that gets the payload as the JSON text stored.
+  template <class F>
+    requires std::invocable<F&, const std::string&, job_context&>
+  runner& handle(std::string kind, F handler, handler_options options = {}) {
+    return add_handler(std::move(kind), detail::raw_handler(std::move(handler)), options);
+  }
+
+  // Claims a due job for every idle thread and starts its handler. Returns how
+  // many it started.
+  std::size_t poll() {
+    std::vector<std::size_t> reserved;
+    {
+      std::scoped_lock lock(mutex_);
+      started_ = true;
+      if (shutting_down_) return 0;
+      for (std::size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].state == slot_state::idle) {
+          slots_[i].state = slot_state::claiming;
+          reserved.push_back(i);
+        }
+    }
+    std::size_t started = 0;
+    bool more_due = true;
+    for (const std::size_t i : reserved) {
+      std::optional<job> claimed;
+      if (more_due) claimed = claim_for(slots_[i].worker);
+      more_due = claimed.has_value();
+      std::shared_ptr<attempt> stop_now;
+      {
+        std::scoped_lock lock(mutex_);
+        if (!claimed) {
+          slots_[i].state = slot_state::idle;
+          continue;
+        }
+        slots_[i].current = make_attempt(std::move(*claimed), slots_[i].worker);
+        slots_[i].state = slot_state::busy;
+        ++stats_.claimed;
+        ++started;
+        if (shutting_down_) stop_now = slots_[i].current;  // shutdown began while it was being claimed
+      }
+      if (stop_now) stop_now->stop.request_stop();
+    }
+    work_ready_.notify_all();
+    idle_.notify_all();
+    return started;
+  }
+
+  // Everything that depends on the time, at clock.now(): deadlines, heartbeats,
+  // the end of a shutdown's grace period, and the reaper (its first pass, the
+  // crash recovery, happens on the first call).
+  void supervise() {
+    const time_point now = clock_.now();
+    supervise_attempts(now);
+    bool reap_due = false;
+    {
+      std::scoped_lock lock(mutex_);
+      if (now >= next_reap_) {
+        next_reap_ = now + options_.reaper_interval;
+        reap_due = true;
+      }
+    }
+    if (reap_due) reap_expired(now);
+  }
+
+
+  // Blocks until no handler is running: every started attempt has returned
+  // and its report has been written (or refused).
+  void wait_idle() {
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [&] { return std::none_of(slots_.begin(), slots_.end(), [](const slot& s) {
+                           return s.state != slot_state::idle;
+                         }); });
+  }
+
+  // Stops claiming and requests stop on every running handler. Handlers still
+  // running when the grace period (measured on the clock) is over are recorded
+  // as failures of kind `shutdown` by supervise(), and retry.
+  void begin_shutdown() {
+    std::vector<std::shared_ptr<attempt>> running;
+    {
+      std::scoped_lock lock(mutex_);
+      if (shutting_down_) return;
+      shutting_down_ = true;
+      grace_end_ = clock_.now() + options_.shutdown_grace;
+      for (const auto& s : slots_)
+        if (s.current) running.push_back(s.current);
+    }
+    for (const auto& a : running) a->stop.request_stop();
+    if (!running.empty())
+      log(options_.worker_id + " shutting down: " + std::to_string(running.size()) + " running job(s) get " +
+          detail::duration_text(options_.shutdown_grace) + " to finish");
+  }
+
+  // Production mode: runs the start-up reaper pass (crash recovery) and a
+  // first poll in the calling thread, then polls and supervises on a
+  // background thread until stop().
+  void start() {
+    {
+      std::scoped_lock lock(mutex_);
+      if (loop_.joinable() || shutting_down_)
+        throw std::logic_error("errand: a runner starts once, before it is stopped");
+      started_ = true;
+    }
+    supervise();
+    poll();
+    loop_ = std::jthread([this](std::stop_token stop) { run_loop(stop); });
+  }
+
+  // Graceful shutdown: stop claiming, request stop on the running handlers,
+  // give them the grace period (on the clock), then record those still
+  // running as unfinished so they retry. Returns without waiting for a handler
+  // that ignores its stop_token; the destructor does. Safe to call twice.
+  void stop() {
+    begin_shutdown();
+    if (loop_.joinable()) {
+      loop_.request_stop();
+      loop_.join();
+    }
+    for (;;) {
+      supervise_attempts(clock_.now());
+      std::unique_lock lock(mutex_);
+      const bool unfinished = std::any_of(slots_.begin(), slots_.end(), [](const slot& s) {
+        return s.current && s.current->ended == ending::none;
+      });
+      if (!unfinished) return;
+      const duration left = grace_end_ - clock_.now();
+      idle_.wait_for(lock, std::clamp(left, duration{1}, options_.poll_interval));
+    }
+  }
+
+  runner_stats stats() const {
+    std::scoped_lock lock(mutex_);
+    return stats_;
+  }
+
+  // The identities the threads claim and report as, thread i at index i.
+  std::vector<std::string> workers() const {
+    std::vector<std::string> ids;
+    for (const auto& s : slots_) ids.push_back(s.worker);
+    return ids;
+  }
+
+ private:
+  enum class slot_state { idle, claiming, busy };
+  enum class ending { none, timed_out, released, lease_lost };
+
+  // One claimed attempt, from claim to report.
+  struct attempt {
+    job row;
+    std::string worker;
+    const detail::registered_handler* handler = nullptr;  // null: no handler for the kind
+    duration allowed{};
+    time_point deadline{};
+    time_point next_heartbeat{};  // guarded by mutex_
+    std::stop_source stop;
+    ending ended = ending::none;  // guarded by mutex_; set once the runner recorded the attempt's end itself
+  };
+
+  struct slot {
+    std::string worker;
+    slot_state state = slot_state::idle;  // guarded by mutex_
+    std::shared_ptr<attempt> current;     // guarded by mutex_
+    std::jthread thread;
+  };
+
+  // Deadlines, heartbeats and the end of a shutdown's grace period, at `now`.
+  void supervise_attempts(time_point now) {
+    std::vector<std::shared_ptr<attempt>> timed_out, released, due_heartbeat;
+    {
+      std::scoped_lock lock(mutex_);
+      for (auto& s : slots_) {
+        const auto& a = s.current;
+        if (!a || a->ended != ending::none) continue;
+        if (now >= a->deadline) {
+          a->ended = ending::timed_out;
+          timed_out.push_back(a);
+        } else if (shutting_down_ && now >= grace_end_) {
+          a->ended = ending::released;
+          released.push_back(a);
+        } else if (now >= a->next_heartbeat) {
+          a->next_heartbeat = now + heartbeat_interval_;
+          due_heartbeat.push_back(a);
+        }
+      }
+    }
+    for (const auto& a : timed_out)
+      end_attempt(a, failure{"timed out after " + detail::duration_text(a->allowed), std::string(error_kind::timeout)},
+                  now);
+    for (const auto& a : released)
+      end_attempt(a,
+                  failure{"worker " + a->worker + " shut down before the job finished",
+                          std::string(error_kind::shutdown)},
+                  now);
+    for (const auto& a : due_heartbeat) extend_lease(a, now);
+  }
+
+  runner& add_handler(std::string kind, detail::erased_handler run, handler_options options) {
+    std::scoped_lock lock(mutex_);
+    if (started_) throw std::logic_error("errand: register handlers before the runner's first poll() or start()");
+    if (!handlers_.emplace(kind, detail::registered_handler{std::move(run), options}).second)
+      throw std::logic_error("errand: a handler for kind '" + kind + "' is registered already");
+    return *this;
+  }
+
+  std::optional<job> claim_for(const std::string& worker) {
+    try {
+      return store_.claim(claim_request{worker, options_.lease, clock_.now(), options_.queues});
+    } catch (const std::exception& e) {
+      store_failed("claim by " + worker, e);
+      return std::nullopt;
+    }
+  }
+
+  std::shared_ptr<attempt> make_attempt(job row, const std::string& worker) {
+    auto a = std::make_shared<attempt>();
+    const auto found = handlers_.find(row.kind);
+    a->handler = found == handlers_.end() ? nullptr : &found->second;
+    a->allowed = a->handler && a->handler->options.deadline ? *a->handler->options.deadline : options_.deadline;
+    const time_point claimed_at = row.heartbeat_at.value_or(clock_.now());
+    a->deadline = claimed_at + a->allowed;
+    a->next_heartbeat = claimed_at + heartbeat_interval_;
+    a->worker = worker;
+    a->row = std::move(row);
+    return a;
+  }
+
+  // A thread of the pool: runs the attempts poll() gives it, one at a time.
+  void serve(std::size_t index, std::stop_token stop) {
+    slot& mine = slots_[index];
+    for (;;) {
+      std::shared_ptr<attempt> a;
+      {
+        std::unique_lock lock(mutex_);
+        work_ready_.wait(lock, stop, [&] { return mine.state == slot_state::busy; });
+        if (mine.state != slot_state::busy) return;
+        a = mine.current;
+      }
+      run(a);
+      {
+        std::scoped_lock lock(mutex_);
+        mine.current.reset();
+        mine.state = slot_state::idle;
+      }
+      idle_.notify_all();
+      wake_->notify();
+    }
+  }
+
+  void run(const std::shared_ptr<attempt>& a) {
+    job_context context(a->row, a->worker, a->deadline, a->stop.get_token(),
+                        [this, a] { return extend_lease(a, clock_.now()); });
+    job_result result =
+        a->handler ? detail::run_guarded(a->handler->run, a->row, context)
+                   : job_result(failure{"no handler for kind '" + a->row.kind + "'",
+                                        std::string(error_kind::no_handler), false});
+    const time_point now = clock_.now();
+    std::optional<report_result> written;
+    try {
+      written = result.succeeded() ? report(store_, a->row.id, succeed{a->row.attempt, a->worker, result.detail},
+                                            options_.retry, now)
+                                   : report(store_, a->row.id, fail{a->row.attempt, a->worker, *result.error},
+                                            options_.retry, now);
+    } catch (const std::exception& e) {
+      store_failed("the report for job " + std::to_string(a->row.id), e);
+      return;
+    }
+    ending ended;
+    {
+      std::scoped_lock lock(mutex_);
+      ended = a->ended;
+      if (written->applied()) ++(result.succeeded() ? stats_.succeeded : stats_.failed);
+      if (!written->accepted()) ++stats_.rejected_reports;
+    }
+    if (!written->accepted())
+      log("job " + std::to_string(a->row.id) + ": the store refused the " +
+          (result.succeeded() ? "success" : "failure") + " that " + a->worker + " reported for attempt " +
+          std::to_string(a->row.attempt) + why_late(ended) + ": " + written->reason);
+  }
+
+  static std::string why_late(ending ended) {
+    switch (ended) {
+      case ending::timed_out: return " after it timed out";
+      case ending::released: return " after it was released at shutdown";
+      case ending::lease_lost: return " after its lease was lost";
+      case ending::none: break;
+    }
+    return "";
+  }
+
+  // Records the end of an attempt the runner decided on itself (a timeout, a
+  // release at shutdown) and stops its handler.
+  void end_attempt(const std::shared_ptr<attempt>& a, failure why, time_point now) {
+    a->stop.request_stop();
+    const std::string message = why.message;
+    const bool timeout = why.kind == error_kind::timeout;
+    std::optional<report_result> written;
+    try {
+      written = report(store_, a->row.id, fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);
+    } catch (const std::exception& e) {
+      {
+        std::scoped_lock lock(mutex_);
+        a->ended = ending::none;  // not recorded: the next supervise() tries again
+      }
+      store_failed("recording '" + message + "' for job " + std::to_string(a->row.id), e);
+      return;
+    }
+    if (!written->applied()) return;  // the handler's own report got there first
+    {
+      std::scoped_lock lock(mutex_);
+      ++(timeout ? stats_.timed_out : stats_.released_at_shutdown);
+    }
+    log("job " + std::to_string(a->row.id) + " attempt " + std::to_string(a->row.attempt) + ": " + message);
+  }
+
+  bool extend_lease(const std::shared_ptr<attempt>& a, time_point now) {
+    {
+      std::scoped_lock lock(mutex_);
+      if (a->ended != ending::none) return false;
+      a->next_heartbeat = now + heartbeat_interval_;
+    }
+    std::optional<report_result> written;
+    try {
+      written = heartbeat(store_, a->row.id, a->worker, a->row.attempt, options_.lease, now);
+    } catch (const std::exception& e) {
+      store_failed("the heartbeat for job " + std::to_string(a->row.id), e);
+      return true;  // the lease may well still be ours; the next heartbeat tells
+    }
+    bool lost = false;
+    {
+      std::scoped_lock lock(mutex_);
+      if (written->applied()) ++stats_.heartbeats;
+      else if (a->ended == ending::none) {
+        a->ended = ending::lease_lost;
+        ++stats_.leases_lost;
+        lost = true;
+      }
+    }
+    if (lost) {
+      a->stop.request_stop();
+      log("job " + std::to_string(a->row.id) + ": " + a->worker + " lost its lease: " + written->reason);
+    }
+    return written->applied();
+  }
+
+  void reap_expired(time_point now) {
+    std::vector<job> recovered;
+    try {
+      recovered = reap(store_, options_.retry, now, options_.reaper_batch);
+    } catch (const std::exception& e) {
+      store_failed("the reaper", e);
+      return;
+    }
+    if (recovered.empty()) return;
+    {
+      std::scoped_lock lock(mutex_);
+      stats_.reaped += static_cast<std::int64_t>(recovered.size());
+    }
+    for (const job& row : recovered)
+      log("job " + std::to_string(row.id) + " recovered by the reaper: " + row.last_error.value_or(""));
+  }
+
+  void run_loop(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      wake_->wait(stop, until_next_pass());
+      if (stop.stop_requested()) return;
+      try {
+        supervise();
+        poll();
+      } catch (const std::exception& e) {
+        log(std::string("runner loop: ") + e.what());
+      }
+    }
+  }
+
+  // The poll interval, or less when a deadline, a heartbeat or the reaper is due sooner.
+  duration until_next_pass() const {
+    const time_point now = clock_.now();
+    std::scoped_lock lock(mutex_);
+    time_point next = std::min(now + options_.poll_interval, next_reap_);
+    for (const auto& s : slots_)
+      if (s.current && s.current->ended == ending::none)
+        next = std::min({next, s.current->deadline, s.current->next_heartbeat});
+    return std::clamp(next - now, duration::zero(), options_.poll_interval);
+  }
+
+  void store_failed(const std::string& what, const std::exception& e) {
+    {
+      std::scoped_lock lock(mutex_);
+      ++stats_.store_errors;
+    }
+    log(what + " failed: " + e.what());
+  }
+
+  void log(const std::string& line) const { options_.log(line); }
+
+  S& store_;
+  runner_options options_;
+  const clock& clock_;
+  duration heartbeat_interval_{};
+  std::map<std::string, detail::registered_handler, std::less<>> handlers_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable_any work_ready_;
+  std::condition_variable idle_;
+  std::vector<slot> slots_;
+  runner_stats stats_;
+  bool started_ = false;
+  bool shutting_down_ = false;
+  time_point grace_end_{};
+  time_point next_reap_ = time_point::min();
+
+  std::shared_ptr<detail::wakeup> wake_ = std::make_shared<detail::wakeup>();
+  subscription listening_;
+  std::jthread loop_;
+};
+
+}  // namespace errand

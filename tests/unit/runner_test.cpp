@@ -1,0 +1,628 @@
+// runner.hpp over the memory store, driven step by step with a manual clock:
+// poll() claims and starts handlers, supervise() applies the time, wait_idle()
+// waits for handlers to report. Handlers block on gates the test opens; no
+// test sleeps, and none depends on how fast a thread runs.
+#include "errand_catch.hpp"
+
+#include <errand/memory.hpp>
+#include <errand/runner.hpp>
+
+#include <boost/describe/class.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using errand::job_state;
+
+namespace {
+
+struct resize_request {
+  std::string path;
+  int width = 0;
+};
+BOOST_DESCRIBE_STRUCT(resize_request, (), (path, width))
+
+struct not_a_std_exception {};
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// A handler blocks on a gate until the test opens it.
+class gate {
+ public:
+  void open() {
+    {
+      std::scoped_lock lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    opened_.wait(lock, [&] { return open_; });
+  }
+  // False when stop was requested before the gate opened.
+  bool wait(std::stop_token stop) {
+    std::unique_lock lock(mutex_);
+    return opened_.wait(lock, stop, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable_any opened_;
+  bool open_ = false;
+};
+
+// Declared after the runner, so that a failing test still unblocks every
+// handler before the runner's destructor waits for them.
+struct open_on_exit {
+  std::shared_ptr<gate> g;
+  ~open_on_exit() { g->open(); }
+};
+
+class captured_log {
+ public:
+  std::function<void(std::string_view)> sink() {
+    return [this](std::string_view line) {
+      std::scoped_lock lock(mutex_);
+      lines_.emplace_back(line);
+    };
+  }
+  bool mentions(const std::string& part) const {
+    std::scoped_lock lock(mutex_);
+    for (const auto& line : lines_)
+      if (contains(line, part)) return true;
+    return false;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+// Resolves once a committed transition matches.
+class awaited {
+ public:
+  awaited(errand::memory_store& store, std::function<bool(const errand::notification&)> match)
+      : match_(std::move(match)), done_(promise_.get_future()) {
+    subscription_ = store.subscribe([this](const errand::notification& n) {
+      if (match_(n) && !fired_.exchange(true)) promise_.set_value();
+    });
+  }
+  void wait() { done_.wait(); }
+
+ private:
+  std::function<bool(const errand::notification&)> match_;
+  std::atomic<bool> fired_{false};
+  std::promise<void> promise_;
+  std::future<void> done_;
+  errand::subscription subscription_;
+};
+
+struct fixture {
+  errand::manual_clock clock;
+  errand::memory_store store;
+  captured_log log;
+
+  errand::runner_options options(std::size_t threads = 1) {
+    errand::runner_options o;
+    o.threads = threads;
+    o.worker_id = "w";
+    o.retry = errand::retry_policy::immediate();
+    o.log = log.sink();
+    return o;
+  }
+
+  std::int64_t enqueue(std::string kind, std::string payload = "{}", std::int32_t max_attempts = 3) {
+    errand::job_spec spec;
+    spec.kind = std::move(kind);
+    spec.payload = std::move(payload);
+    spec.max_attempts = max_attempts;
+    return store.enqueue(spec, clock.now()).id;
+  }
+
+  errand::job row(std::int64_t id) { return *store.get(id); }
+
+  std::vector<std::string> events(std::int64_t id) {
+    std::vector<std::string> names;
+    for (const auto& r : store.history(id)) names.push_back(r.event);
+    return names;
+  }
+};
+
+using strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture, "a handler that returns normally succeeds the job", "[runner]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle("noop", [](const std::string&, errand::job_context&) -> std::optional<std::string> { return {}; });
+  const auto id = enqueue("noop");
+
+  CHECK(runner.poll() == 1);
+  runner.wait_idle();
+
+  const auto job = row(id);
+  CHECK(job.state == job_state::succeeded);
+  CHECK_FALSE(job.detail);
+  CHECK_FALSE(job.last_error);
+  CHECK(job.worker == "w:0");
+  CHECK(events(id) == strings{"claim", "succeed"});
+  CHECK(runner.stats().claimed == 1);
+  CHECK(runner.stats().succeeded == 1);
+  CHECK(runner.poll() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (seed 002)", "[runner][codec]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle<resize_request>("resize", [](const resize_request& request, errand::job_context& ctx) {
+    CHECK(ctx.attempt() == 1);
+    CHECK(ctx.worker() == "w:0");
+    return request.width == 0 ? std::optional<std::string>("nothing to resize") : std::nullopt;
+  });
+  const auto noop = enqueue("resize", R"({"path":"/a.png","width":0})");
+  const auto real = enqueue("resize", R"({"path":"/b.png","width":640})");
+
+  runner.poll();
+  runner.wait_idle();
+  runner.poll();
+  runner.wait_idle();
+
+  CHECK(row(noop).state == job_state::succeeded);
+  CHECK(row(noop).detail == "nothing to resize");
+  CHECK(row(real).state == job_state::succeeded);
+  CHECK_FALSE(row(real).detail);
+  REQUIRE(store.latest_outcome(noop));
+  CHECK(store.latest_outcome(noop)->text == "nothing to resize");
+}
+
+TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carrying its text (seeds 001, 004)",
+                 "[runner][contract4]") {
+  errand::runner runner(store, options(3), clock);
+  runner.handle("std", [](const std::string&, errand::job_context&) { throw std::runtime_error("disk full"); });
+  runner.handle("int", [](const std::string&, errand::job_context&) { throw 42; });
+  runner.handle("custom", [](const std::string&, errand::job_context&) { throw not_a_std_exception{}; });
+  const auto by_std = enqueue("std");
+  const auto by_int = enqueue("int");
+  const auto by_custom = enqueue("custom");
+
+  REQUIRE(runner.poll() == 3);
+  runner.wait_idle();
+
+  for (const auto id : {by_std, by_int, by_custom}) {
+    const auto job = row(id);
+    CHECK(job.state == job_state::retry_pending);
+    CHECK(job.last_error_kind == errand::error_kind::exception);
+    CHECK(job.last_error_at == clock.now());
+  }
+  CHECK(row(by_std).last_error == "disk full");
+  CHECK(row(by_int).last_error == "unknown exception: int");
+  REQUIRE(row(by_custom).last_error);
+  CHECK(contains(*row(by_custom).last_error, "unknown exception: "));
+  CHECK(contains(*row(by_custom).last_error, "not_a_std_exception"));
+  CHECK(runner.stats().failed == 3);
+}
+
+TEST_CASE_METHOD(fixture, "a handler fails deliberately, retryable or not (seed 000)", "[runner]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle("validate", [](const std::string&, errand::job_context&) -> errand::job_result {
+    return errand::failure{"invalid YAML: line 3", "invalid_input", false};
+  });
+  runner.handle("apply", [](const std::string&, errand::job_context& ctx) -> std::optional<std::string> {
+    if (ctx.attempt() == 1) throw errand::job_failure{{"cluster unreachable", "transient", true}};
+    return std::nullopt;
+  });
+  const auto invalid = enqueue("validate");
+  const auto transient = enqueue("apply");
+
+  runner.poll();
+  runner.wait_idle();
+  runner.poll();
+  runner.wait_idle();
+
+  CHECK(row(invalid).state == job_state::failed);
+  CHECK(row(invalid).attempt == 1);
+  CHECK(row(invalid).last_error == "invalid YAML: line 3");
+  CHECK(row(invalid).last_error_kind == "invalid_input");
+
+  CHECK(row(transient).state == job_state::retry_pending);
+  CHECK(row(transient).last_error == "cluster unreachable");
+
+  runner.poll();
+  runner.wait_idle();
+  CHECK(row(transient).state == job_state::succeeded);
+  CHECK_FALSE(row(transient).last_error);
+  CHECK(events(transient) == strings{"claim", "fail", "claim", "succeed"});
+}
+
+TEST_CASE_METHOD(fixture, "a payload that does not decode fails the job for good, naming it and the codec error",
+                 "[runner][codec][contract7]") {
+  errand::runner runner(store, options(), clock);
+  bool called = false;
+  runner.handle<resize_request>("resize", [&](const resize_request&, errand::job_context&) { called = true; });
+  const auto payload = R"({"path":5,"width":"wide"})";
+  const auto id = enqueue("resize", payload);
+
+  runner.poll();
+  runner.wait_idle();
+
+  const auto job = row(id);
+  CHECK_FALSE(called);
+  CHECK(job.state == job_state::failed);
+  CHECK(job.attempt == 1);
+  CHECK(job.last_error_kind == errand::error_kind::bad_payload);
+  REQUIRE(job.last_error);
+  CHECK(contains(*job.last_error, "job " + std::to_string(id) + " (kind 'resize'): payload does not decode: "));
+  CHECK(contains(*job.last_error, "errand: JSON field"));
+  CHECK(job.payload == payload);  // nothing lost: the payload is still there to inspect
+}
+
+TEST_CASE_METHOD(fixture, "a job of a kind nobody handles fails for good instead of running forever", "[runner]") {
+  errand::runner runner(store, options(), clock);
+  const auto id = enqueue("mystery", "{}", 5);
+
+  runner.poll();
+  runner.wait_idle();
+
+  const auto job = row(id);
+  CHECK(job.state == job_state::failed);
+  CHECK(job.attempt == 1);
+  CHECK(job.last_error == "no handler for kind 'mystery'");
+  CHECK(job.last_error_kind == errand::error_kind::no_handler);
+}
+
+TEST_CASE_METHOD(fixture, "past its deadline an attempt times out, and the handler's late success is rejected",
+                 "[runner][contract4][contract5]") {
+  auto released = std::make_shared<gate>();
+  std::atomic<bool> saw_stop{false};
+  errand::runner runner(store, options(), clock);
+  runner.handle("slow", [released, &saw_stop](const std::string&, errand::job_context& ctx) {
+    released->wait();  // ignores its stop_token, like a handler stuck in a blocking call
+    saw_stop = ctx.stop_requested();
+  });
+  open_on_exit guard{released};
+  const auto id = enqueue("slow");
+
+  REQUIRE(runner.poll() == 1);
+  clock.advance(599s);
+  runner.supervise();
+  CHECK(row(id).state == job_state::running);
+
+  clock.advance(1s);
+  runner.supervise();
+  auto job = row(id);
+  CHECK(job.state == job_state::retry_pending);
+  CHECK(job.last_error == "timed out after 600s");
+  CHECK(job.last_error_kind == errand::error_kind::timeout);
+  CHECK(runner.stats().timed_out == 1);
+
+  released->open();
+  runner.wait_idle();
+  CHECK(saw_stop);
+  job = row(id);
+  CHECK(job.state == job_state::retry_pending);
+  CHECK(job.last_error == "timed out after 600s");
+  CHECK(events(id) == strings{"claim", "fail"});
+  CHECK(runner.stats().rejected_reports == 1);
+  CHECK(runner.stats().succeeded == 0);
+  CHECK(log.mentions("after it timed out"));
+}
+
+TEST_CASE_METHOD(fixture, "a deadline under a second is written in milliseconds; a handler that stops early loses too",
+                 "[runner][contract4]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle(
+      "poll_api",
+      [](const std::string&, errand::job_context& ctx) {
+        gate never;
+        never.wait(ctx.stop_token());
+        throw std::runtime_error("interrupted");
+      },
+      errand::handler_options{250ms});
+  const auto id = enqueue("poll_api");
+
+  runner.poll();
+  clock.advance(250ms);
+  runner.supervise();
+  runner.wait_idle();
+
+  CHECK(row(id).last_error == "timed out after 250ms");
+  CHECK(runner.stats().rejected_reports == 1);
+  CHECK(events(id) == strings{"claim", "fail"});
+}
+
+TEST_CASE_METHOD(fixture, "heartbeats keep a long attempt's lease: it is not reaped", "[runner][contract4]") {
+  auto released = std::make_shared<gate>();
+  auto o = options();
+  o.lease = 30s;
+  errand::runner runner(store, o, clock);
+  std::atomic<bool> own_heartbeat{false};
+  runner.handle("long", [released, &own_heartbeat](const std::string&, errand::job_context& ctx) {
+    released->wait();
+    own_heartbeat = ctx.heartbeat();
+  });
+  open_on_exit guard{released};
+  const auto id = enqueue("long");
+  const auto claimed_at = clock.now();
+
+  runner.poll();
+  for (int i = 0; i < 6; ++i) {
+    clock.advance(10s);
+    runner.supervise();
+  }
+
+  const auto job = row(id);
+  CHECK(clock.now() > claimed_at + 30s);
+  CHECK(job.state == job_state::running);
+  CHECK(job.heartbeat_at == clock.now());
+  CHECK(job.lease_until == clock.now() + 30s);
+  CHECK(runner.stats().heartbeats == 6);
+  CHECK(runner.stats().reaped == 0);
+  CHECK(store.expired_leases(clock.now(), 10).empty());
+
+  released->open();
+  runner.wait_idle();
+  CHECK(own_heartbeat);
+  CHECK(row(id).state == job_state::succeeded);
+  CHECK(events(id) == strings{"claim", "succeed"});  // heartbeats are not transitions
+}
+
+TEST_CASE_METHOD(fixture, "the reaper records why a dead worker's job stopped: its worker and last heartbeat",
+                 "[runner][contract4]") {
+  auto o = options();
+  o.reaper_interval = 60s;
+  errand::runner runner(store, o, clock);
+  const auto id = enqueue("resize");
+  const auto claimed_at = clock.now();
+  REQUIRE(store.claim(errand::claim_request{"dead-host:99:0", 30s, clock.now(), {}}));  // and never reports
+
+  runner.supervise();
+  CHECK(row(id).state == job_state::running);
+
+  clock.advance(31s);
+  runner.supervise();  // the reaper ran at the first supervise(); its next pass is not due
+  CHECK(row(id).state == job_state::running);
+
+  clock.advance(29s);
+  runner.supervise();
+  const auto job = row(id);
+  CHECK(job.state == job_state::retry_pending);
+  CHECK(job.last_error ==
+        "lease expired: worker dead-host:99:0, last heartbeat " + errand::to_iso8601(claimed_at));
+  CHECK(job.last_error_kind == errand::error_kind::lease_expired);
+  CHECK(runner.stats().reaped == 1);
+  CHECK(events(id) == strings{"claim", "lease_expired"});
+  CHECK(log.mentions("recovered by the reaper: lease expired: worker dead-host:99:0"));
+}
+
+TEST_CASE_METHOD(fixture, "start() recovers the jobs a crashed process left running (seed 004)",
+                 "[runner][contract4]") {
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(enqueue("chat"));
+    REQUIRE(store.claim(errand::claim_request{"crashed:1234:" + std::to_string(i), 30s, clock.now(), {}}));
+  }
+  const auto crashed_at = clock.now();
+  clock.advance(5min);  // the process is restarted later
+
+  errand::runner runner(store, options(3), clock);
+  runner.handle("chat", [](const std::string&, errand::job_context&) {});
+  runner.start();  // the reaper pass and the first claims are done when start() returns
+  runner.wait_idle();
+  runner.stop();
+
+  CHECK(runner.stats().reaped == 3);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto history = store.history(ids[i]);
+    REQUIRE(history.size() == 4);
+    CHECK(history[1].event == "lease_expired");
+    CHECK(contains(history[1].payload, "lease expired: worker crashed:1234:" + std::to_string(i) +
+                                           ", last heartbeat " + errand::to_iso8601(crashed_at)));
+    CHECK(history[2].event == "claim");
+    CHECK(history[3].event == "succeed");
+    CHECK(row(ids[i]).state == job_state::succeeded);
+    CHECK(row(ids[i]).attempt == 2);
+  }
+}
+
+TEST_CASE_METHOD(fixture, "shutdown stops claiming, lets handlers finish, and releases the rest with a reason",
+                 "[runner][contract4]") {
+  auto stubborn_gate = std::make_shared<gate>();
+  auto o = options(2);
+  o.shutdown_grace = 5s;
+  errand::runner runner(store, o, clock);
+  runner.handle("cooperative", [](const std::string&, errand::job_context& ctx) {
+    gate never;
+    never.wait(ctx.stop_token());
+    throw std::runtime_error("upload interrupted by shutdown");
+  });
+  runner.handle("stubborn", [stubborn_gate](const std::string&, errand::job_context&) { stubborn_gate->wait(); });
+  open_on_exit guard{stubborn_gate};
+  const auto cooperative = enqueue("cooperative");
+  const auto stubborn = enqueue("stubborn");
+  awaited cooperative_ended(store, [&](const errand::notification& n) {
+    return n.row.id == cooperative && n.row.state != job_state::running;
+  });
+
+  REQUIRE(runner.poll() == 2);
+  const auto waiting = enqueue("cooperative");
+  runner.begin_shutdown();
+  cooperative_ended.wait();
+  CHECK(runner.poll() == 0);
+
+  clock.advance(4s);
+  runner.supervise();
+  CHECK(row(stubborn).state == job_state::running);
+
+  clock.advance(1s);
+  runner.supervise();
+  auto job = row(stubborn);
+  CHECK(job.state == job_state::retry_pending);
+  CHECK(job.last_error == "worker w:1 shut down before the job finished");
+  CHECK(job.last_error_kind == errand::error_kind::shutdown);
+  CHECK(runner.stats().released_at_shutdown == 1);
+
+  stubborn_gate->open();
+  runner.wait_idle();
+  CHECK(row(stubborn).state == job_state::retry_pending);  // its late success was refused
+  CHECK(runner.stats().rejected_reports == 1);
+  CHECK(row(cooperative).state == job_state::retry_pending);
+  CHECK(row(cooperative).last_error == "upload interrupted by shutdown");
+  CHECK(row(waiting).state == job_state::pending);
+  CHECK(row(waiting).attempt == 0);
+
+  SECTION("the released jobs retry on the next worker") {
+    errand::runner next(store, options(2), clock);
+    next.handle("cooperative", [](const std::string&, errand::job_context&) {});
+    next.handle("stubborn", [](const std::string&, errand::job_context&) {});
+    while (next.poll() > 0) next.wait_idle();
+    for (const auto id : {cooperative, stubborn, waiting}) {
+      CHECK(row(id).state == job_state::succeeded);
+      CHECK_FALSE(row(id).last_error);
+    }
+    CHECK(errand::errors_of(store.history(stubborn)).front().message ==
+          "worker w:1 shut down before the job finished");
+  }
+}
+
+TEST_CASE_METHOD(fixture, "stop() with no grace releases running jobs at once", "[runner][contract4]") {
+  auto stubborn_gate = std::make_shared<gate>();
+  auto o = options();
+  o.shutdown_grace = 0s;
+  errand::runner runner(store, o, clock);
+  runner.handle("stubborn", [stubborn_gate](const std::string&, errand::job_context&) { stubborn_gate->wait(); });
+  open_on_exit guard{stubborn_gate};
+  const auto id = enqueue("stubborn");
+
+  runner.poll();
+  runner.stop();
+
+  CHECK(row(id).state == job_state::retry_pending);
+  CHECK(row(id).last_error == "worker w:0 shut down before the job finished");
+  CHECK(runner.poll() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "N threads run M jobs to the end with consistent histories", "[runner][threads]") {
+  constexpr int jobs_per_kind = 40;
+  constexpr int total = 3 * jobs_per_kind;
+  std::atomic<int> finished{0};
+  std::promise<void> all_finished;
+  auto subscription = store.subscribe([&](const errand::notification& n) {
+    if ((n.row.state == job_state::succeeded || n.row.state == job_state::failed) && ++finished == total)
+      all_finished.set_value();
+  });
+
+  errand::runner runner(store, options(4), clock);
+  runner.handle("ok", [](const std::string&, errand::job_context&) {});
+  runner.handle("flaky", [](const std::string&, errand::job_context& ctx) {
+    if (ctx.attempt() == 1) throw std::runtime_error("flaked on attempt 1");
+  });
+  runner.handle("broken", [](const std::string&, errand::job_context&) -> errand::job_result {
+    return errand::failure{"broken for good", "reported", false};
+  });
+  std::map<std::int64_t, std::string> kind_of;
+  for (int i = 0; i < jobs_per_kind; ++i)
+    for (const char* kind : {"ok", "flaky", "broken"}) kind_of[enqueue(kind)] = kind;
+
+  runner.start();
+  all_finished.get_future().wait();
+  runner.stop();
+
+  const auto counts = store.count_by_state();
+  CHECK(counts.at(job_state::succeeded) == 2 * jobs_per_kind);
+  CHECK(counts.at(job_state::failed) == jobs_per_kind);
+  std::int64_t attempts = 0;
+  for (const auto& [id, kind] : kind_of) {
+    const auto job = row(id);
+    const auto history = store.history(id);
+    attempts += job.attempt;
+    CHECK(job.attempt == (kind == "flaky" ? 2 : 1));
+    CHECK(job.state == (kind == "broken" ? job_state::failed : job_state::succeeded));
+    if (kind != "broken") CHECK_FALSE(job.last_error);
+    REQUIRE(history.size() == static_cast<std::size_t>(2 * job.attempt));
+    auto state = job_state::pending;
+    std::int32_t claims = 0;
+    for (std::size_t i = 0; i < history.size(); ++i) {
+      CHECK(history[i].seq == static_cast<std::int64_t>(i + 1));
+      CHECK(history[i].from == state);
+      state = history[i].to;
+      if (history[i].event == "claim") CHECK(history[i].attempt == ++claims);
+    }
+    CHECK(state == job.state);
+    CHECK(claims == job.attempt);
+  }
+  const auto stats = runner.stats();
+  CHECK(stats.claimed == attempts);
+  CHECK(stats.succeeded == 2 * jobs_per_kind);
+  CHECK(stats.failed == 2 * jobs_per_kind);
+  CHECK(stats.rejected_reports == 0);
+  CHECK(stats.store_errors == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a store notification wakes the pool before its poll interval", "[runner][threads]") {
+  const auto id = enqueue("report", "{}", 1);
+  REQUIRE(store.claim(errand::claim_request{"other", 30s, clock.now(), {}}));
+  REQUIRE(errand::report(store, id, errand::fail{1, "other", {"quota exceeded", "reported", false}},
+                         errand::retry_policy{}, clock.now())
+              .applied());
+
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
+  awaited succeeded(store, [&](const errand::notification& n) {
+    return n.row.id == id && n.row.state == job_state::succeeded;
+  });
+  runner.start();  // its first pass finds nothing to claim; the next is an hour away
+  CHECK(row(id).state == job_state::failed);
+
+  REQUIRE(errand::report(store, id, errand::requeue{"quota raised"}, errand::retry_policy{}, clock.now()).applied());
+  succeeded.wait();  // only the requeue's notification can have woken the runner this soon
+  runner.stop();
+
+  CHECK(row(id).detail == "sent");
+  CHECK(events(id) == strings{"claim", "fail", "requeue", "claim", "succeed"});
+}
+
+TEST_CASE_METHOD(fixture, "worker identities default to hostname:pid:index", "[runner]") {
+  auto o = options(2);
+  o.worker_id.clear();
+  errand::runner runner(store, o, clock);
+  const auto workers = runner.workers();
+  REQUIRE(workers.size() == 2);
+  const auto pid = ":" + std::to_string(getpid()) + ":";
+  CHECK(contains(workers[0], pid + "0"));
+  CHECK(contains(workers[1], pid + "1"));
+  CHECK(workers[0].find(':') > 0);
+}
+
+TEST_CASE_METHOD(fixture, "handlers are registered once, before the runner starts", "[runner]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle("a", [](const std::string&, errand::job_context&) {});
+  CHECK_THROWS_AS(runner.handle("a", [](const std::string&, errand::job_context&) {}), std::logic_error);
+  runner.poll();
+  CHECK_THROWS_AS(runner.handle("b", [](const std::string&, errand::job_context&) {}), std::logic_error);
+}
+
+TEST_CASE_METHOD(fixture, "options that cannot work are refused", "[runner]") {
+  auto o = options();
+  o.threads = 0;
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.lease = 0s;
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+}
