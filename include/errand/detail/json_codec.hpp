@@ -31,6 +31,7 @@
 #include <boost/mp11/algorithm.hpp>
 #include <cereal/archives/json.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -339,68 +340,74 @@ inline void copy_any_value(cereal::JSONInputArchive& in, const char* in_name, ce
   fail(where, "holds a JSON value of unknown type");
 }
 
-// Writes values into a cereal output archive. A check that fails throws before its value's member
-// name is written: the archive's destructor then closes the open object, and rapidjson (whose
-// assertions cereal makes throw) would reject an object holding a name without a value, from a
-// destructor, terminating the program.
+// Writes compact JSON straight into a string. Output is on the hot path (decide() serializes every
+// event it records) and cereal's writer costs microseconds per value, so only json_text, which
+// must be parsed to be checked, goes through cereal.
 class writer {
  public:
-  explicit writer(cereal::JSONOutputArchive& archive) : archive_(archive) {}
+  explicit writer(std::string& out) : out_(out) {}
 
-  // `name` is the member name, or null for an array element or the top-level value.
   template <class T>
-  void write(const T& value, const char* name) {
+  void write(const T& value) {
     if constexpr (is_optional<T>) {
       if (value)
-        write(*value, name);
+        write(*value);
       else
-        write_scalar(archive_, name, nullptr);
+        out_ += "null";
     } else if constexpr (std::is_same_v<T, json_text>) {
-      write_json_text(value, name);
+      out_ += write_compact([&](cereal::JSONOutputArchive& archive) {
+        parsed_json embedded(value.text, path_);
+        copy_any_value(embedded.archive(), nullptr, archive, nullptr, path_);
+      });
     } else if constexpr (std::is_same_v<T, bool>) {
-      write_scalar(archive_, name, value);
+      out_ += value ? "true" : "false";
     } else if constexpr (std::is_integral_v<T>) {
-      using wide = std::conditional_t<std::is_signed_v<T>, std::int64_t, std::uint64_t>;
-      write_scalar(archive_, name, static_cast<wide>(value));
+      char digits[24];
+      out_.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
     } else if constexpr (std::is_floating_point_v<T>) {
       if (!std::isfinite(value)) fail(path_, "NaN and infinities have no JSON representation");
-      write_scalar(archive_, name, static_cast<double>(value));
+      char digits[32];
+      out_.append(digits, std::to_chars(digits, digits + sizeof digits, static_cast<double>(value)).ptr);
     } else if constexpr (std::is_same_v<T, std::string>) {
-      write_scalar(archive_, name, value);
+      write_string(value);
     } else if constexpr (described_enum<T>) {
       const auto enumerator = name_of(value);
       if (!enumerator)
         fail(path_, std::to_string(static_cast<std::underlying_type_t<T>>(value)) + " is not an enumerator; expected " +
                         expectation<T>());
-      write_scalar(archive_, name, std::string(*enumerator));
+      write_string(*enumerator);
     } else if constexpr (std::is_same_v<T, time_point>) {
-      write_scalar(archive_, name, to_iso8601(value));
+      write_string(to_iso8601(value));
     } else if constexpr (is_duration<T>) {
-      write(value.count(), name);
+      write(value.count());
     } else if constexpr (is_vector<T>) {
-      start_node(name);
-      archive_.makeArray();
+      out_ += '[';
       std::size_t index = 0;
       for (const auto& element : value) {
+        if (index) out_ += ',';
         const path_entry entry(path_, index++);
-        write(element, nullptr);
+        write(element);
       }
-      archive_.finishNode();
+      out_ += ']';
     } else if constexpr (is_string_map<T>) {
-      start_node(name);
+      out_ += '{';
+      bool first = true;
       for (const auto& [key, element] : value) {
+        if (!std::exchange(first, false)) out_ += ',';
         const path_entry entry(path_, std::string_view(key));
-        write(element, key.c_str());
+        write_member(key, element);
       }
-      archive_.finishNode();
+      out_ += '}';
     } else if constexpr (described_struct<T>) {
       static_assert(has_only_public_members<T>, "errand codec: reads and writes public members only");
-      start_node(name);
+      out_ += '{';
+      bool first = true;
       boost::mp11::mp_for_each<public_members<T>>([&](auto member) {
+        if (!std::exchange(first, false)) out_ += ',';
         const path_entry entry(path_, std::string_view(member.name));
-        write(value.*member.pointer, member.name);
+        write_member(member.name, value.*member.pointer);
       });
-      archive_.finishNode();
+      out_ += '}';
     } else {
       static_assert(no_json_mapping<T>,
                     "errand codec: no JSON mapping for this type; describe structs with BOOST_DESCRIBE_STRUCT "
@@ -409,17 +416,39 @@ class writer {
   }
 
  private:
-  void start_node(const char* name) {
-    archive_.setNextName(name);
-    archive_.startNode();
+  template <class T>
+  void write_member(std::string_view name, const T& value) {
+    write_string(name);
+    out_ += ':';
+    write(value);
   }
 
-  void write_json_text(const json_text& value, const char* name) {
-    parsed_json embedded(value.text, path_);
-    copy_any_value(embedded.archive(), nullptr, archive_, name, path_);
+  void write_string(std::string_view text) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out_ += '"';
+    std::size_t plain_from = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out_.append(text, plain_from, i - plain_from);
+      plain_from = i + 1;
+      switch (c) {
+        case '"': out_ += "\\\""; break;
+        case '\\': out_ += "\\\\"; break;
+        case '\n': out_ += "\\n"; break;
+        case '\r': out_ += "\\r"; break;
+        case '\t': out_ += "\\t"; break;
+        default:
+          out_ += "\\u00";
+          out_ += hex[c >> 4];
+          out_ += hex[c & 0xF];
+      }
+    }
+    out_.append(text, plain_from);
+    out_ += '"';
   }
 
-  cereal::JSONOutputArchive& archive_;
+  std::string& out_;
   field_path path_;
 };
 
@@ -581,8 +610,9 @@ namespace errand {
 
 template <class T>
 std::string to_json(const T& value) {
-  return detail::json::write_compact(
-      [&](cereal::JSONOutputArchive& archive) { detail::json::writer(archive).write(value, nullptr); });
+  std::string out;
+  detail::json::writer(out).write(value);
+  return out;
 }
 
 template <class T>

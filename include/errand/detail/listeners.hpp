@@ -26,6 +26,12 @@ class listeners {
     });
   }
 
+  // Lets a store skip building a notification nobody will read.
+  bool empty() const {
+    std::scoped_lock lock(state_->mutex);
+    return state_->entries.empty();
+  }
+
   void notify(const notification& n) const {
     std::map<std::uint64_t, std::shared_ptr<listener>> snapshot;
     {

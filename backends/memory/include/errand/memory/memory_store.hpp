@@ -114,7 +114,7 @@ class memory_store {
         std::optional<notification> one;
         write(d, one);
         claimed.push_back(d.next);
-        committed.push_back(std::move(*one));
+        if (one) committed.push_back(std::move(*one));
       }
     }
     for (const auto& n : committed) listeners_.notify(n);
@@ -241,8 +241,8 @@ class memory_store {
     if (d.record) {
       history_record record = *d.record;
       record.seq = ++e.last_seq;
-      e.history.push_back(record);
-      committed = notification{e.row, std::move(record)};
+      if (!listeners_.empty()) committed = notification{e.row, record};
+      e.history.push_back(std::move(record));
     }
     return write_result::applied;
   }
