@@ -1,10 +1,14 @@
 // What a user's program does with errand, built by a project of its own: a job
 // fails once, is retried and succeeds, and the failure's reason is still there.
 // The backends it uses are the components its CMake project asked for.
+// Usage: errand_consumer <scratch directory>
 
 #include <errand/errand.hpp>
 #ifdef ERRAND_CONSUMER_MEMORY
 #include <errand/memory.hpp>
+#endif
+#ifdef ERRAND_CONSUMER_SQLITE
+#include <errand/sqlite.hpp>
 #endif
 
 #include <cstdlib>
@@ -47,10 +51,19 @@ void fail_once_then_succeed(Store& store, const std::string& backend) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: errand_consumer <scratch directory>\n";
+    return EXIT_FAILURE;
+  }
+  [[maybe_unused]] const std::string scratch = argv[1];
 #ifdef ERRAND_CONSUMER_MEMORY
   errand::memory_store memory;
   fail_once_then_succeed(memory, "memory");
+#endif
+#ifdef ERRAND_CONSUMER_SQLITE
+  errand::sqlite_store sqlite(scratch + "/consumer.db");
+  fail_once_then_succeed(sqlite, "sqlite");
 #endif
   std::cout << (failures == 0 ? "consumer: ok" : "consumer: FAILED") << '\n';
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

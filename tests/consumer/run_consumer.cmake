@@ -4,6 +4,8 @@
 #                    prefix, move the prefix, and point the consumer at the new
 #                    place with CMAKE_PREFIX_PATH alone.
 #                    add_subdirectory: the consumer adds ERRAND_SOURCE_DIR.
+#                    unknown_component: as find_package, asking for a component
+#                    errand does not have; configuring must fail and say so.
 #   WORK_DIR         scratch directory, emptied first
 #   CONSUMER_DIR     the consumer's source directory
 #   COMPONENTS       comma-separated components the consumer must get
@@ -30,7 +32,7 @@ if(MAKE_PROGRAM)
   list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
 endif()
 
-if(MODE STREQUAL "find_package")
+if(MODE STREQUAL "find_package" OR MODE STREQUAL "unknown_component")
   set(staged "${WORK_DIR}/staged")
   set(moved "${WORK_DIR}/moved/prefix")
   run_step("install errand into ${staged}"
@@ -39,6 +41,17 @@ if(MODE STREQUAL "find_package")
   file(RENAME "${staged}" "${moved}")
   # The package registry could hand the consumer errand's build tree instead.
   list(APPEND configure_args "-DCMAKE_PREFIX_PATH=${moved}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+  if(MODE STREQUAL "unknown_component")
+    execute_process(COMMAND "${CMAKE_COMMAND}" ${configure_args} RESULT_VARIABLE result OUTPUT_VARIABLE out
+                    ERROR_VARIABLE out)
+    set(expected "errand has no component '${COMPONENTS}'")
+    string(FIND "${out}" "${expected}" at)
+    if(result EQUAL 0 OR at EQUAL -1)
+      message(FATAL_ERROR "consumer (${MODE}): configuring should fail with \"${expected}\"; it said:\n${out}")
+    endif()
+    message(STATUS "consumer (${MODE}): configuring failed as it should: ${expected}")
+    return()
+  endif()
   run_step("configure against the moved prefix ${moved}" "${CMAKE_COMMAND}" ${configure_args})
   file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" found_at REGEX "^errand_DIR:")
   string(FIND "${found_at}" "${moved}/" at)
@@ -62,4 +75,4 @@ else()
 endif()
 
 run_step("build" "${CMAKE_COMMAND}" --build "${WORK_DIR}/build" --config "${BUILD_TYPE}")
-run_step("run" "${WORK_DIR}/build/errand_consumer")
+run_step("run" "${WORK_DIR}/build/errand_consumer" "${WORK_DIR}")
