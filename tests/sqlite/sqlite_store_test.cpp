@@ -1,0 +1,223 @@
+// errand::sqlite_store beyond the conformance suite: how it opens a database,
+// what it refuses, and how it behaves when another connection holds the lock.
+
+#include "sqlite_cli.hpp"
+#include "temp_database.hpp"
+
+#include <errand/sqlite.hpp>
+
+#include "errand_catch.hpp"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using errand::job_state;
+
+const errand::time_point t0 = errand::manual_clock{}.now();
+
+errand::job_spec spec(std::string payload = "{}") {
+  errand::job_spec s;
+  s.kind = "work";
+  s.payload = std::move(payload);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite_store: a file is opened in WAL mode, and WAL can be switched off", "[sqlite]") {
+  temp_database wal;
+  { errand::sqlite_store store(wal.path()); }
+  CHECK(raw_connection(wal.path()).text("PRAGMA journal_mode") == "wal");
+
+  temp_database rollback;
+  {
+    errand::sqlite_store store(rollback.path(), {.write_ahead_log = false});
+    store.enqueue(spec(), t0);
+  }
+  CHECK(raw_connection(rollback.path()).text("PRAGMA journal_mode") == "delete");
+}
+
+TEST_CASE("sqlite_store: synchronous FULL is one setting away and changes nothing else", "[sqlite]") {
+  temp_database db;
+  errand::sqlite_store store(db.path(), {.synchronous = errand::sqlite_synchronous::full});
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = store.claim({"w", 30s, t0, {}});
+  REQUIRE(claimed);
+  CHECK(claimed->id == id);
+}
+
+TEST_CASE("sqlite_store: two table prefixes share one file without seeing each other", "[sqlite]") {
+  temp_database db;
+  errand::sqlite_store billing(db.path(), {.table_prefix = "billing_"});
+  errand::sqlite_store mail(db.path(), {.table_prefix = "mail_"});
+  CHECK(billing.tables().jobs == "billing_jobs");
+  CHECK(mail.tables().history == "mail_history");
+  billing.enqueue(spec(), t0);
+  billing.enqueue(spec(), t0);
+  mail.enqueue(spec(), t0);
+  CHECK(billing.count_by_state().at(job_state::pending) == 2);
+  CHECK(mail.count_by_state().at(job_state::pending) == 1);
+  CHECK(mail.claim({"w", 30s, t0, {}})->id == 1);
+  CHECK(raw_connection(db.path()).text("SELECT count(*) FROM billing_jobs WHERE state = 'pending'") == "2");
+}
+
+TEST_CASE("sqlite_store: an adopted connection is used, not closed", "[sqlite]") {
+  temp_database db;
+  raw_connection app(db.path());
+  REQUIRE(app.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)") == SQLITE_OK);
+  {
+    errand::sqlite_store store(errand::adopt_connection, app.handle());
+    store.enqueue(spec(), t0);
+    CHECK(store.get(1)->state == job_state::pending);
+  }
+  // The store is gone; the application's connection still works, on both its tables and errand's.
+  CHECK(app.execute("INSERT INTO invoices (total) VALUES (12)") == SQLITE_OK);
+  CHECK(app.text("SELECT count(*) FROM errand_jobs") == "1");
+  CHECK(app.text("PRAGMA journal_mode") == "delete");  // the store set no PRAGMA on it
+}
+
+TEST_CASE("sqlite_store: bad options and paths are refused with a clear error", "[sqlite][bad-input]") {
+  temp_database db;
+  for (const std::string prefix : {"", "1jobs_", "my-jobs_", "x; DROP TABLE y; --", "jobs "}) {
+    INFO("prefix '" << prefix << "'");
+    try {
+      errand::sqlite_store store(db.path(), {.table_prefix = prefix});
+      FAIL("the prefix was accepted");
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::string(e.what()).find("'" + prefix + "' is not a plain identifier") != std::string::npos);
+    }
+  }
+  CHECK_FALSE(std::filesystem::exists(db.path()));  // nothing was created for a refused prefix
+
+  const std::string nowhere = "/nonexistent-errand-dir/jobs.db";
+  try {
+    errand::sqlite_store store(nowhere);
+    FAIL("a path in a missing directory was opened");
+  } catch (const errand::store_error& e) {
+    CHECK(std::string(e.what()).find("cannot open '" + nowhere + "'") != std::string::npos);
+  }
+
+  CHECK_THROWS_AS(errand::sqlite_store(errand::adopt_connection, nullptr), std::invalid_argument);
+}
+
+TEST_CASE("sqlite_store: a file that is not a database is reported and left as it was", "[sqlite][bad-input]") {
+  temp_database db;
+  const std::string text = "these are my notes, not a database; please keep them\n";
+  std::ofstream(db.path()) << text;
+  CHECK_THROWS_WITH(errand::sqlite_store(db.path()), Catch::Matchers::Contains("not a database"));
+  std::stringstream kept;
+  kept << std::ifstream(db.path()).rdbuf();
+  CHECK(kept.str() == text);
+}
+
+TEST_CASE("sqlite_store: a decision that was not applied cannot be written", "[sqlite][bad-input]") {
+  temp_database db;
+  errand::sqlite_store store(db.path());
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = store.claim({"w", 30s, t0, {}});
+  const auto ok = errand::decide(*claimed, errand::succeed{claimed->attempt, "w", {}}, {}, t0);
+  const auto stale = errand::decide(*claimed, errand::succeed{claimed->attempt + 1, "w", {}}, {}, t0);
+  REQUIRE(ok.applied());
+  REQUIRE_FALSE(stale.applied());
+
+  CHECK_THROWS_AS(store.apply(stale), std::invalid_argument);
+  CHECK_THROWS_AS(store.apply_batch(std::vector<errand::decision>{ok, stale}), std::invalid_argument);
+  CHECK(store.get(id)->state == job_state::running);
+  CHECK(store.history(id).size() == 1);
+  CHECK(store.apply(ok) == errand::write_result::applied);
+}
+
+TEST_CASE("sqlite_store: a database locked by someone else gives a bounded, clear error and loses nothing",
+          "[sqlite][busy]") {
+  temp_database db;
+  errand::sqlite_store store(db.path(), {.busy_timeout = 0ms, .max_busy_retries = 2});
+  const auto first = store.enqueue(spec(), t0).id;
+
+  raw_connection other(db.path());
+  REQUIRE(other.execute("BEGIN IMMEDIATE") == SQLITE_OK);
+  try {
+    store.enqueue(spec(), t0);
+    FAIL("the write went through while another connection held the lock");
+  } catch (const errand::store_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("database is locked") != std::string::npos);
+    CHECK(what.find("still busy after 3 tries, nothing was written") != std::string::npos);
+  }
+  CHECK_THROWS_AS(store.claim({"w", 30s, t0, {}}), errand::store_error);
+  CHECK(store.get(first)->state == job_state::pending);  // WAL: reads go on beside the writer
+  REQUIRE(other.execute("COMMIT") == SQLITE_OK);
+
+  const auto second = store.enqueue(spec(), t0).id;
+  CHECK(second == first + 1);
+  CHECK(store.claim({"w", 30s, t0, {}})->id == first);
+  CHECK(store.count_by_state().at(job_state::pending) == 1);
+}
+
+TEST_CASE("sqlite_store: a listener hears nothing from a batch that rolled back", "[sqlite]") {
+  temp_database db;
+  errand::sqlite_store store(db.path());
+  store.enqueue_batch(std::vector<errand::job_spec>{spec(), spec()}, t0);
+  const auto claimed = store.claim_batch({"w", 30s, t0, {}}, 2);
+  REQUIRE(claimed.size() == 2);
+  std::vector<std::string> heard;
+  auto subscription = store.subscribe([&](const errand::notification& n) { heard.push_back(n.record.event); });
+  std::vector<errand::decision> batch;
+  for (const auto& row : claimed) batch.push_back(errand::decide(row, errand::succeed{1, "w", {}}, {}, t0));
+  batch[1].expected_version = 99;
+  const auto refused = store.apply_batch(batch);
+  CHECK(refused == std::vector<errand::write_result>{errand::write_result::conflict, errand::write_result::conflict});
+  CHECK(heard.empty());
+  CHECK(store.history(claimed[0].id).size() == 1);
+}
+
+TEST_CASE("sqlite_store: a job's payload is the user's text, kept byte for byte", "[sqlite]") {
+  temp_database db;
+  std::string with_nul = R"({"note":"a)";
+  with_nul += '\0';
+  with_nul += R"(b"})";
+  const std::vector<std::string> payloads{with_nul, "not JSON at all {", std::string(1 << 20, 'p'), ""};
+  std::vector<std::int64_t> ids;
+  {
+    errand::sqlite_store store(db.path());
+    for (const auto& p : payloads) ids.push_back(store.enqueue(spec(p), t0).id);
+  }
+  errand::sqlite_store store(db.path());
+  for (std::size_t i = 0; i < payloads.size(); ++i) CHECK(store.get(ids[i])->payload == payloads[i]);
+  CHECK(store.claim({"w", 30s, t0, {}})->payload == with_nul);
+}
+
+TEST_CASE("sqlite_store: claims are served by the partial indexes, without sorting", "[sqlite]") {
+  temp_database db;
+  { errand::sqlite_store store(db.path()); }
+  raw_connection raw(db.path());
+  const std::string due = "SELECT id FROM errand_jobs WHERE state IN " + errand::sqlite_claimable_states() +
+                          " AND run_at <= '2026-01-01T00:00:00.000000Z'";
+  const std::string any_queue = raw.text("EXPLAIN QUERY PLAN " + due + " ORDER BY priority, run_at, id");
+  CHECK(any_queue.find("USING INDEX errand_jobs_due_any_queue") != std::string::npos);
+  CHECK(any_queue.find("TEMP B-TREE") == std::string::npos);
+  const std::string one_queue =
+      raw.text("EXPLAIN QUERY PLAN " + due + " AND queue IN ('mail') ORDER BY priority, run_at, id");
+  CHECK(one_queue.find("USING INDEX errand_jobs_due ") != std::string::npos);
+  CHECK(one_queue.find("TEMP B-TREE") == std::string::npos);
+  const std::string leases = raw.text(
+      "EXPLAIN QUERY PLAN SELECT id FROM errand_jobs WHERE state = 'running' AND lease_until <= "
+      "'2026-01-01T00:00:00.000000Z' ORDER BY lease_until, id");
+  CHECK(leases.find("USING INDEX errand_jobs_leases") != std::string::npos);
+}
+
+TEST_CASE("sqlite_store: times are ISO-8601 text an operator reads with the sqlite3 shell", "[sqlite]") {
+  temp_database db;
+  {
+    errand::sqlite_store store(db.path());
+    auto s = spec();
+    s.run_at = t0 + 1500ms;
+    store.enqueue(s, t0);
+  }
+  const auto shown = sqlite3_cli(db.path(), "SELECT run_at, typeof(run_at), created_at FROM errand_jobs;");
+  CHECK(shown.status == 0);
+  CHECK(shown.output == "2026-01-01T00:00:01.500000Z|text|2026-01-01T00:00:00.000000Z\n");
+}
