@@ -4,3 +4,4 @@
 
 using conformance_fixtures = std::tuple<memory_fixture>;
 #include "conformance_suite.hpp"
+#include "seed_scenarios.hpp"
