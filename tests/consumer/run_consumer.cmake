@@ -3,14 +3,16 @@
 #   MODE             find_package: install errand from ERRAND_BINARY_DIR into a
 #                    prefix, move the prefix, and point the consumer at the new
 #                    place with CMAKE_PREFIX_PATH alone.
-#                    add_subdirectory: the consumer adds ERRAND_SOURCE_DIR.
 #                    unknown_component: as find_package, asking for a component
 #                    errand does not have; configuring must fail and say so.
+#                    test_package: as find_package, for the Conan recipe's
+#                    test_package (its CMake project and source, without Conan).
+#                    add_subdirectory: the consumer adds ERRAND_SOURCE_DIR.
 #   WORK_DIR         scratch directory, emptied first
 #   CONSUMER_DIR     the consumer's source directory
 #   COMPONENTS       comma-separated components the consumer must get
 #   GENERATOR, MAKE_PROGRAM, CXX_COMPILER, BUILD_TYPE   as the enclosing build
-#   ERRAND_BINARY_DIR, ERRAND_SOURCE_DIR                for the two modes
+#   ERRAND_BINARY_DIR, ERRAND_SOURCE_DIR                errand's build and source trees
 
 cmake_minimum_required(VERSION 3.25)
 
@@ -24,6 +26,7 @@ endfunction()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
+string(REPLACE "," ";" wanted "${COMPONENTS}")
 
 set(configure_args -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
                    "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
@@ -31,8 +34,9 @@ set(configure_args -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
 if(MAKE_PROGRAM)
   list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
 endif()
+set(program "${WORK_DIR}/build/errand_consumer" "${WORK_DIR}")
 
-if(MODE STREQUAL "find_package" OR MODE STREQUAL "unknown_component")
+if(MODE MATCHES "^(find_package|unknown_component|test_package)$")
   set(staged "${WORK_DIR}/staged")
   set(moved "${WORK_DIR}/moved/prefix")
   run_step("install errand into ${staged}"
@@ -41,6 +45,7 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "unknown_component")
   file(RENAME "${staged}" "${moved}")
   # The package registry could hand the consumer errand's build tree instead.
   list(APPEND configure_args "-DCMAKE_PREFIX_PATH=${moved}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+
   if(MODE STREQUAL "unknown_component")
     execute_process(COMMAND "${CMAKE_COMMAND}" ${configure_args} RESULT_VARIABLE result OUTPUT_VARIABLE out
                     ERROR_VARIABLE out)
@@ -52,15 +57,25 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "unknown_component")
     message(STATUS "consumer (${MODE}): configuring failed as it should: ${expected}")
     return()
   endif()
+
+  if(MODE STREQUAL "test_package")
+    foreach(backend IN ITEMS sqlite postgres)
+      string(TOUPPER "${backend}" upper)
+      if(backend IN_LIST wanted)
+        list(APPEND configure_args "-DERRAND_TEST_${upper}=ON")
+      endif()
+    endforeach()
+    set(program "${WORK_DIR}/build/test_package")
+  endif()
+
   run_step("configure against the moved prefix ${moved}" "${CMAKE_COMMAND}" ${configure_args})
   file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" found_at REGEX "^errand_DIR:")
   string(FIND "${found_at}" "${moved}/" at)
-  if(NOT at GREATER -1)
-    message(FATAL_ERROR "consumer (find_package): errand was not found in the moved prefix: ${found_at}")
+  if(at EQUAL -1)
+    message(FATAL_ERROR "consumer (${MODE}): errand was not found in the moved prefix: ${found_at}")
   endif()
 elseif(MODE STREQUAL "add_subdirectory")
   list(APPEND configure_args "-DERRAND_SOURCE_DIR=${ERRAND_SOURCE_DIR}")
-  string(REPLACE "," ";" wanted "${COMPONENTS}")
   foreach(backend IN ITEMS memory sqlite postgres)
     string(TOUPPER "${backend}" upper)
     if(backend IN_LIST wanted)
@@ -75,4 +90,4 @@ else()
 endif()
 
 run_step("build" "${CMAKE_COMMAND}" --build "${WORK_DIR}/build" --config "${BUILD_TYPE}")
-run_step("run" "${WORK_DIR}/build/errand_consumer" "${WORK_DIR}")
+run_step("run" ${program})
