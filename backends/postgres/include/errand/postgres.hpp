@@ -1,0 +1,6 @@
+#pragma once
+// errand with the PostgreSQL backend: <errand/errand.hpp> plus errand::postgres_store.
+
+#include <errand/errand.hpp>
+#include <errand/postgres/migrate.hpp>
+#include <errand/postgres/postgres_store.hpp>

@@ -1,0 +1,184 @@
+#pragma once
+// A thread that LISTENs on a store's channel and hands every payload to a
+// callback. It has its own connection (a LISTENing session must not sit
+// inside a transaction), reconnects with a doubling pause when that
+// connection breaks, and stops promptly: the store NOTIFYs a channel only
+// this thread listens on.
+//
+// LISTEN/NOTIFY is not durable: what is announced while the connection is
+// being re-established is not heard. History is the record; notifications
+// only say "look now".
+
+#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/postgres/detail/pqxx.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace errand::detail::pg {
+
+class notification_thread {
+ public:
+  using handler = std::function<void(const std::string& payload)>;
+
+  struct settings {
+    std::string url;
+    std::string channel;
+    std::string wake_channel;  // NOTIFYing it makes the thread look at its stop flag
+    int attempts = 3;
+    std::chrono::milliseconds backoff{100};
+  };
+
+  notification_thread(settings s, handler on_payload)
+      : settings_(std::move(s)), on_payload_(std::move(on_payload)) {}
+
+  notification_thread(const notification_thread&) = delete;
+  notification_thread& operator=(const notification_thread&) = delete;
+
+  // Stops the thread; `wake` NOTIFYs the wake channel on another connection.
+  void stop(const std::function<void()>& wake) {
+    {
+      std::scoped_lock lock(mutex_);
+      if (!thread_.joinable()) return;
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    try {
+      wake();
+    } catch (const std::exception&) {
+      // The thread also wakes on its own every second.
+    }
+    thread_.join();
+  }
+
+  ~notification_thread() {
+    if (thread_.joinable()) stop([] {});
+  }
+
+  // Returns once LISTEN is in effect, so nothing committed after this call
+  // goes unheard. Throws store_error when the server cannot be reached.
+  void start() {
+    std::scoped_lock starting(start_mutex_);
+    std::unique_lock lock(mutex_);
+    if (state_ == state::listening) return;
+    if (!thread_.joinable()) {
+      state_ = state::starting;
+      thread_ = std::thread([this] { run(); });
+    }
+    changed_.wait(lock, [&] { return state_ != state::starting; });
+    if (state_ == state::failed) {
+      const std::string why = failure_;
+      lock.unlock();
+      thread_.join();
+      throw store_error(why);
+    }
+  }
+
+  bool listening() const {
+    std::scoped_lock lock(mutex_);
+    return state_ == state::listening;
+  }
+
+ private:
+  enum class state { idle, starting, listening, failed };
+
+  std::unique_ptr<listening_connection> connect(std::vector<std::string>& received) {
+    return std::make_unique<listening_connection>(
+        settings_.url, std::vector<std::string>{settings_.channel, settings_.wake_channel},
+        [&received, this](const std::string& channel, const std::string& payload) {
+          if (channel == settings_.channel) received.push_back(payload);
+        });
+  }
+
+  bool stopping() {
+    std::scoped_lock lock(mutex_);
+    return stopping_;
+  }
+
+  // Sleeps for `pause` unless asked to stop; says whether to go on.
+  bool pause_for(std::chrono::milliseconds pause) {
+    std::unique_lock lock(mutex_);
+    return !changed_.wait_for(lock, pause, [&] { return stopping_; });
+  }
+
+  void run() {
+    std::vector<std::string> received;
+    std::unique_ptr<listening_connection> connection;
+    auto pause = settings_.backoff;
+    for (int attempt = 1; !connection; ++attempt) {
+      try {
+        connection = connect(received);
+      } catch (const store_error& e) {
+        if (attempt >= std::max(1, settings_.attempts)) {
+          std::scoped_lock lock(mutex_);
+          state_ = state::failed;
+          failure_ = std::string("errand: cannot LISTEN at '") + redacted(settings_.url) + "': " + e.what();
+          changed_.notify_all();
+          return;
+        }
+        if (!pause_for(pause)) {
+          std::scoped_lock lock(mutex_);
+          state_ = state::failed;
+          failure_ = "errand: stopped before LISTEN took effect";
+          changed_.notify_all();
+          return;
+        }
+        pause *= 2;
+      }
+    }
+    {
+      std::scoped_lock lock(mutex_);
+      state_ = state::listening;
+    }
+    changed_.notify_all();
+
+    pause = settings_.backoff;
+    while (!stopping()) {
+      if (!connection) {
+        try {
+          connection = connect(received);
+          pause = settings_.backoff;
+        } catch (const store_error&) {
+          if (!pause_for(pause)) return;
+          pause = std::min(pause * 2, std::chrono::milliseconds{5000});
+          continue;
+        }
+      }
+      try {
+        connection->wait(std::chrono::seconds{1});
+      } catch (const store_error&) {
+        connection.reset();
+      }
+      for (const auto& payload : received) {
+        try {
+          on_payload_(payload);
+        } catch (...) {
+          // A subscriber's exception has nowhere to go on this thread; the
+          // next notification is still delivered.
+        }
+      }
+      received.clear();
+    }
+  }
+
+  settings settings_;
+  handler on_payload_;
+  std::mutex start_mutex_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  state state_ = state::idle;
+  bool stopping_ = false;
+  std::string failure_;
+  std::thread thread_;
+};
+
+}  // namespace errand::detail::pg

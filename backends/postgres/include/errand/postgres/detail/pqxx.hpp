@@ -1,0 +1,281 @@
+#pragma once
+// Every libpqxx call errand makes, and nothing else: the rest of the backend
+// sees text cells, errand's own exceptions and no libpqxx type.
+//
+// Debian 12 ships libpqxx 6.4; Conan and vcpkg ship 8.x. Most of what errand
+// needs is spelled the same in both (pqxx::connection, pqxx::work,
+// pqxx::nontransaction, connection::prepare, transaction_base::exec for plain
+// SQL, result/row iteration, field::is_null, field::as<std::string>, the
+// exception classes, await_notification). Two things diverge, and both are
+// chosen here by version:
+//
+//   libpqxx        prepared statement with N parameters           LISTEN
+//   6.x, 7.0-7.9   tx.exec_prepared(name, make_dynamic_params())  notification_receiver
+//   7.10, 8.x      tx.exec(pqxx::prepped{name}, pqxx::params)     connection::listen(channel, handler)
+//
+// 7.10 deprecated the left column and 8.0 removed dynamic_params, so the
+// right column is used wherever it exists.
+//
+// Exceptions are translated by what the caller can do about them:
+// transaction_rollback (serialization_failure, deadlock_detected) is caught
+// before sql_error, because the transaction can simply be run again; a broken
+// connection or an in-doubt commit means the connection must be dropped.
+
+#include <errand/store.hpp>
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if PQXX_VERSION_MAJOR > 7 || (PQXX_VERSION_MAJOR == 7 && PQXX_VERSION_MINOR >= 10)
+#define ERRAND_PQXX_HAS_PARAMS_AND_LISTEN 1
+#else
+#define ERRAND_PQXX_HAS_PARAMS_AND_LISTEN 0
+#endif
+
+namespace errand::detail::pg {
+
+// A statement parameter or a result cell as text; nullopt is SQL NULL.
+using cell = std::optional<std::string>;
+using row = std::vector<cell>;
+using rows = std::vector<row>;
+
+// The connection is gone (or a commit's outcome is unknown): nothing of the
+// failed transaction was written, and the connection must not be reused.
+struct connection_lost : store_error {
+  using store_error::store_error;
+};
+
+// The server rolled the transaction back to resolve a conflict (deadlock,
+// serialization failure); running it again is safe.
+struct transaction_aborted : store_error {
+  using store_error::store_error;
+};
+
+// The server refused a statement; `sqlstate` says why (23505 unique
+// violation, 22P02 invalid JSON, ...).
+struct statement_failed : store_error {
+  statement_failed(const std::string& what, std::string state) : store_error(what), sqlstate(std::move(state)) {}
+  std::string sqlstate;
+};
+
+namespace pqxx_calls {
+
+inline rows to_rows(const pqxx::result& result) {
+  rows out;
+  out.reserve(static_cast<std::size_t>(result.size()));
+  for (const auto& r : result) {
+    row cells;
+    cells.reserve(static_cast<std::size_t>(r.size()));
+    for (const auto& field : r) {
+      if (field.is_null())
+        cells.emplace_back();
+      else
+        cells.emplace_back(field.template as<std::string>());
+    }
+    out.push_back(std::move(cells));
+  }
+  return out;
+}
+
+// Runs `call`, turning libpqxx's exceptions into errand's. `open` tells
+// whether the connection survived an error that is not a broken connection
+// (libpqxx 8 no longer derives every connection-poisoning error from
+// broken_connection).
+template <class Call>
+decltype(auto) translated(const pqxx::connection& connection, Call&& call) {
+  try {
+    return std::forward<Call>(call)();
+  } catch (const pqxx::serialization_failure& e) {
+    throw transaction_aborted(std::string("errand: PostgreSQL serialization failure, nothing written: ") + e.what());
+  } catch (const pqxx::deadlock_detected& e) {
+    throw transaction_aborted(std::string("errand: PostgreSQL deadlock, nothing written: ") + e.what());
+  } catch (const pqxx::transaction_rollback& e) {
+    throw transaction_aborted(std::string("errand: PostgreSQL rolled the transaction back, nothing written: ") +
+                              e.what());
+  } catch (const pqxx::broken_connection& e) {
+    throw connection_lost(std::string("errand: PostgreSQL connection lost, nothing written: ") + e.what());
+  } catch (const pqxx::in_doubt_error& e) {
+    throw connection_lost(std::string("errand: PostgreSQL connection lost during commit: ") + e.what());
+  } catch (const pqxx::sql_error& e) {
+    if (!connection.is_open())
+      throw connection_lost(std::string("errand: PostgreSQL connection lost, nothing written: ") + e.what());
+    throw statement_failed(std::string("errand: PostgreSQL refused a statement: ") + e.what(),
+                           std::string(e.sqlstate()));
+  } catch (const pqxx::failure& e) {
+    if (!connection.is_open())
+      throw connection_lost(std::string("errand: PostgreSQL connection lost, nothing written: ") + e.what());
+    throw store_error(std::string("errand: PostgreSQL client error: ") + e.what());
+  }
+}
+
+}  // namespace pqxx_calls
+
+// One open transaction (or, for a single statement, autocommit).
+class transaction {
+ public:
+  // Plain SQL without parameters (DDL, locks, statements built from
+  // validated identifiers).
+  rows exec(const std::string& sql) {
+    return pqxx_calls::translated(connection_, [&] { return pqxx_calls::to_rows(tx_.exec(sql)); });
+  }
+
+  // A statement prepared on this connection with connection::prepare.
+  rows exec_prepared(const std::string& name, std::span<const cell> params) {
+    return pqxx_calls::translated(connection_, [&] {
+#if ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+      pqxx::params values;
+      values.reserve(params.size());
+      for (const auto& p : params) {
+        if (p)
+          values.append(*p);
+        else
+          values.append();
+      }
+      return pqxx_calls::to_rows(tx_.exec(pqxx::prepped{name}, values));
+#else
+      std::vector<const char*> values;
+      values.reserve(params.size());
+      for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+      return pqxx_calls::to_rows(tx_.exec_prepared(name, pqxx::prepare::make_dynamic_params(values)));
+#endif
+    });
+  }
+
+  void commit() {
+    pqxx_calls::translated(connection_, [&] { tx_.commit(); });
+  }
+
+ private:
+  friend class connection;
+  transaction(pqxx::connection& connection, pqxx::transaction_base& tx) : connection_(connection), tx_(tx) {}
+  pqxx::connection& connection_;
+  pqxx::transaction_base& tx_;
+};
+
+// One connection to the server. Not thread-safe: one thread uses it at a time.
+class connection {
+ public:
+  explicit connection(const std::string& url) {
+    try {
+      connection_ = std::make_unique<pqxx::connection>(url);
+    } catch (const std::exception& e) {
+      throw connection_lost(std::string("errand: cannot connect to PostgreSQL: ") + e.what());
+    }
+  }
+
+  void prepare(const std::string& name, const std::string& sql) {
+    pqxx_calls::translated(*connection_, [&] { connection_->prepare(name, sql); });
+  }
+
+  bool is_open() const noexcept { return connection_->is_open(); }
+  int backend_pid() const noexcept { return connection_->backendpid(); }
+
+  // Runs body(transaction&) in one transaction and commits it; an exception
+  // leaves nothing written.
+  template <class Body>
+  decltype(auto) in_transaction(Body&& body) {
+    return pqxx_calls::translated(*connection_, [&]() -> decltype(auto) {
+      pqxx::work tx(*connection_);
+      transaction view(*connection_, tx);
+      if constexpr (std::is_void_v<std::invoke_result_t<Body, transaction&>>) {
+        body(view);
+        tx.commit();
+      } else {
+        auto result = body(view);
+        tx.commit();
+        return result;
+      }
+    });
+  }
+
+  // Runs body(transaction&) without BEGIN/COMMIT: each statement commits on
+  // its own, which is all a single statement needs.
+  template <class Body>
+  decltype(auto) autocommit(Body&& body) {
+    return pqxx_calls::translated(*connection_, [&]() -> decltype(auto) {
+      pqxx::nontransaction tx(*connection_);
+      transaction view(*connection_, tx);
+      return body(view);
+    });
+  }
+
+ private:
+  std::unique_ptr<pqxx::connection> connection_;
+};
+
+// A connection that LISTENs on some channels and hands each notification's
+// channel and payload to a callback.
+class listening_connection {
+ public:
+  using handler = std::function<void(const std::string& channel, const std::string& payload)>;
+
+  listening_connection(const std::string& url, const std::vector<std::string>& channels, handler on_notification)
+      : connection_(url), on_notification_(std::move(on_notification)) {
+    pqxx_calls::translated(raw(), [&] {
+      for (const auto& channel : channels) {
+#if ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+        raw().listen(channel, [this](pqxx::notification n) {
+          on_notification_(std::string(n.channel), std::string(n.payload));
+        });
+#else
+        receivers_.push_back(std::make_unique<receiver>(raw(), channel, on_notification_));
+#endif
+      }
+    });
+  }
+
+  // Waits until notifications arrive or `timeout` passes, and delivers them.
+  void wait(std::chrono::milliseconds timeout) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout - seconds);
+    pqxx_calls::translated(raw(), [&] { raw().await_notification(seconds.count(), micros.count()); });
+    if (!raw().is_open()) throw connection_lost("errand: PostgreSQL LISTEN connection lost");
+  }
+
+  int backend_pid() const noexcept { return connection_.backend_pid(); }
+
+ private:
+  pqxx::connection& raw() { return *connection_.connection_; }
+
+#if !ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+  class receiver : public pqxx::notification_receiver {
+   public:
+    receiver(pqxx::connection& c, const std::string& channel, const handler& on_notification)
+        : pqxx::notification_receiver(c, channel), on_notification_(on_notification) {}
+    void operator()(const std::string& payload, int) override { on_notification_(channel(), payload); }
+
+   private:
+    const handler& on_notification_;
+  };
+#endif
+
+  struct owned_connection {
+    explicit owned_connection(const std::string& url) {
+      try {
+        connection_ = std::make_unique<pqxx::connection>(url);
+      } catch (const std::exception& e) {
+        throw connection_lost(std::string("errand: cannot connect to PostgreSQL: ") + e.what());
+      }
+    }
+    int backend_pid() const noexcept { return connection_->backendpid(); }
+    std::unique_ptr<pqxx::connection> connection_;
+  };
+
+  owned_connection connection_;
+  handler on_notification_;
+#if !ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+  std::vector<std::unique_ptr<receiver>> receivers_;  // destroyed before the connection
+#endif
+};
+
+}  // namespace errand::detail::pg

@@ -1,0 +1,170 @@
+#pragma once
+// Rows between errand's structs and PostgreSQL text. A job and a history
+// record are Boost.Describe'd structs whose member names are the column
+// names, so the select lists and the decoding are generated from the structs:
+// column i holds member i. Times travel as ISO-8601 UTC text in both
+// directions, whatever the session's TimeZone and DateStyle. A value errand
+// cannot read (an unknown state in a legacy row, text where a number
+// belongs) throws corrupt_row naming the job and the column.
+
+#include <errand/enum_name.hpp>
+#include <errand/job.hpp>
+#include <errand/postgres/detail/pqxx.hpp>
+#include <errand/store.hpp>
+#include <errand/time.hpp>
+
+#include <boost/describe/members.hpp>
+#include <boost/mp11/algorithm.hpp>
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace errand::detail::pg {
+
+// "from" and "to" are SQL keywords, so history names those columns from_state and to_state.
+inline std::string_view column_name(std::string_view member) {
+  if (member == "from") return "from_state";
+  if (member == "to") return "to_state";
+  return member;
+}
+
+template <class T>
+inline constexpr bool is_time = std::is_same_v<T, time_point> || std::is_same_v<T, std::optional<time_point>>;
+
+// The SQL that reads `column` as errand reads it: times as ISO-8601 UTC text,
+// JSON as text.
+inline std::string readable(std::string_view alias, std::string_view column, bool time) {
+  const std::string qualified = alias.empty() ? std::string(column) : std::string(alias) + "." + std::string(column);
+  if (time) return "to_char(" + qualified + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+  if (column == "payload") return qualified + "::text";
+  return qualified;
+}
+
+// "id, queue, kind, payload::text, ..." for a described row type.
+template <class Row>
+std::string select_list(std::string_view alias = {}) {
+  std::string list;
+  boost::mp11::mp_for_each<boost::describe::describe_members<Row, boost::describe::mod_public>>([&](auto member) {
+    using type = std::remove_cvref_t<decltype(std::declval<Row&>().*member.pointer)>;
+    if (!list.empty()) list += ", ";
+    list += readable(alias, column_name(member.name), is_time<type>);
+  });
+  return list;
+}
+
+class row_reader {
+ public:
+  row_reader(const row& cells, std::int64_t job_id, std::size_t first_column)
+      : cells_(cells), job_id_(job_id), column_(first_column) {}
+
+  template <class Row>
+  Row read() {
+    Row out{};
+    boost::mp11::mp_for_each<boost::describe::describe_members<Row, boost::describe::mod_public>>([&](auto member) {
+      name_ = column_name(member.name);
+      read(out.*member.pointer);
+      ++column_;
+    });
+    return out;
+  }
+
+ private:
+  [[noreturn]] void corrupt(const std::string& what) const {
+    throw corrupt_row(job_id_, "column '" + std::string(name_) + "' " + what);
+  }
+
+  const std::string& text() const {
+    if (column_ >= cells_.size()) corrupt("is missing from the result");
+    if (!cells_[column_]) corrupt("is NULL");
+    return *cells_[column_];
+  }
+
+  std::string shown() const {
+    constexpr std::size_t most = 60;
+    const std::string& t = text();
+    return "'" + t.substr(0, most) + (t.size() > most ? "…'" : "'");
+  }
+
+  void read(std::string& out) { out = text(); }
+
+  template <class Integer>
+    requires std::is_integral_v<Integer>
+  void read(Integer& out) {
+    const std::string& t = text();
+    const auto [end, error] = std::from_chars(t.data(), t.data() + t.size(), out);
+    if (error != std::errc{} || end != t.data() + t.size()) corrupt("holds " + shown() + ", not an integer in range");
+  }
+
+  void read(job_state& out) {
+    const auto state = from_name<job_state>(text());
+    if (!state) corrupt("holds " + shown() + ", which is not a job state");
+    out = *state;
+  }
+
+  void read(time_point& out) {
+    const auto t = from_iso8601(text());
+    if (!t) corrupt("holds " + shown() + ", which is not an ISO-8601 UTC time");
+    out = *t;
+  }
+
+  template <class T>
+  void read(std::optional<T>& out) {
+    if (column_ < cells_.size() && !cells_[column_]) {
+      out.reset();
+      return;
+    }
+    T value{};
+    read(value);
+    out = std::move(value);
+  }
+
+  const row& cells_;
+  std::int64_t job_id_;
+  std::size_t column_;
+  std::string_view name_;
+};
+
+// The first cell of a row errand selected: the job id named in errors.
+inline std::int64_t leading_id(const row& cells) {
+  std::int64_t id = 0;
+  if (!cells.empty() && cells[0]) std::from_chars(cells[0]->data(), cells[0]->data() + cells[0]->size(), id);
+  return id;
+}
+
+// The row's cells from `first_column` on are Row's members in order; its
+// first cell is the job id named in errors.
+template <class Row>
+Row read_row(const row& cells, std::size_t first_column = 0) {
+  return row_reader(cells, leading_id(cells), first_column).read<Row>();
+}
+
+// A PostgreSQL array literal for an array parameter: {"a","b",NULL}. Text
+// reaching here holds no NUL byte (the store refuses those before).
+inline std::string array_literal(const std::vector<cell>& values) {
+  std::string out = "{";
+  for (const auto& value : values) {
+    if (out.size() > 1) out += ',';
+    if (!value) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (const char c : *value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+inline cell text_of(std::int64_t value) { return std::to_string(value); }
+inline cell text_of(const time_point& t) { return to_iso8601(t); }
+inline cell text_of(const std::optional<time_point>& t) { return t ? cell(to_iso8601(*t)) : std::nullopt; }
+
+}  // namespace errand::detail::pg

@@ -1,0 +1,177 @@
+#pragma once
+// The SQL a postgres_store runs, prepared once per connection. Statements that
+// handle many jobs take one array parameter per column and unnest them, so a
+// batch of any size is one statement and one round trip.
+//
+// A write is one data-modifying statement: the compare-and-set UPDATE
+// (WHERE id AND version), the history INSERT with seq = last_seq + 1, and
+// pg_notify, which PostgreSQL delivers only when the transaction commits.
+
+#include <errand/enum_name.hpp>
+#include <errand/job.hpp>
+#include <errand/postgres/detail/rows.hpp>
+#include <errand/postgres/schema.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace errand::detail::pg {
+
+struct statement {
+  std::string name;
+  std::string sql;
+};
+
+struct statements {
+  explicit statements(const postgres_tables& t) : tables(t) {}
+
+  postgres_tables tables;
+  std::string job_columns = select_list<job>();
+  std::string claimable = postgres_claimable_states();
+
+  // $1 id
+  statement get{"errand_get", "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE id = $1"};
+
+  // Arrays, one element per spec: $1 queue, $2 kind, $3 payload, $4 priority,
+  // $5 run_at, $6 max_attempts, $7 unique_key; $8 now, $9 channel, $10 the
+  // announcement, $11 announce?. Returns the ids created, with their keys,
+  // in the order of the specs (ids grow in insertion order).
+  statement enqueue{
+      "errand_enqueue",
+      "WITH input AS (\n"
+      "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::timestamptz[],\n"
+      "                       $6::integer[], $7::text[]) WITH ORDINALITY\n"
+      "    AS i(queue, kind, payload, priority, run_at, max_attempts, unique_key, ord)\n"
+      "), added AS (\n"
+      "  INSERT INTO " + tables.jobs +
+          " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version,\n"
+          "                      unique_key, created_at, updated_at, last_seq)\n"
+          "  SELECT queue, kind, payload::json, '" + std::string(*name_of(job_state::pending)) +
+          "', priority, 0, max_attempts, run_at, 1,\n"
+          "         unique_key, $8::timestamptz, $8::timestamptz, 0\n"
+          "  FROM input ORDER BY ord\n"
+          "  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
+          "  RETURNING id, unique_key\n"
+          "), announced AS (\n"
+          "  SELECT pg_notify($9::text, $10::text) WHERE $11::boolean AND EXISTS (SELECT 1 FROM added)\n"
+          ")\n"
+          "SELECT id, unique_key FROM added WHERE (SELECT count(*) FROM announced) >= 0 ORDER BY id"};
+
+  // $1 unique keys
+  statement find_unique{"errand_find_unique",
+                        "SELECT id, unique_key FROM " + tables.jobs + " WHERE unique_key = ANY($1::text[])"};
+
+  // Arrays, one element per decision (ids distinct): $1 id, $2 expected
+  // version, then the new row's lifecycle columns $3..$15, then the history
+  // record $16..$22 (event NULL: no record, as for a heartbeat); $23 channel,
+  // $24 origin, $25 announce?. Returns the ids written with their new last_seq.
+  statement write{
+      "errand_write",
+      "WITH input AS (\n"
+      "  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::integer[],\n"
+      "                       $6::timestamptz[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::text[],\n"
+      "                       $11::text[], $12::timestamptz[], $13::text[], $14::bigint[], $15::timestamptz[],\n"
+      "                       $16::text[], $17::text[], $18::text[], $19::jsonb[], $20::integer[], $21::text[],\n"
+      "                       $22::timestamptz[])\n"
+      "    AS i(id, expected_version, state, attempt, max_attempts, run_at, worker, lease_until, heartbeat_at,\n"
+      "         last_error, last_error_kind, last_error_at, detail, version, updated_at,\n"
+      "         h_from, h_to, h_event, h_payload, h_attempt, h_worker, h_at)\n"
+      "), moved AS (\n"
+      "  UPDATE " + tables.jobs +
+          " AS j SET state = i.state, attempt = i.attempt, max_attempts = i.max_attempts,\n"
+          "    run_at = i.run_at, worker = i.worker, lease_until = i.lease_until, heartbeat_at = i.heartbeat_at,\n"
+          "    last_error = i.last_error, last_error_kind = i.last_error_kind, last_error_at = i.last_error_at,\n"
+          "    detail = i.detail, version = i.version, updated_at = i.updated_at,\n"
+          "    last_seq = j.last_seq + CASE WHEN i.h_event IS NULL THEN 0 ELSE 1 END\n"
+          "  FROM input AS i\n"
+          "  WHERE j.id = i.id AND j.version = i.expected_version\n"
+          "  RETURNING j.id, j.last_seq\n"
+          "), recorded AS (\n"
+          "  INSERT INTO " + tables.history +
+          " (job_id, seq, from_state, to_state, event, payload, attempt, worker, at)\n"
+          "  SELECT m.id, m.last_seq, i.h_from, i.h_to, i.h_event, i.h_payload, i.h_attempt, i.h_worker, i.h_at\n"
+          "  FROM moved AS m JOIN input AS i ON i.id = m.id\n"
+          "  WHERE i.h_event IS NOT NULL\n"
+          "  RETURNING job_id, seq, to_state\n"
+          "), announced AS (\n"
+          "  SELECT pg_notify($23::text, concat_ws(' ', 't', $24::text, r.job_id, r.seq, r.to_state))\n"
+          "  FROM recorded AS r WHERE $25::boolean\n"
+          ")\n"
+          "SELECT id, last_seq FROM moved WHERE (SELECT count(*) FROM announced) >= 0"};
+
+  // $1 ids: their versions now, to say which decision of a refused batch conflicted.
+  statement versions{"errand_versions",
+                     "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
+
+  // $1 now, $2 limit. The WHERE repeats the claim index's predicate.
+  statement claimable_any{"errand_claimable_any",
+                          "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE state IN " + claimable +
+                              " AND run_at <= $1::timestamptz ORDER BY priority, run_at, id LIMIT $2"
+                              " FOR UPDATE SKIP LOCKED"};
+
+  // $1 now, $2 limit, $3 queues
+  statement claimable_in{"errand_claimable_in",
+                         "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE state IN " + claimable +
+                             " AND run_at <= $1::timestamptz AND queue = ANY($3::text[])"
+                             " ORDER BY priority, run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"};
+
+  // $1 now, $2 limit
+  statement expired{"errand_expired",
+                    "SELECT " + job_columns + " FROM " + tables.jobs +
+                        " WHERE state = 'running' AND lease_until <= $1::timestamptz"
+                        " ORDER BY lease_until, id LIMIT $2"};
+
+  // $1 after id, $2 state, $3 queue, $4 kind, $5 has error, $6 limit; NULL: no filter.
+  statement query{"errand_query",
+                  "SELECT " + job_columns + " FROM " + tables.jobs +
+                      " WHERE id > $1 AND ($2::text IS NULL OR state = $2::text)"
+                      " AND ($3::text IS NULL OR queue = $3::text) AND ($4::text IS NULL OR kind = $4::text)"
+                      " AND ($5::boolean IS NULL OR (last_error IS NOT NULL) = $5::boolean)"
+                      " ORDER BY id LIMIT $6"};
+
+  // $1 job id
+  statement history{"errand_history", "SELECT " + select_list<history_record>() + " FROM " + tables.history +
+                                          " WHERE job_id = $1 ORDER BY seq"};
+
+  // $1 job id, $2 seq
+  statement record{"errand_record", "SELECT " + select_list<history_record>() + " FROM " + tables.history +
+                                        " WHERE job_id = $1 AND seq = $2"};
+
+  statement counts{"errand_counts",
+                   "SELECT state, count(*), min(id) FROM " + tables.jobs + " GROUP BY state"};
+
+  // $1 finished before: the finished jobs to delete, locked so that a
+  // requeue racing the prune either happens first (and the job stays) or waits.
+  statement prune_lock{"errand_prune_lock",
+                       "SELECT id FROM " + tables.jobs +
+                           " WHERE state IN ('succeeded', 'failed') AND updated_at < $1::timestamptz FOR UPDATE"};
+  // $1 ids
+  statement prune_history_of{"errand_prune_history_of",
+                             "DELETE FROM " + tables.history + " WHERE job_id = ANY($1::bigint[])"
+                             " RETURNING job_id"};
+  statement prune_jobs{"errand_prune_jobs",
+                       "DELETE FROM " + tables.jobs + " WHERE id = ANY($1::bigint[]) RETURNING id"};
+  // $1 records to keep per job
+  statement trim_history{"errand_trim_history",
+                         "WITH ranked AS (\n"
+                         "  SELECT job_id, seq, row_number() OVER (PARTITION BY job_id ORDER BY seq DESC) AS newest\n"
+                         "  FROM " + tables.history + "\n"
+                         ")\n"
+                         "DELETE FROM " + tables.history + " AS h USING ranked AS r\n"
+                         "WHERE h.job_id = r.job_id AND h.seq = r.seq AND r.newest > $1 RETURNING h.job_id"};
+
+  // $1 channel, $2 payload
+  statement notify{"errand_notify", "SELECT pg_notify($1::text, $2::text)"};
+
+  // $1 a payload: fails the way the enqueue did when it is not JSON.
+  statement json_check{"errand_json_check", "SELECT $1::json IS NOT NULL"};
+
+  std::vector<const statement*> all() const {
+    return {&get,           &enqueue,      &find_unique, &write, &versions,   &claimable_any,
+            &claimable_in,  &expired,      &query,       &history, &record,   &counts,
+            &prune_lock,    &prune_history_of, &prune_jobs, &trim_history, &notify, &json_check};
+  }
+};
+
+}  // namespace errand::detail::pg

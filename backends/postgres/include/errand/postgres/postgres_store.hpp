@@ -1,0 +1,640 @@
+#pragma once
+// errand::postgres_store: the backend for many workers on many machines. One
+// PostgreSQL database holds the jobs, their history and the schema version;
+// any number of processes open stores on it.
+//
+//   errand::postgres_store store("postgresql://worker@db.example/app");
+//   errand::postgres_store other({.url = url, .schema = "jobs", .table_prefix = ""});
+//
+// Every write is one statement in one transaction: the row's compare-and-set
+// (UPDATE … WHERE id = $ AND version = $), the history INSERT with the next
+// sequence number and pg_notify commit or roll back together. A claim locks
+// the next due rows with SELECT … FOR UPDATE SKIP LOCKED, lets decide() start
+// each attempt and writes them in the same transaction, so claimers in any
+// number of processes never get the same attempt and never wait for each other.
+//
+// Threads: a store is safe to share. It keeps up to options.max_connections
+// connections; each call borrows one. Processes: each opens its own store.
+//
+// Failures: a connection that breaks fails the operation in flight with
+// store_error and nothing of it is written (it was one transaction); the
+// next operation connects again, retrying with a doubling pause. A deadlock
+// or serialization failure is retried. Bad input (a NUL byte, invalid UTF-8,
+// a payload that is not JSON) is refused before anything is written, naming
+// the job_spec and the field.
+//
+// Observers: subscribers in this process are called after commit, on the
+// committing thread. Transitions committed by other processes (or other
+// stores in this one) arrive through LISTEN on a thread of this store, which
+// reads the row and the record before calling the subscribers. Idle workers
+// wait with wait_for_work() and wake when any process enqueues or schedules
+// a retry.
+
+#include <errand/decide.hpp>
+#include <errand/detail/listeners.hpp>
+#include <errand/error_text.hpp>
+#include <errand/outcome.hpp>
+#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/postgres/detail/notification_thread.hpp>
+#include <errand/postgres/detail/pqxx.hpp>
+#include <errand/postgres/detail/rows.hpp>
+#include <errand/postgres/detail/statements.hpp>
+#include <errand/postgres/migrate.hpp>
+#include <errand/postgres/postgres_options.hpp>
+#include <errand/postgres/schema.hpp>
+#include <errand/store.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace errand {
+
+class postgres_store {
+ public:
+  explicit postgres_store(postgres_options options)
+      : options_(std::move(options)),
+        tables_(postgres_tables_for(options_.schema, options_.table_prefix)),
+        sql_(tables_),
+        origin_(random_token()),
+        pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
+               [this](detail::pg::connection& c) {
+                 for (const auto* s : sql_.all()) c.prepare(s->name, s->sql);
+               }}) {
+    auto setup = pool_.open_connection(false);
+    if (options_.migrate)
+      detail::pg::migrate(*setup, tables_);
+    else
+      detail::pg::require_migrated(*setup, tables_);
+  }
+
+  explicit postgres_store(std::string url) : postgres_store(postgres_options{.url = std::move(url)}) {}
+
+  postgres_store(const postgres_store&) = delete;
+  postgres_store& operator=(const postgres_store&) = delete;
+
+  ~postgres_store() {
+    if (notifications_)
+      notifications_->stop([this] {
+        with_connection([&](detail::pg::connection& c) {
+          c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_.notify, {wake_channel(), ""}); });
+        });
+      });
+  }
+
+  const postgres_tables& tables() const noexcept { return tables_; }
+
+  enqueued enqueue(const job_spec& spec, time_point now) {
+    return enqueue_batch(std::span<const job_spec>(&spec, 1), now).front();
+  }
+
+  // One statement for the whole batch; all or nothing.
+  std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
+    if (specs.empty()) return {};
+    for (std::size_t i = 0; i < specs.size(); ++i) refuse_unstorable(specs[i], i);
+    try {
+      auto results = with_connection([&](detail::pg::connection& c) {
+        return c.in_transaction([&](detail::pg::transaction& tx) { return insert(tx, specs, now); });
+      });
+      announce_work();
+      return results;
+    } catch (const detail::pg::statement_failed& e) {
+      name_bad_payload(specs, e);
+      throw;
+    }
+  }
+
+  std::optional<job> get(std::int64_t id) const {
+    const auto rows = read(sql_.get, {detail::pg::text_of(id)});
+    if (rows.empty()) return std::nullopt;
+    return detail::pg::read_row<job>(rows.front());
+  }
+
+  write_result apply(const decision& d) { return write(std::span<const decision>(&d, 1)).front(); }
+
+  // All or nothing: when one decision conflicts, none is written.
+  std::vector<write_result> apply_batch(std::span<const decision> decisions) { return write(decisions); }
+
+  std::optional<job> claim(const claim_request& request) {
+    auto claimed = claim_batch(request, 1);
+    if (claimed.empty()) return std::nullopt;
+    return std::move(claimed.front());
+  }
+
+  std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
+    if (limit == 0) return {};
+    std::vector<decision> decisions;
+    std::vector<std::int64_t> seqs;
+    with_connection([&](detail::pg::connection& c) {
+      c.in_transaction([&](detail::pg::transaction& tx) {
+        decisions.clear();
+        const auto rows =
+            request.queues.empty()
+                ? run(tx, sql_.claimable_any, {to_iso8601(request.now), detail::pg::text_of(as_int(limit))})
+                : run(tx, sql_.claimable_in,
+                      {to_iso8601(request.now), detail::pg::text_of(as_int(limit)), text_array(request.queues)});
+        for (const auto& cells : rows) {
+          std::optional<job> row;
+          try {
+            row = detail::pg::read_row<job>(cells);
+          } catch (const corrupt_row&) {
+            continue;  // one unreadable row never stops a queue; get() and query() report it
+          }
+          auto d = decide(*row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
+          if (!d.applied()) throw store_error("errand: postgres store could not claim: " + d.reason);
+          decisions.push_back(std::move(d));
+        }
+        if (decisions.empty()) return;
+        seqs = write_all(tx, decisions);
+        if (seqs.size() != decisions.size())
+          throw store_error("errand: claimed rows changed under their row locks; nothing was claimed");
+      });
+    });
+    return committed(decisions, seqs);
+  }
+
+  std::vector<job> expired_leases(time_point now, std::size_t limit) const {
+    std::vector<job> out;
+    for (const auto& cells : read(sql_.expired, {to_iso8601(now), detail::pg::text_of(as_int(limit))})) {
+      try {
+        out.push_back(detail::pg::read_row<job>(cells));
+      } catch (const corrupt_row&) {
+        // the reaper goes on with the other jobs; get() reports this one
+      }
+    }
+    return out;
+  }
+
+  std::vector<job> query(const job_query& q) const {
+    const auto state = q.state ? detail::pg::cell(std::string(name_of(*q.state).value_or("?"))) : std::nullopt;
+    const auto has_error = q.has_error ? detail::pg::cell(*q.has_error ? "true" : "false") : std::nullopt;
+    std::vector<job> out;
+    for (const auto& cells : read(sql_.query, {detail::pg::text_of(q.after_id), state, q.queue, q.kind, has_error,
+                                              detail::pg::text_of(as_int(q.limit))}))
+      out.push_back(detail::pg::read_row<job>(cells));
+    return out;
+  }
+
+  std::vector<history_record> history(std::int64_t id) const {
+    std::vector<history_record> out;
+    for (const auto& cells : read(sql_.history, {detail::pg::text_of(id)}))
+      out.push_back(detail::pg::read_row<history_record>(cells));
+    return out;
+  }
+
+  // A history payload errand cannot parse is reported as corrupt_row, naming
+  // the job and the record.
+  std::optional<outcome> latest_outcome(std::int64_t id) const {
+    const auto records = history(id);
+    for (auto it = records.rbegin(); it != records.rend(); ++it) {
+      try {
+        if (auto found = latest_outcome_of(std::span(&*it, 1))) return found;
+      } catch (const codec_error& e) {
+        throw corrupt_row(id, "history record " + std::to_string(it->seq) + " ('" + it->event +
+                                  "'): payload: " + e.what());
+      }
+    }
+    return std::nullopt;
+  }
+
+  state_counts count_by_state() const {
+    state_counts counts;
+    for (const auto& cells : read(sql_.counts, {})) {
+      const auto state = from_name<job_state>(cells.at(0).value_or(""));
+      if (!state)
+        throw corrupt_row(integer_of(cells.at(2)),
+                          "column 'state' holds '" + cells.at(0).value_or("") + "', which is not a job state");
+      counts[*state] = integer_of(cells.at(1));
+    }
+    return counts;
+  }
+
+  prune_result prune(const prune_request& request) {
+    return with_connection([&](detail::pg::connection& c) {
+      return c.in_transaction([&](detail::pg::transaction& tx) {
+        prune_result result;
+        if (request.finished_before) {
+          std::vector<detail::pg::cell> ids;
+          for (const auto& cells : run(tx, sql_.prune_lock, {to_iso8601(*request.finished_before)}))
+            ids.push_back(cells.at(0));
+          if (!ids.empty()) {
+            const auto list = detail::pg::array_literal(ids);
+            result.history_deleted += as_count(run(tx, sql_.prune_history_of, {list}).size());
+            result.jobs_deleted += as_count(run(tx, sql_.prune_jobs, {list}).size());
+          }
+        }
+        if (request.keep_history)
+          result.history_deleted +=
+              as_count(run(tx, sql_.trim_history, {detail::pg::text_of(as_int(*request.keep_history))}).size());
+        return result;
+      });
+    });
+  }
+
+  // Listeners in this process hear this store's commits on the committing
+  // thread, and every other writer's commits on the notification thread.
+  subscription subscribe(listener on_commit) {
+    start_notifications();
+    ++*subscribers_;
+    auto inner = std::make_shared<subscription>(listeners_.add(std::move(on_commit)));
+    return subscription([inner, count = subscribers_] {
+      inner->reset();
+      --*count;
+    });
+  }
+
+  // For idle workers: take an epoch before claiming, and when the claim
+  // comes back empty, wait_for_work(epoch, timeout) returns true as soon as
+  // work may have arrived since (a job enqueued, or a retry scheduled, by
+  // this process or any other), false after `timeout`. Run-at times in the
+  // future are not announced when they come due: keep the timeout to the
+  // polling interval you would use otherwise.
+  std::uint64_t work_epoch() {
+    start_notifications();
+    return work_epoch_.load();
+  }
+
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(work_mutex_);
+    return work_arrived_.wait_for(lock, timeout, [&] { return work_epoch_.load() != since; });
+  }
+
+ private:
+  // A number errand's own SQL returns (an id, a count, a version).
+  static std::int64_t integer_of(const detail::pg::cell& text) {
+    std::int64_t value = 0;
+    if (!text || std::from_chars(text->data(), text->data() + text->size(), value).ec != std::errc{})
+      throw store_error("errand: PostgreSQL returned '" + text.value_or("NULL") + "' where a number belongs");
+    return value;
+  }
+
+  // Thrown inside a transaction to roll back a batch that cannot be written whole.
+  struct batch_refused {};
+
+  static std::string random_token() {
+    std::random_device entropy;
+    const std::uint64_t value = (std::uint64_t{entropy()} << 32) ^ entropy();
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+    return text;
+  }
+
+  static std::int64_t as_int(std::size_t n) {
+    return static_cast<std::int64_t>(
+        std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
+  }
+  static std::int64_t as_count(std::size_t n) { return static_cast<std::int64_t>(n); }
+
+  std::string wake_channel() const { return "errand_wake_" + origin_; }
+
+  static detail::pg::rows run(detail::pg::transaction& tx, const detail::pg::statement& s,
+                              std::initializer_list<detail::pg::cell> params) {
+    return tx.exec_prepared(s.name, std::span<const detail::pg::cell>(params.begin(), params.size()));
+  }
+
+  // Runs body on a pooled connection. A connection that broke is dropped (the
+  // error reaches the caller: nothing was written); a transaction the server
+  // rolled back to break a deadlock is run again.
+  template <class Body>
+  std::invoke_result_t<Body, detail::pg::connection&> with_connection(Body&& body) const {
+    constexpr int rollback_retries = 5;
+    for (int attempt = 1;; ++attempt) {
+      auto c = pool_.acquire();
+      try {
+        return body(*c);
+      } catch (const detail::pg::connection_lost&) {
+        c.discard();
+        throw;
+      } catch (const detail::pg::transaction_aborted&) {
+        if (attempt >= rollback_retries) throw;
+      }
+    }
+  }
+
+  detail::pg::rows read(const detail::pg::statement& s, std::initializer_list<detail::pg::cell> params) const {
+    return with_connection([&](detail::pg::connection& c) {
+      return c.autocommit([&](detail::pg::transaction& tx) { return run(tx, s, params); });
+    });
+  }
+
+  static detail::pg::cell text_array(const std::vector<std::string>& values) {
+    std::vector<detail::pg::cell> cells(values.begin(), values.end());
+    return detail::pg::array_literal(cells);
+  }
+
+  // PostgreSQL text cannot hold NUL, and a libpq parameter would silently end
+  // at one; invalid UTF-8 the server refuses. Both are refused here, naming
+  // the field, before anything is sent.
+  static std::optional<std::string> unstorable(std::string_view text) {
+    for (std::size_t i = 0; i < text.size();) {
+      if (text[i] == '\0')
+        return "holds a NUL byte at offset " + std::to_string(i) + ", which PostgreSQL cannot store";
+      const auto length = errand::detail::utf8_sequence_length(text, i);
+      if (length == 0) return "is not valid UTF-8 at offset " + std::to_string(i);
+      i += length;
+    }
+    return std::nullopt;
+  }
+
+  static void refuse_unstorable(std::string_view text, const std::string& where) {
+    if (const auto why = unstorable(text)) throw store_error("errand: " + where + " " + *why + "; nothing was written");
+  }
+
+  static void refuse_unstorable(const job_spec& spec, std::size_t index) {
+    const std::string which = "job_spec #" + std::to_string(index) + " ";
+    refuse_unstorable(spec.queue, which + "field 'queue'");
+    refuse_unstorable(spec.kind, which + "field 'kind'");
+    refuse_unstorable(spec.payload, which + "field 'payload'");
+    if (spec.unique_key) refuse_unstorable(*spec.unique_key, which + "field 'unique_key'");
+  }
+
+  // The server refused the batch; if a payload is the reason, say which.
+  void name_bad_payload(std::span<const job_spec> specs, const detail::pg::statement_failed& e) const {
+    if (e.sqlstate.rfind("22", 0) != 0) return;  // not a data exception
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      try {
+        read(sql_.json_check, {specs[i].payload});
+      } catch (const detail::pg::statement_failed& bad) {
+        throw store_error("errand: job_spec #" + std::to_string(i) + " (kind '" + specs[i].kind +
+                          "'): field 'payload' is not JSON PostgreSQL accepts: " + bad.what() +
+                          "; nothing was enqueued");
+      }
+    }
+  }
+
+  std::vector<enqueued> insert(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now) {
+    std::vector<detail::pg::cell> queue, kind, payload, priority, run_at, max_attempts, unique_key;
+    for (const auto& s : specs) {
+      queue.push_back(s.queue);
+      kind.push_back(s.kind);
+      payload.push_back(s.payload);
+      priority.push_back(std::to_string(s.priority));
+      run_at.push_back(to_iso8601(s.run_at.value_or(now)));
+      max_attempts.push_back(std::to_string(s.max_attempts));
+      unique_key.push_back(s.unique_key);
+    }
+    using detail::pg::array_literal;
+    const auto added = run(tx, sql_.enqueue,
+                           {array_literal(queue), array_literal(kind), array_literal(payload),
+                            array_literal(priority), array_literal(run_at), array_literal(max_attempts),
+                            array_literal(unique_key), to_iso8601(now), tables_.channel, "e " + origin_,
+                            options_.notify ? "true" : "false"});
+
+    // Ids were handed out in the order of the specs; a spec whose key already
+    // existed, or repeats an earlier spec's key, got none.
+    std::set<std::string> keys_added;
+    for (const auto& cells : added)
+      if (cells.at(1)) keys_added.insert(*cells.at(1));
+    std::vector<enqueued> results(specs.size());
+    std::set<std::string> keys_seen;
+    std::vector<detail::pg::cell> keys_to_find;
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const auto& key = specs[i].unique_key;
+      const bool created = !key || (keys_added.contains(*key) && keys_seen.insert(*key).second);
+      if (created) {
+        if (next >= added.size()) throw store_error("errand: enqueue returned fewer ids than it created");
+        results[i] = {integer_of(added[next++].at(0)), true};
+      } else {
+        keys_to_find.push_back(key);
+      }
+    }
+    if (!keys_to_find.empty()) {
+      std::map<std::string, std::int64_t> existing;
+      for (const auto& cells : run(tx, sql_.find_unique, {detail::pg::array_literal(keys_to_find)}))
+        existing[*cells.at(1)] = integer_of(cells.at(0));
+      for (std::size_t i = 0; i < specs.size(); ++i) {
+        if (results[i].created) continue;
+        const auto found = existing.find(*specs[i].unique_key);
+        if (found == existing.end())
+          throw detail::pg::transaction_aborted("errand: a job with unique key '" + *specs[i].unique_key +
+                                                "' vanished while enqueueing; trying again");
+        results[i] = {found->second, false};
+      }
+    }
+    return results;
+  }
+
+  // Writes distinct jobs in one statement; returns the new last_seq of each
+  // job written, in the order of `decisions` (fewer: some did not match).
+  std::vector<std::int64_t> write_all(detail::pg::transaction& tx, std::span<const decision> decisions) const {
+    using detail::pg::cell;
+    using detail::pg::text_of;
+    std::vector<cell> columns[22];
+    for (const auto& d : decisions) {
+      const job& n = d.next;
+      const auto& r = d.record;
+      const cell values[22] = {text_of(n.id),
+                               text_of(d.expected_version),
+                               std::string(*name_of(n.state)),
+                               std::to_string(n.attempt),
+                               std::to_string(n.max_attempts),
+                               text_of(n.run_at),
+                               n.worker,
+                               text_of(n.lease_until),
+                               text_of(n.heartbeat_at),
+                               n.last_error,
+                               n.last_error_kind,
+                               text_of(n.last_error_at),
+                               n.detail,
+                               text_of(n.version),
+                               text_of(n.updated_at),
+                               r ? cell(std::string(*name_of(r->from))) : std::nullopt,
+                               r ? cell(std::string(*name_of(r->to))) : std::nullopt,
+                               r ? cell(r->event) : std::nullopt,
+                               r ? cell(r->payload) : std::nullopt,
+                               r ? cell(std::to_string(r->attempt)) : std::nullopt,
+                               r ? r->worker : std::nullopt,
+                               r ? text_of(r->at) : std::nullopt};
+      for (std::size_t i = 0; i < 22; ++i) {
+        if (values[i])
+          if (const auto why = unstorable(*values[i]))
+            throw store_error("errand: the decision for job " + std::to_string(n.id) + " " + *why +
+                              "; nothing was written");
+        columns[i].push_back(values[i]);
+      }
+    }
+    std::vector<cell> params;
+    for (const auto& column : columns) params.push_back(detail::pg::array_literal(column));
+    params.push_back(tables_.channel);
+    params.push_back(origin_);
+    params.push_back(options_.notify ? "true" : "false");
+    const auto rows = tx.exec_prepared(sql_.write.name, params);
+
+    std::map<std::int64_t, std::int64_t> seq_of;
+    for (const auto& cells : rows) seq_of[integer_of(cells.at(0))] = integer_of(cells.at(1));
+    std::vector<std::int64_t> seqs;
+    for (const auto& d : decisions) {
+      const auto found = seq_of.find(d.next.id);
+      if (found == seq_of.end()) break;
+      seqs.push_back(found->second);
+    }
+    return seqs;
+  }
+
+  static void require_applied(const decision& d) {
+    if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");
+  }
+
+  std::vector<write_result> write(std::span<const decision> decisions) {
+    for (const auto& d : decisions) require_applied(d);
+    if (decisions.empty()) return {};
+    std::set<std::int64_t> ids;
+    for (const auto& d : decisions) ids.insert(d.next.id);
+    const bool distinct = ids.size() == decisions.size();
+
+    std::vector<std::int64_t> seqs;
+    bool refused = false;
+    with_connection([&](detail::pg::connection& c) {
+      seqs.clear();
+      refused = false;
+      if (decisions.size() == 1) {
+        // One statement is one transaction already.
+        seqs = c.autocommit([&](detail::pg::transaction& tx) { return write_all(tx, decisions); });
+        refused = seqs.empty();
+        return;
+      }
+      try {
+        c.in_transaction([&](detail::pg::transaction& tx) {
+          if (distinct) {
+            seqs = write_all(tx, decisions);
+          } else {
+            for (std::size_t i = 0; i < decisions.size() && seqs.size() == i; ++i) {
+              const auto one = write_all(tx, decisions.subspan(i, 1));
+              seqs.insert(seqs.end(), one.begin(), one.end());
+            }
+          }
+          if (seqs.size() != decisions.size()) throw batch_refused{};
+        });
+      } catch (const batch_refused&) {
+        refused = true;
+      }
+    });
+    if (refused) return explain_refusal(decisions);
+    committed(decisions, seqs);
+    return std::vector<write_result>(decisions.size(), write_result::applied);
+  }
+
+  // Nothing was written: say, as the memory store does, which decision was
+  // stale (conflict) and which job is gone (not_found); the rest conflict too.
+  std::vector<write_result> explain_refusal(std::span<const decision> decisions) const {
+    std::vector<detail::pg::cell> ids;
+    for (const auto& d : decisions) ids.push_back(detail::pg::text_of(d.next.id));
+    std::map<std::int64_t, std::int64_t> current;
+    for (const auto& cells : read(sql_.versions, {detail::pg::array_literal(ids)}))
+      current[integer_of(cells.at(0))] = integer_of(cells.at(1));
+    std::vector<write_result> results(decisions.size(), write_result::conflict);
+    std::map<std::int64_t, std::int64_t> expected;  // one batch may write a job twice
+    for (std::size_t i = 0; i < decisions.size(); ++i) {
+      const auto& d = decisions[i];
+      const auto now = current.find(d.next.id);
+      if (now == current.end()) {
+        results[i] = write_result::not_found;
+        continue;
+      }
+      const auto version = expected.contains(d.next.id) ? expected[d.next.id] : now->second;
+      if (version == d.expected_version) expected[d.next.id] = d.next.version;
+    }
+    return results;
+  }
+
+  // After commit: the rows as written, with their records' sequence numbers,
+  // go to this process's listeners; a job due again wakes idle workers.
+  std::vector<job> committed(std::span<const decision> decisions, const std::vector<std::int64_t>& seqs) {
+    std::vector<job> rows;
+    bool work = false;
+    for (std::size_t i = 0; i < decisions.size() && i < seqs.size(); ++i) {
+      const auto& d = decisions[i];
+      rows.push_back(d.next);
+      work = work || d.next.state == job_state::pending || d.next.state == job_state::retry_pending;
+      if (!d.record) continue;
+      history_record record = *d.record;
+      record.seq = seqs[i];
+      listeners_.notify(notification{d.next, std::move(record)});
+    }
+    if (work) announce_work();
+    return rows;
+  }
+
+  void announce_work() {
+    {
+      std::scoped_lock lock(work_mutex_);
+      ++work_epoch_;
+    }
+    work_arrived_.notify_all();
+  }
+
+  void start_notifications() {
+    {
+      std::scoped_lock lock(notifications_mutex_);
+      if (!notifications_)
+        notifications_ = std::make_unique<detail::pg::notification_thread>(
+            detail::pg::notification_thread::settings{pool_.url(), tables_.channel, wake_channel(),
+                                                      options_.connect_attempts, options_.reconnect_backoff},
+            [this](const std::string& payload) { heard(payload); });
+    }
+    notifications_->start();
+  }
+
+  // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
+  // for an enqueue. This store's own announcements were delivered at commit.
+  void heard(const std::string& payload) {
+    std::vector<std::string> words;
+    for (std::size_t start = 0; start <= payload.size();) {
+      const auto end = std::min(payload.find(' ', start), payload.size());
+      words.push_back(payload.substr(start, end - start));
+      start = end + 1;
+    }
+    if (words.size() < 2 || words[1] == origin_) return;
+    if (words[0] == "e") {
+      announce_work();
+      return;
+    }
+    if (words[0] != "t" || words.size() != 5) return;
+    if (words[4] == *name_of(job_state::pending) || words[4] == *name_of(job_state::retry_pending)) announce_work();
+    if (subscribers_->load() == 0) return;
+    std::int64_t id = 0, seq = 0;
+    std::from_chars(words[2].data(), words[2].data() + words[2].size(), id);
+    std::from_chars(words[3].data(), words[3].data() + words[3].size(), seq);
+    const auto row = get(id);
+    const auto records = read(sql_.record, {words[2], words[3]});
+    if (!row || records.empty()) return;  // pruned since
+    listeners_.notify(notification{*row, detail::pg::read_row<history_record>(records.front())});
+  }
+
+  postgres_options options_;
+  postgres_tables tables_;
+  detail::pg::statements sql_;
+  std::string origin_;  // tells this store's announcements from everyone else's
+  mutable detail::pg::connection_pool pool_;
+  detail::listeners listeners_;
+  std::shared_ptr<std::atomic<int>> subscribers_ = std::make_shared<std::atomic<int>>(0);
+
+  std::mutex work_mutex_;
+  std::condition_variable work_arrived_;
+  std::atomic<std::uint64_t> work_epoch_{0};
+
+  std::mutex notifications_mutex_;
+  std::unique_ptr<detail::pg::notification_thread> notifications_;  // stopped before the pool goes
+};
+
+static_assert(store<postgres_store>);
+
+}  // namespace errand

@@ -1,0 +1,58 @@
+#pragma once
+// Conformance fixtures for the PostgreSQL backend: every test gets fresh
+// tables on the shared test server, either in a schema of its own or beside
+// other instances in one schema under a table prefix of its own. reopen()
+// closes the store (its connections, its LISTEN thread) and opens a new one
+// on the same tables, as a restarted process would.
+
+#include "pg_test_support.hpp"
+
+#include <errand/postgres.hpp>
+
+#include <memory>
+#include <string>
+
+struct postgres_schema_fixture {
+  using store_type = errand::postgres_store;
+  static constexpr const char* name = "postgres, own schema";
+
+  postgres_schema_fixture() : store_(std::make_unique<store_type>(schema_.options())) {}
+  store_type& store() { return *store_; }
+  void reopen() {
+    store_.reset();
+    store_ = std::make_unique<store_type>(schema_.options());
+  }
+
+ private:
+  pg_test::scratch_schema schema_;  // dropped after the store closed
+  std::unique_ptr<store_type> store_;
+};
+
+struct postgres_prefix_fixture {
+  using store_type = errand::postgres_store;
+  static constexpr const char* name = "postgres, shared schema, own prefix";
+
+  postgres_prefix_fixture() : store_(std::make_unique<store_type>(options())) {}
+  ~postgres_prefix_fixture() {
+    const auto tables = store_->tables();
+    store_.reset();
+    pg_test::sql("DROP TABLE IF EXISTS " + tables.history + ", " + tables.jobs + ", " + tables.schema_version);
+  }
+  store_type& store() { return *store_; }
+  void reopen() {
+    store_.reset();
+    store_ = std::make_unique<store_type>(options());
+  }
+
+ private:
+  errand::postgres_options options() const {
+    errand::postgres_options o;
+    o.url = pg_test::url();
+    o.schema = "errand_shared";
+    o.table_prefix = prefix_;
+    return o;
+  }
+
+  std::string prefix_ = pg_test::unique_name("t") + "_";
+  std::unique_ptr<store_type> store_;
+};
