@@ -16,9 +16,10 @@
 #include <errand/job.hpp>
 #include <errand/lifecycle.hpp>
 
-#include <concepts>
+#include <cstdlib>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -30,9 +31,6 @@
 
 #if __has_include(<cxxabi.h>)
 #include <cxxabi.h>
-
-#include <cstdlib>
-#include <memory>
 #endif
 
 namespace errand {
@@ -165,9 +163,9 @@ erased_handler typed_handler(F f) {
     try {
       payload.emplace(from_json<Payload>(row.payload));
     } catch (const std::exception& e) {
-      return failure{"job " + std::to_string(row.id) + " (kind '" + row.kind + "'): payload does not decode: " +
-                         e.what(),
-                     std::string(error_kind::bad_payload), false};
+      return failure{
+          "job " + std::to_string(row.id) + " (kind '" + row.kind + "'): payload does not decode: " + e.what(),
+          std::string(error_kind::bad_payload), false};
     }
     return call_handler(f, std::as_const(*payload), context);
   };

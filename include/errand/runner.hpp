@@ -54,25 +54,25 @@
 namespace errand {
 
 struct runner_options {
-  std::size_t threads = 4;             // handlers that run at once, one thread each
-  std::string worker_id{};             // empty: "hostname:pid"; thread i reports as "<worker_id>:<i>"
-  std::vector<std::string> queues{};   // the queues to claim from; empty: every queue
-  duration lease = std::chrono::seconds{30};               // how long a claim holds a job without a heartbeat
-  std::optional<duration> heartbeat_interval{};            // empty: lease / 3
-  duration deadline = std::chrono::minutes{10};            // how long one attempt may run (handler_options overrides)
-  duration poll_interval = std::chrono::seconds{1};        // the longest start() waits between claims
-  duration reaper_interval = std::chrono::seconds{30};     // how often expired leases are looked for
-  std::size_t reaper_batch = 1000;                         // the most jobs one reaper pass recovers
-  duration shutdown_grace = std::chrono::seconds{30};      // how long stop() lets running handlers finish
-  retry_policy retry{};                                    // when a failed attempt runs again
-  std::function<void(std::string_view)> log{};             // empty: one line per message on std::clog
+  std::size_t threads = 4;                              // handlers that run at once, one thread each
+  std::string worker_id{};                              // empty: "hostname:pid"; thread i reports as "<worker_id>:<i>"
+  std::vector<std::string> queues{};                    // the queues to claim from; empty: every queue
+  duration lease = std::chrono::seconds{30};            // how long a claim holds a job without a heartbeat
+  std::optional<duration> heartbeat_interval{};         // empty: lease / 3
+  duration deadline = std::chrono::minutes{10};         // how long one attempt may run (handler_options overrides)
+  duration poll_interval = std::chrono::seconds{1};     // the longest start() waits between claims
+  duration reaper_interval = std::chrono::seconds{30};  // how often expired leases are looked for
+  std::size_t reaper_batch = 1000;                      // the most jobs one reaper pass recovers
+  duration shutdown_grace = std::chrono::seconds{30};   // how long stop() lets running handlers finish
+  retry_policy retry{};                                 // when a failed attempt runs again
+  std::function<void(std::string_view)> log{};          // empty: one line per message on std::clog
 };
 
 // What the runner has done so far; every counter only grows.
 struct runner_stats {
   std::int64_t claimed = 0;               // attempts started
   std::int64_t succeeded = 0;             // handlers' successes the store accepted
-  std::int64_t failed = 0;                // handlers' failures the store accepted (returned, thrown, bad payload, no handler)
+  std::int64_t failed = 0;                // handlers' failures the store accepted (returned or thrown)
   std::int64_t timed_out = 0;             // attempts recorded as timeouts
   std::int64_t released_at_shutdown = 0;  // attempts recorded as unfinished at shutdown
   std::int64_t heartbeats = 0;            // lease extensions written
@@ -187,15 +187,15 @@ class runner {
   // Registers the handler for jobs of `kind`, whose payload the codec decodes
   // as Payload. A payload that does not decode fails the job, not retryable.
   template <class Payload, class F>
-    requires std::invocable<F&, const Payload&, job_context&>
-  runner& handle(std::string kind, F handler, handler_options options = {}) {
+  requires std::invocable<F&, const Payload&, job_context&> runner& handle(std::string kind, F handler,
+                                                                           handler_options options = {}) {
     return add_handler(std::move(kind), detail::typed_handler<Payload>(std::move(handler)), options);
   }
 
   // Registers a handler that gets the payload as the JSON text stored.
   template <class F>
-    requires std::invocable<F&, const std::string&, job_context&>
-  runner& handle(std::string kind, F handler, handler_options options = {}) {
+  requires std::invocable<F&, const std::string&, job_context&> runner& handle(std::string kind, F handler,
+                                                                               handler_options options = {}) {
     return add_handler(std::move(kind), detail::raw_handler(std::move(handler)), options);
   }
 
@@ -256,14 +256,13 @@ class runner {
     if (reap_due) reap_expired(now);
   }
 
-
   // Blocks until no handler is running: every started attempt has returned
   // and its report has been written (or refused).
   void wait_idle() {
     std::unique_lock lock(mutex_);
-    idle_.wait(lock, [&] { return std::none_of(slots_.begin(), slots_.end(), [](const slot& s) {
-                           return s.state != slot_state::idle;
-                         }); });
+    idle_.wait(lock, [&] {
+      return std::none_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.state != slot_state::idle; });
+    });
   }
 
   // Stops claiming and requests stop on every running handler. Handlers still
@@ -313,9 +312,8 @@ class runner {
     for (;;) {
       supervise_attempts(clock_.now());
       std::unique_lock lock(mutex_);
-      const bool unfinished = std::any_of(slots_.begin(), slots_.end(), [](const slot& s) {
-        return s.current && s.current->ended == ending::none;
-      });
+      const bool unfinished = std::any_of(slots_.begin(), slots_.end(),
+                                          [](const slot& s) { return s.current && s.current->ended == ending::none; });
       if (!unfinished) return;
       const duration left = grace_end_ - clock_.now();
       idle_.wait_for(lock, std::clamp(left, duration{1}, options_.poll_interval));
@@ -348,6 +346,7 @@ class runner {
     time_point next_heartbeat{};  // guarded by mutex_
     std::stop_source stop;
     ending ended = ending::none;  // guarded by mutex_; set once the runner recorded the attempt's end itself
+    bool returned = false;        // guarded by mutex_; the handler returned and its report is being written
   };
 
   struct slot {
@@ -364,7 +363,7 @@ class runner {
       std::scoped_lock lock(mutex_);
       for (auto& s : slots_) {
         const auto& a = s.current;
-        if (!a || a->ended != ending::none) continue;
+        if (!a || a->ended != ending::none || a->returned) continue;
         if (now >= a->deadline) {
           a->ended = ending::timed_out;
           timed_out.push_back(a);
@@ -381,10 +380,9 @@ class runner {
       end_attempt(a, failure{"timed out after " + detail::duration_text(a->allowed), std::string(error_kind::timeout)},
                   now);
     for (const auto& a : released)
-      end_attempt(a,
-                  failure{"worker " + a->worker + " shut down before the job finished",
-                          std::string(error_kind::shutdown)},
-                  now);
+      end_attempt(
+          a, failure{"worker " + a->worker + " shut down before the job finished", std::string(error_kind::shutdown)},
+          now);
     for (const auto& a : due_heartbeat) extend_lease(a, now);
   }
 
@@ -443,17 +441,19 @@ class runner {
   void run(const std::shared_ptr<attempt>& a) {
     job_context context(a->row, a->worker, a->deadline, a->stop.get_token(),
                         [this, a] { return extend_lease(a, clock_.now()); });
-    job_result result =
-        a->handler ? detail::run_guarded(a->handler->run, a->row, context)
-                   : job_result(failure{"no handler for kind '" + a->row.kind + "'",
-                                        std::string(error_kind::no_handler), false});
+    job_result result = a->handler ? detail::run_guarded(a->handler->run, a->row, context)
+                                   : job_result(failure{"no handler for kind '" + a->row.kind + "'",
+                                                        std::string(error_kind::no_handler), false});
+    {
+      std::scoped_lock lock(mutex_);
+      a->returned = true;
+    }
     const time_point now = clock_.now();
     std::optional<report_result> written;
     try {
-      written = result.succeeded() ? report(store_, a->row.id, succeed{a->row.attempt, a->worker, result.detail},
-                                            options_.retry, now)
-                                   : report(store_, a->row.id, fail{a->row.attempt, a->worker, *result.error},
-                                            options_.retry, now);
+      written = result.succeeded()
+                    ? report(store_, a->row.id, succeed{a->row.attempt, a->worker, result.detail}, options_.retry, now)
+                    : report(store_, a->row.id, fail{a->row.attempt, a->worker, *result.error}, options_.retry, now);
     } catch (const std::exception& e) {
       store_failed("the report for job " + std::to_string(a->row.id), e);
       return;
@@ -473,18 +473,22 @@ class runner {
 
   static std::string why_late(ending ended) {
     switch (ended) {
-      case ending::timed_out: return " after it timed out";
-      case ending::released: return " after it was released at shutdown";
-      case ending::lease_lost: return " after its lease was lost";
-      case ending::none: break;
+      case ending::timed_out:
+        return " after it timed out";
+      case ending::released:
+        return " after it was released at shutdown";
+      case ending::lease_lost:
+        return " after its lease was lost";
+      case ending::none:
+        break;
     }
     return "";
   }
 
   // Records the end of an attempt the runner decided on itself (a timeout, a
-  // release at shutdown) and stops its handler.
+  // release at shutdown), then stops its handler: in that order, so that what
+  // a handler reports once stopped cannot take the place of the reason.
   void end_attempt(const std::shared_ptr<attempt>& a, failure why, time_point now) {
-    a->stop.request_stop();
     const std::string message = why.message;
     const bool timeout = why.kind == error_kind::timeout;
     std::optional<report_result> written;
@@ -495,9 +499,11 @@ class runner {
         std::scoped_lock lock(mutex_);
         a->ended = ending::none;  // not recorded: the next supervise() tries again
       }
+      a->stop.request_stop();
       store_failed("recording '" + message + "' for job " + std::to_string(a->row.id), e);
       return;
     }
+    a->stop.request_stop();
     if (!written->applied()) return;  // the handler's own report got there first
     {
       std::scoped_lock lock(mutex_);
@@ -509,7 +515,7 @@ class runner {
   bool extend_lease(const std::shared_ptr<attempt>& a, time_point now) {
     {
       std::scoped_lock lock(mutex_);
-      if (a->ended != ending::none) return false;
+      if (a->ended != ending::none || a->returned) return false;
       a->next_heartbeat = now + heartbeat_interval_;
     }
     std::optional<report_result> written;
@@ -522,8 +528,9 @@ class runner {
     bool lost = false;
     {
       std::scoped_lock lock(mutex_);
-      if (written->applied()) ++stats_.heartbeats;
-      else if (a->ended == ending::none) {
+      if (written->applied())
+        ++stats_.heartbeats;
+      else if (a->ended == ending::none && !a->returned) {
         a->ended = ending::lease_lost;
         ++stats_.leases_lost;
         lost = true;
@@ -572,7 +579,7 @@ class runner {
     std::scoped_lock lock(mutex_);
     time_point next = std::min(now + options_.poll_interval, next_reap_);
     for (const auto& s : slots_)
-      if (s.current && s.current->ended == ending::none)
+      if (s.current && s.current->ended == ending::none && !s.current->returned)
         next = std::min({next, s.current->deadline, s.current->next_heartbeat});
     return std::clamp(next - now, duration::zero(), options_.poll_interval);
   }

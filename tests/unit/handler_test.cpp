@@ -2,7 +2,6 @@
 // names what happened (contract item 4), and a payload that does not decode is
 // a clear, non-retryable failure.
 #include "errand_catch.hpp"
-
 #include <errand/handler.hpp>
 
 #include <boost/describe/class.hpp>
@@ -92,8 +91,7 @@ TEST_CASE("a handler's return value says how the attempt ended", "[handler]") {
   errand::job_context context(row, "w:0", errand::time_point{}, std::stop_token{});
   const auto returning = [&](auto value) {
     return errand::detail::run_guarded(
-        errand::detail::raw_handler([value](const std::string&, errand::job_context&) { return value; }), row,
-        context);
+        errand::detail::raw_handler([value](const std::string&, errand::job_context&) { return value; }), row, context);
   };
 
   SECTION("void is a success without a detail") {

@@ -3,11 +3,12 @@
 // waits for handlers to report. Handlers block on gates the test opens; no
 // test sleeps, and none depends on how fast a thread runs.
 #include "errand_catch.hpp"
-
 #include <errand/memory.hpp>
 #include <errand/runner.hpp>
 
 #include <boost/describe/class.hpp>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,8 +23,6 @@
 #include <stop_token>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 using errand::job_state;
@@ -380,6 +379,30 @@ TEST_CASE_METHOD(fixture, "heartbeats keep a long attempt's lease: it is not rea
   CHECK(events(id) == strings{"claim", "succeed"});  // heartbeats are not transitions
 }
 
+TEST_CASE_METHOD(fixture, "a worker whose lease another reaper took stops its handler, and its report is refused",
+                 "[runner][contract5]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle("stalled", [](const std::string&, errand::job_context& ctx) {
+    gate never;
+    never.wait(ctx.stop_token());  // returns normally once asked to stop: a success the store must refuse
+  });
+  const auto id = enqueue("stalled");
+
+  runner.poll();
+  clock.advance(31s);  // this worker missed its heartbeats (a long GC pause, a frozen VM)
+  REQUIRE(errand::reap(store, errand::retry_policy{}, clock.now()).size() == 1);
+  runner.supervise();  // its heartbeat is refused: the job is no longer its own
+  runner.wait_idle();
+
+  CHECK(row(id).state == job_state::retry_pending);
+  CHECK(row(id).last_error_kind == errand::error_kind::lease_expired);
+  CHECK(events(id) == strings{"claim", "lease_expired"});
+  CHECK(runner.stats().leases_lost == 1);
+  CHECK(runner.stats().rejected_reports == 1);
+  CHECK(log.mentions("w:0 lost its lease"));
+  CHECK(log.mentions("after its lease was lost"));
+}
+
 TEST_CASE_METHOD(fixture, "the reaper records why a dead worker's job stopped: its worker and last heartbeat",
                  "[runner][contract4]") {
   auto o = options();
@@ -400,8 +423,7 @@ TEST_CASE_METHOD(fixture, "the reaper records why a dead worker's job stopped: i
   runner.supervise();
   const auto job = row(id);
   CHECK(job.state == job_state::retry_pending);
-  CHECK(job.last_error ==
-        "lease expired: worker dead-host:99:0, last heartbeat " + errand::to_iso8601(claimed_at));
+  CHECK(job.last_error == "lease expired: worker dead-host:99:0, last heartbeat " + errand::to_iso8601(claimed_at));
   CHECK(job.last_error_kind == errand::error_kind::lease_expired);
   CHECK(runner.stats().reaped == 1);
   CHECK(events(id) == strings{"claim", "lease_expired"});
@@ -429,8 +451,8 @@ TEST_CASE_METHOD(fixture, "start() recovers the jobs a crashed process left runn
     const auto history = store.history(ids[i]);
     REQUIRE(history.size() == 4);
     CHECK(history[1].event == "lease_expired");
-    CHECK(contains(history[1].payload, "lease expired: worker crashed:1234:" + std::to_string(i) +
-                                           ", last heartbeat " + errand::to_iso8601(crashed_at)));
+    CHECK(contains(history[1].payload, "lease expired: worker crashed:1234:" + std::to_string(i) + ", last heartbeat " +
+                                           errand::to_iso8601(crashed_at)));
     CHECK(history[2].event == "claim");
     CHECK(history[3].event == "succeed");
     CHECK(row(ids[i]).state == job_state::succeeded);
@@ -493,8 +515,7 @@ TEST_CASE_METHOD(fixture, "shutdown stops claiming, lets handlers finish, and re
       CHECK(row(id).state == job_state::succeeded);
       CHECK_FALSE(row(id).last_error);
     }
-    CHECK(errand::errors_of(store.history(stubborn)).front().message ==
-          "worker w:1 shut down before the job finished");
+    CHECK(errand::errors_of(store.history(stubborn)).front().message == "worker w:1 shut down before the job finished");
   }
 }
 
@@ -584,9 +605,8 @@ TEST_CASE_METHOD(fixture, "a store notification wakes the pool before its poll i
   o.reaper_interval = std::chrono::hours{1};
   errand::runner runner(store, o, clock);
   runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
-  awaited succeeded(store, [&](const errand::notification& n) {
-    return n.row.id == id && n.row.state == job_state::succeeded;
-  });
+  awaited succeeded(
+      store, [&](const errand::notification& n) { return n.row.id == id && n.row.state == job_state::succeeded; });
   runner.start();  // its first pass finds nothing to claim; the next is an hour away
   CHECK(row(id).state == job_state::failed);
 
