@@ -10,12 +10,14 @@
 #include <errand/decide.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/error_text.hpp>
+#include <errand/handler.hpp>
 #include <errand/job.hpp>
 #include <errand/lifecycle.hpp>
 #include <errand/machine.hpp>
 #include <errand/outcome.hpp>
 #include <errand/report.hpp>
 #include <errand/retry_policy.hpp>
+#include <errand/runner.hpp>
 #include <errand/store.hpp>
 #include <errand/subscription.hpp>
 #include <errand/time.hpp>
