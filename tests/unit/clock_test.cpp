@@ -1,8 +1,7 @@
 // clock.hpp: tests move time by hand; nothing sleeps.
 
-#include <errand/clock.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/clock.hpp>
 
 #include <chrono>
 #include <thread>

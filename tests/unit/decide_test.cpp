@@ -1,10 +1,9 @@
 // decide.hpp: the one place the lifecycle's semantics live. Every contract
 // item the pure core implements has a test named after it.
 
+#include "errand_catch.hpp"
 #include <errand/codec.hpp>
 #include <errand/decide.hpp>
-
-#include "errand_catch.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -40,7 +39,8 @@ errand::decision step(errand::job& row, const Event& e, errand::time_point now =
 }
 
 errand::fail failure_of(const errand::job& row, std::string message, bool retryable = true) {
-  return {row.attempt, row.worker.value_or(""), {std::move(message), std::string(errand::error_kind::reported), retryable}};
+  return {
+      row.attempt, row.worker.value_or(""), {std::move(message), std::string(errand::error_kind::reported), retryable}};
 }
 
 errand::succeed success_of(const errand::job& row, std::optional<std::string> detail = std::nullopt) {
@@ -205,8 +205,7 @@ TEST_CASE("contract 2: a success may carry a detail, told apart from a clean suc
 
 // ---- contract 3: history is never lost ---------------------------------------
 
-TEST_CASE("contract 3: every applied decision carries exactly one history record describing it",
-          "[contract][decide]") {
+TEST_CASE("contract 3: every applied decision carries exactly one history record describing it", "[contract][decide]") {
   auto row = new_job();
   const auto claimed = step(row, errand::claim{"w1", 30s}, t0 + 1s);
   REQUIRE(claimed.record.has_value());
@@ -219,7 +218,8 @@ TEST_CASE("contract 3: every applied decision carries exactly one history record
   CHECK(claimed.record->at == t0 + 1s);
   CHECK(errand::from_json<errand::claim>(claimed.record->payload).worker == "w1");
 
-  const auto failed = step(row, errand::fail{1, "w1", {"timeout talking to S3", "timeout", true, "at put_object"}}, t0 + 2s);
+  const auto failed =
+      step(row, errand::fail{1, "w1", {"timeout talking to S3", "timeout", true, "at put_object"}}, t0 + 2s);
   REQUIRE(failed.record.has_value());
   CHECK(failed.record->from == job_state::running);
   CHECK(failed.record->to == job_state::retry_pending);
@@ -292,8 +292,8 @@ TEST_CASE("contract 4: the reaper's reason names the worker and its last heartbe
 
 TEST_CASE("contract 4: lease_expired is rejected while the lease is still valid", "[contract][decide]") {
   const auto row = running_job();  // lease until t0 + 30s
-  const auto early = errand::decide(row, errand::lease_expired{1, errand::lease_expiry_reason(row)}, no_delay,
-                                    t0 + 30s - 1us);
+  const auto early =
+      errand::decide(row, errand::lease_expired{1, errand::lease_expiry_reason(row)}, no_delay, t0 + 30s - 1us);
   CHECK(early.why == rejection::lease_held);
   CHECK(early.reason == "job 7 (state 'running', attempt 1) holds its lease until 2026-01-01T00:00:30.000000Z");
   require_unchanged(early, row);
@@ -302,7 +302,8 @@ TEST_CASE("contract 4: lease_expired is rejected while the lease is still valid"
   CHECK(due.applied());
 }
 
-TEST_CASE("contract 4: an expired lease with attempts left is retried, with the reason recorded", "[contract][decide]") {
+TEST_CASE("contract 4: an expired lease with attempts left is retried, with the reason recorded",
+          "[contract][decide]") {
   auto row = running_job();
   const auto reason = errand::lease_expiry_reason(row);
   step(row, errand::lease_expired{1, reason}, t0 + 31s);

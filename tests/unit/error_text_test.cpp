@@ -1,8 +1,7 @@
 // Contract item 7: error text holding any bytes is stored, valid and bounded.
 
-#include <errand/error_text.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/error_text.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -63,9 +62,10 @@ const std::string replacement(errand::replacement_character);
 }  // namespace
 
 TEST_CASE("contract 7: text that is already storable is kept byte for byte", "[contract][error_text]") {
-  const std::string plain = GENERATE(""s, "connection refused"s, "quote \" apostrophe ' backslash \\ tab \t newline \n"s,
-                                     "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x92\xA5"s,  // é € 💥
-                                     "'); DROP TABLE jobs; --"s);
+  const std::string plain =
+      GENERATE(""s, "connection refused"s, "quote \" apostrophe ' backslash \\ tab \t newline \n"s,
+               "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x92\xA5"s,  // é € 💥
+               "'); DROP TABLE jobs; --"s);
   CHECK(errand::storable_error_text(plain) == plain);
 }
 
@@ -141,8 +141,8 @@ TEST_CASE("contract 7: text exactly at the limit is kept whole, one byte more is
 
 TEST_CASE("contract 7: a cut never splits a multi-byte character", "[contract][error_text]") {
   const std::size_t limit = 100;
-  const std::string character = GENERATE(std::string("\xC3\xA9"),            // é, 2 bytes
-                                         std::string("\xE2\x82\xAC"),        // €, 3 bytes
+  const std::string character = GENERATE(std::string("\xC3\xA9"),           // é, 2 bytes
+                                         std::string("\xE2\x82\xAC"),       // €, 3 bytes
                                          std::string("\xF0\x9F\x92\xA5"));  // 💥, 4 bytes
   // Shift the text one byte at a time so that the cut falls at every offset
   // inside a character.
@@ -190,7 +190,8 @@ TEST_CASE("contract 7: 1 MB of text is stored under the documented limit", "[con
   }
 }
 
-TEST_CASE("contract 7: a limit smaller than the marker still yields storable text within it", "[contract][error_text]") {
+TEST_CASE("contract 7: a limit smaller than the marker still yields storable text within it",
+          "[contract][error_text]") {
   const std::string text(200, 'x');
   for (std::size_t limit = 0; limit <= marker_for(text.size()).size() + 1; ++limit) {
     INFO("limit " << limit);

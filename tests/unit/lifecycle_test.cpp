@@ -2,9 +2,8 @@
 // actions that turn the contract into data, exercised through the machine's
 // own dispatch (decide_test covers decide() on top of it).
 
-#include <errand/lifecycle.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/lifecycle.hpp>
 
 #include <boost/mp11/algorithm.hpp>
 
@@ -21,8 +20,8 @@ using errand::job_state;
 
 const errand::time_point t0 = errand::time_point{std::chrono::seconds{1'767'225'600}};  // 2026-01-01T00:00:00Z
 
-constexpr job_state all_states[] = {job_state::pending, job_state::running, job_state::retry_pending,
-                                    job_state::failed, job_state::succeeded};
+constexpr job_state all_states[] = {job_state::pending, job_state::running, job_state::retry_pending, job_state::failed,
+                                    job_state::succeeded};
 
 // One transition through the machine itself, with the context decide() builds.
 struct transition {
@@ -134,8 +133,8 @@ TEST_CASE("contract 6: every (state, event) pair outside the table is rejected n
           INFO(result.message());
           CHECK_FALSE(result);
           CHECK(result.reason == errand::rejection_reason::no_transition);
-          CHECK(result.message() ==
-                "state '" + std::string(*errand::name_of(state)) + "' cannot take event '" + std::string(event::name) + "'");
+          CHECK(result.message() == "state '" + std::string(*errand::name_of(state)) + "' cannot take event '" +
+                                        std::string(event::name) + "'");
           CHECK(t.next.state == state);
           CHECK(t.next.attempt == t.current.attempt);
           CHECK(t.next.last_error == t.current.last_error);
@@ -145,7 +144,8 @@ TEST_CASE("contract 6: every (state, event) pair outside the table is rejected n
   CHECK(rejected == 5 * 6 - 9);  // 9 (state, event) pairs have rows
 }
 
-TEST_CASE("contract 6: a state value that is no state is rejected as unknown, naming its value", "[contract][lifecycle]") {
+TEST_CASE("contract 6: a state value that is no state is rejected as unknown, naming its value",
+          "[contract][lifecycle]") {
   transition t(row_in(static_cast<job_state>(9)));
   const auto result = t.take(errand::cancel{});
   CHECK_FALSE(result);
@@ -190,8 +190,10 @@ TEST_CASE("succeed releases the lease and keeps the detail", "[lifecycle]") {
 TEST_CASE("the retry guard: retryable and attempts left", "[lifecycle]") {
   const errand::failure retryable{"flaky", "reported", true};
   const errand::failure permanent{"bad input", "reported", false};
-  CHECK(transition(row_in(job_state::running, 1, 3)).take(errand::fail{1, "w1", retryable}).to == job_state::retry_pending);
-  CHECK(transition(row_in(job_state::running, 2, 3)).take(errand::fail{2, "w1", retryable}).to == job_state::retry_pending);
+  CHECK(transition(row_in(job_state::running, 1, 3)).take(errand::fail{1, "w1", retryable}).to ==
+        job_state::retry_pending);
+  CHECK(transition(row_in(job_state::running, 2, 3)).take(errand::fail{2, "w1", retryable}).to ==
+        job_state::retry_pending);
   CHECK(transition(row_in(job_state::running, 3, 3)).take(errand::fail{3, "w1", retryable}).to == job_state::failed);
   CHECK(transition(row_in(job_state::running, 1, 3)).take(errand::fail{1, "w1", permanent}).to == job_state::failed);
   CHECK(transition(row_in(job_state::running, 1, 3)).take(errand::lease_expired{1, "gone"}).to ==
@@ -199,7 +201,8 @@ TEST_CASE("the retry guard: retryable and attempts left", "[lifecycle]") {
   CHECK(transition(row_in(job_state::running, 3, 3)).take(errand::lease_expired{3, "gone"}).to == job_state::failed);
 }
 
-TEST_CASE("a failure releases the lease and records the reason, its kind and time (contract 1)", "[contract][lifecycle]") {
+TEST_CASE("a failure releases the lease and records the reason, its kind and time (contract 1)",
+          "[contract][lifecycle]") {
   transition t(row_in(job_state::running));
   t.policy = errand::retry_policy{};
   t.policy.base = 5s;

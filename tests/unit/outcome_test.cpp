@@ -1,9 +1,8 @@
 // outcome.hpp: every attempt's error read back out of the history (contract
 // item 3), and the latest outcome an orchestrator reacts to (seed 003).
 
-#include <errand/memory.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/memory.hpp>
 
 #include <chrono>
 #include <string>
@@ -185,7 +184,8 @@ TEST_CASE("contract 7: a history record with corrupt JSON is a clear error, not 
     CHECK_THROWS_AS(errand::error_of(broken), errand::codec_error);
   }
   SECTION("a field of the wrong type") {
-    broken.payload = R"({"attempt":"one","worker":"w1","error":{"message":"x","kind":"reported","retryable":true,"trace":null}})";
+    broken.payload =
+        R"({"attempt":"one","worker":"w1","error":{"message":"x","kind":"reported","retryable":true,"trace":null}})";
     try {
       errand::error_of(broken);
       FAIL("a mistyped field was read");

@@ -1,9 +1,8 @@
 // report.hpp over errand::memory_store: read, decide, compare-and-set, and
 // decide again when another writer got there first.
 
-#include <errand/memory.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/memory.hpp>
 
 #include <chrono>
 #include <functional>
@@ -44,7 +43,9 @@ class interposing_store {
   std::optional<errand::job> get(std::int64_t id) const { return inner_.get(id); }
   std::vector<errand::write_result> apply_batch(std::span<const errand::decision> ds) { return inner_.apply_batch(ds); }
   std::optional<errand::job> claim(const errand::claim_request& r) { return inner_.claim(r); }
-  std::vector<errand::job> claim_batch(const errand::claim_request& r, std::size_t n) { return inner_.claim_batch(r, n); }
+  std::vector<errand::job> claim_batch(const errand::claim_request& r, std::size_t n) {
+    return inner_.claim_batch(r, n);
+  }
   std::vector<errand::job> expired_leases(errand::time_point now, std::size_t n) const {
     return inner_.expired_leases(now, n);
   }
@@ -92,7 +93,8 @@ TEST_CASE("report applies an event and returns the row as written", "[report]") 
   fixture f;
   const auto job = f.running_job();
   f.clock.advance(5s);
-  const auto result = errand::report(f.store, job.id, errand::succeed{1, "w1", "resized 3 images"}, no_delay, f.clock.now());
+  const auto result =
+      errand::report(f.store, job.id, errand::succeed{1, "w1", "resized 3 images"}, no_delay, f.clock.now());
   CHECK(result.applied());
   CHECK(result.accepted());
   REQUIRE(result.row);
@@ -131,8 +133,8 @@ TEST_CASE("contract 5: report decides again when a competing write moved the ver
     f.store.before_next_apply([&](errand::memory_store& s) {
       REQUIRE(errand::heartbeat(s, job.id, "w1", 1, 60s, f.clock.now() + 10s).applied());
     });
-    const auto result = errand::report(f.store, job.id, errand::fail{1, "w1", {"out of memory"}}, no_delay,
-                                       f.clock.now() + 20s);
+    const auto result =
+        errand::report(f.store, job.id, errand::fail{1, "w1", {"out of memory"}}, no_delay, f.clock.now() + 20s);
     CHECK(result.applied());
     CHECK(f.store.applies() == 2);  // the first compare-and-set lost, the second won
     const auto row = f.memory.get(job.id);
@@ -144,9 +146,8 @@ TEST_CASE("contract 5: report decides again when a competing write moved the ver
 
   SECTION("the reaper got there first: the late report is rejected and changes nothing") {
     f.clock.advance(31s);
-    f.store.before_next_apply([&](errand::memory_store& s) {
-      REQUIRE(errand::reap(s, no_delay, f.clock.now()).size() == 1);
-    });
+    f.store.before_next_apply(
+        [&](errand::memory_store& s) { REQUIRE(errand::reap(s, no_delay, f.clock.now()).size() == 1); });
     const auto result = errand::report(f.store, job.id, errand::succeed{1, "w1"}, no_delay, f.clock.now());
     CHECK(result.outcome == verdict::rejected);
     CHECK(result.why == rejection::stale_report);
@@ -224,13 +225,13 @@ TEST_CASE("contract 4: reap of a job on its last attempt fails it, with the reas
   CHECK(f.memory.latest_outcome(job.id)->text == recovered[0].last_error);
 }
 
-TEST_CASE("contract 4: reap leaves alone a job whose worker heartbeated after the reaper looked", "[contract][report]") {
+TEST_CASE("contract 4: reap leaves alone a job whose worker heartbeated after the reaper looked",
+          "[contract][report]") {
   fixture f;
   const auto job = f.running_job();
   f.clock.advance(31s);
-  f.store.before_next_apply([&](errand::memory_store& s) {
-    REQUIRE(errand::heartbeat(s, job.id, "w1", 1, 30s, f.clock.now()).applied());
-  });
+  f.store.before_next_apply(
+      [&](errand::memory_store& s) { REQUIRE(errand::heartbeat(s, job.id, "w1", 1, 30s, f.clock.now()).applied()); });
   CHECK(errand::reap(f.store, no_delay, f.clock.now()).empty());
   CHECK(f.memory.get(job.id)->state == job_state::running);
   CHECK(f.memory.history(job.id).size() == 1);

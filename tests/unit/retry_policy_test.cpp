@@ -1,10 +1,9 @@
 // retry_policy.hpp: when a retryable failure is tried again, and how decide()
 // applies the policy (attempts, non-retryable errors, an operator's requeue).
 
+#include "errand_catch.hpp"
 #include <errand/decide.hpp>
 #include <errand/retry_policy.hpp>
-
-#include "errand_catch.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,8 +1,7 @@
 // time.hpp: errand's times are microseconds, UTC, written as ISO-8601.
 
-#include <errand/time.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/time.hpp>
 
 #include <chrono>
 #include <string>
@@ -64,26 +63,26 @@ TEST_CASE("from_iso8601 rejects garbage and non-UTC offsets rather than guessing
   const std::string rejected[] = {
       "",
       "garbage",
-      "2026-01-01",                      // no time
-      "2026-01-01T00:00:00",             // no zone: local time is a guess
-      "2026-01-01T00:00:00+01:00",       // a non-UTC offset
+      "2026-01-01",                 // no time
+      "2026-01-01T00:00:00",        // no zone: local time is a guess
+      "2026-01-01T00:00:00+01:00",  // a non-UTC offset
       "2026-01-01T00:00:00-05:00",
       "2026-01-01T00:00:00+00:30",
-      "2026-01-01T00:00:00z",            // lower-case zone
-      "2026-01-01T00:00:00Z ",           // trailing text
+      "2026-01-01T00:00:00z",   // lower-case zone
+      "2026-01-01T00:00:00Z ",  // trailing text
       "2026-01-01T00:00:00ZZ",
-      "2026-01-01T00:00:00.Z",           // a dot without digits
-      "2026-01-01T00:00:00.1234567890Z", // ten fractional digits
-      "2026-1-01T00:00:00Z",             // a short month
-      "2026-01-01X00:00:00Z",            // neither 'T' nor a space
-      "2026-13-01T00:00:00Z",            // month 13
-      "2026-02-30T00:00:00Z",            // February 30th
-      "2025-02-29T00:00:00Z",            // not a leap year
+      "2026-01-01T00:00:00.Z",            // a dot without digits
+      "2026-01-01T00:00:00.1234567890Z",  // ten fractional digits
+      "2026-1-01T00:00:00Z",              // a short month
+      "2026-01-01X00:00:00Z",             // neither 'T' nor a space
+      "2026-13-01T00:00:00Z",             // month 13
+      "2026-02-30T00:00:00Z",             // February 30th
+      "2025-02-29T00:00:00Z",             // not a leap year
       "2026-01-01T24:00:00Z",
       "2026-01-01T00:60:00Z",
       "2026-01-01T00:00:61Z",
       "+2026-01-01T00:00:00Z",
-      "1767225600",                      // seconds since the epoch are not ISO-8601
+      "1767225600",  // seconds since the epoch are not ISO-8601
   };
   for (const auto& text : rejected) {
     INFO('"' << text << '"');
