@@ -1,7 +1,9 @@
 // What a user's program does with errand, built by a project of its own: a job
 // fails once, is retried and succeeds, and the failure's reason is still there.
 // The backends it uses are the components its CMake project asked for.
-// Usage: errand_consumer <scratch directory>
+// Usage: errand_consumer <scratch directory> [PostgreSQL URL]
+// Without a URL the PostgreSQL backend is only compiled and linked: the code
+// that connects is built, so libpqxx must link, but not run.
 
 #include <errand/errand.hpp>
 #ifdef ERRAND_CONSUMER_MEMORY
@@ -9,6 +11,9 @@
 #endif
 #ifdef ERRAND_CONSUMER_SQLITE
 #include <errand/sqlite.hpp>
+#endif
+#ifdef ERRAND_CONSUMER_POSTGRES
+#include <errand/postgres.hpp>
 #endif
 
 #include <cstdlib>
@@ -52,8 +57,8 @@ void fail_once_then_succeed(Store& store, const std::string& backend) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: errand_consumer <scratch directory>\n";
+  if (argc < 2 || argc > 3) {
+    std::cerr << "usage: errand_consumer <scratch directory> [PostgreSQL URL]\n";
     return EXIT_FAILURE;
   }
   [[maybe_unused]] const std::string scratch = argv[1];
@@ -64,6 +69,15 @@ int main(int argc, char** argv) {
 #ifdef ERRAND_CONSUMER_SQLITE
   errand::sqlite_store sqlite(scratch + "/consumer.db");
   fail_once_then_succeed(sqlite, "sqlite");
+#endif
+#ifdef ERRAND_CONSUMER_POSTGRES
+  static_assert(errand::store<errand::postgres_store>);
+  if (argc == 3) {
+    errand::postgres_store postgres(argv[2]);
+    fail_once_then_succeed(postgres, "postgres");
+  } else {
+    std::cout << "postgres: compiled and linked\n";
+  }
 #endif
   std::cout << (failures == 0 ? "consumer: ok" : "consumer: FAILED") << '\n';
   return failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

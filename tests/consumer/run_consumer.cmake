@@ -29,12 +29,14 @@ file(MAKE_DIRECTORY "${WORK_DIR}")
 string(REPLACE "," ";" wanted "${COMPONENTS}")
 
 set(configure_args -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
-                   "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
-                   "-DERRAND_CONSUMER_COMPONENTS=${COMPONENTS}")
+                   "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
 if(MAKE_PROGRAM)
   list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
 endif()
 set(program "${WORK_DIR}/build/errand_consumer" "${WORK_DIR}")
+if(NOT MODE STREQUAL "test_package")
+  list(APPEND configure_args "-DERRAND_CONSUMER_COMPONENTS=${COMPONENTS}")
+endif()
 
 if(MODE MATCHES "^(find_package|unknown_component|test_package)$")
   set(staged "${WORK_DIR}/staged")
