@@ -8,6 +8,7 @@
 #include <errand/clock.hpp>
 #include <errand/codec.hpp>
 #include <errand/decide.hpp>
+#include <errand/diagram.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/error_text.hpp>
 #include <errand/handler.hpp>
