@@ -309,29 +309,38 @@ class postgres_store {
     return tx.exec_prepared(s.name, std::span<const detail::pg::cell>(params.begin(), params.size()));
   }
 
-  // Runs body on a pooled connection. A connection that broke is dropped (the
-  // error reaches the caller: nothing was written); a transaction the server
-  // rolled back to break a deadlock is run again.
+  enum class on_broken { fail, retry_once };
+
+  // Runs body on a pooled connection. A connection that broke is dropped and
+  // the error reaches the caller: nothing was written. Only a read, which
+  // cannot have changed anything, is run once more on a fresh connection.
+  // A transaction the server rolled back to break a deadlock is run again.
   template <class Body>
-  std::invoke_result_t<Body, detail::pg::connection&> with_connection(Body&& body) const {
+  std::invoke_result_t<Body, detail::pg::connection&> with_connection(Body&& body,
+                                                                      on_broken broken = on_broken::fail) const {
     constexpr int rollback_retries = 5;
-    for (int attempt = 1;; ++attempt) {
+    int rolled_back = 0;
+    bool reconnected = false;
+    for (;;) {
       auto c = pool_.acquire();
       try {
         return body(*c);
       } catch (const detail::pg::connection_lost&) {
         c.discard();
-        throw;
+        if (broken == on_broken::fail || reconnected) throw;
+        reconnected = true;
       } catch (const detail::pg::transaction_aborted&) {
-        if (attempt >= rollback_retries) throw;
+        if (++rolled_back >= rollback_retries) throw;
       }
     }
   }
 
   detail::pg::rows read(const detail::pg::statement& s, std::initializer_list<detail::pg::cell> params) const {
-    return with_connection([&](detail::pg::connection& c) {
-      return c.autocommit([&](detail::pg::transaction& tx) { return run(tx, s, params); });
-    });
+    return with_connection(
+        [&](detail::pg::connection& c) {
+          return c.autocommit([&](detail::pg::transaction& tx) { return run(tx, s, params); });
+        },
+        on_broken::retry_once);
   }
 
   static detail::pg::cell text_array(const std::vector<std::string>& values) {

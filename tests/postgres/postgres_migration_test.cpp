@@ -1,0 +1,142 @@
+// Migrations: versioned, idempotent, safe when several sessions migrate at
+// once, and able to upgrade a table that predates errand's error columns.
+#include "pg_test_support.hpp"
+
+#include "errand_catch.hpp"
+
+#include <latch>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using errand::job_state;
+
+const errand::time_point t0 = errand::manual_clock{}.now();
+
+std::vector<std::string> column(const std::string& sql) {
+  std::vector<std::string> out;
+  for (const auto& row : pg_test::sql(sql)) out.push_back(row.at(0).value_or("NULL"));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("migrations: a fresh schema is created at the current version, and again is a no-op", "[postgres][migrate]") {
+  pg_test::scratch_schema schema;
+  CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
+  const auto t = errand::postgres_tables_for(schema.name(), "errand_");
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
+  CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
+  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"2"});
+  CHECK(column("SELECT data_type FROM information_schema.columns WHERE table_schema = '" + schema.name() +
+               "' AND table_name = 'errand_jobs' AND column_name IN ('payload', 'run_at', 'id') ORDER BY column_name") ==
+        std::vector<std::string>{"bigint", "json", "timestamp with time zone"});
+  CHECK(column("SELECT data_type FROM information_schema.columns WHERE table_schema = '" + schema.name() +
+               "' AND table_name = 'errand_history' AND column_name = 'payload'") == std::vector<std::string>{"jsonb"});
+  CHECK(column("SELECT indexdef LIKE '%WHERE (state = ANY%' FROM pg_indexes WHERE schemaname = '" + schema.name() +
+               "' AND indexname = 'errand_jobs_due_any_queue'") == std::vector<std::string>{"t"});
+}
+
+TEST_CASE("migrations: sessions migrating at the same moment migrate once", "[postgres][migrate][concurrency]") {
+  pg_test::scratch_schema schema;
+  constexpr int sessions = 8;
+  std::latch start(sessions);
+  std::vector<int> versions(sessions, 0);
+  std::vector<std::string> errors(sessions);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < sessions; ++i)
+    threads.emplace_back([&, i] {
+      start.arrive_and_wait();
+      try {
+        // Half migrate directly, half by opening a store: both take the advisory lock.
+        if (i % 2)
+          versions[i] = errand::postgres_migrate(schema.options());
+        else
+          versions[i] = errand::postgres_store(schema.options()).enqueue({}, t0).created ? 2 : 0;
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < sessions; ++i) {
+    INFO("session " << i << ": " << errors[i]);
+    CHECK(errors[i].empty());
+    CHECK(versions[i] == errand::postgres_schema_version);
+  }
+  const auto t = errand::postgres_tables_for(schema.name(), "errand_");
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
+  CHECK(column("SELECT count(*) FROM " + t.jobs) == std::vector<std::string>{std::to_string(sessions / 2)});
+}
+
+TEST_CASE("migrations: a legacy table without error columns is upgraded; its rows read NULL", "[postgres][migrate]") {
+  pg_test::scratch_schema schema;
+  const auto t = errand::postgres_tables_for(schema.name(), "errand_");
+  // The table as it was before errand stored why jobs fail (seed 000): no
+  // last_error, no history, no schema_version table.
+  pg_test::sql("CREATE SCHEMA \"" + schema.name() + "\"");
+  pg_test::sql("CREATE TABLE " + t.jobs +
+               " (id BIGSERIAL PRIMARY KEY, queue TEXT NOT NULL, kind TEXT NOT NULL, payload JSON NOT NULL,"
+               " state TEXT NOT NULL, priority INTEGER NOT NULL, attempt INTEGER NOT NULL,"
+               " max_attempts INTEGER NOT NULL, run_at TIMESTAMPTZ NOT NULL, worker TEXT, lease_until TIMESTAMPTZ,"
+               " heartbeat_at TIMESTAMPTZ, version BIGINT NOT NULL, unique_key TEXT,"
+               " created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL)");
+  const std::string at = "'2025-12-22T02:39:54Z'";
+  pg_test::sql("INSERT INTO " + t.jobs +
+               " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, version,"
+               " created_at, updated_at) VALUES"
+               " ('default', 'fresh', '{}', 'pending', 0, 0, 3, " + at + ", NULL, 1, " + at + ", " + at + "),"
+               " ('default', 'flaky', '{\"n\":1}', 'retry_pending', 0, 2, 3, " + at + ", 'agent-7', 4, " + at + ", " +
+               at + "),"
+               " ('default', 'broken', '{}', 'failed', 0, 3, 3, " + at + ", 'agent-7', 7, " + at + ", " + at + "),"
+               " ('default', 'odd', '{}', 'archived', 0, 1, 3, " + at + ", NULL, 2, " + at + ", " + at + ")");
+
+  errand::postgres_store store(schema.options());
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
+
+  const auto flaky = store.get(2);
+  REQUIRE(flaky);
+  CHECK(flaky->state == job_state::retry_pending);
+  CHECK(flaky->attempt == 2);
+  CHECK(flaky->payload == R"({"n":1})");
+  CHECK_FALSE(flaky->last_error);
+  CHECK_FALSE(flaky->last_error_kind);
+  CHECK_FALSE(flaky->last_error_at);
+  CHECK_FALSE(flaky->detail);
+  CHECK(flaky->run_at == *errand::from_iso8601("2025-12-22T02:39:54Z"));
+  CHECK_FALSE(store.get(3)->last_error);
+  CHECK_THROWS_WITH(store.get(4), Catch::Matchers::Contains("job 4") && Catch::Matchers::Contains("'archived'"));
+
+  // The legacy jobs work on: claimed in order, with history from seq 1.
+  const auto first = store.claim({"w", 30s, t0, {}});
+  REQUIRE(first);
+  CHECK(first->id == 1);
+  const auto second = store.claim({"w", 30s, t0, {}});
+  REQUIRE(second);
+  CHECK(second->id == 2);
+  CHECK(second->attempt == 3);
+  REQUIRE(errand::report(store, 2, errand::fail{3, "w", {"still broken", "reported", true, {}}}, {}, t0).applied());
+  const auto history = store.history(2);
+  REQUIRE(history.size() == 2);
+  CHECK(history[0].seq == 1);
+  CHECK(history[1].seq == 2);
+  CHECK(store.get(2)->last_error == "still broken");
+  CHECK(store.get(2)->state == job_state::failed);
+  REQUIRE(errand::report(store, 3, errand::requeue{"operator retry", 1}, {}, t0).applied());
+  CHECK(store.get(3)->state == job_state::pending);
+
+  // New writes are held to the contract the old rows predate.
+  CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET state = 'failed', last_error = NULL WHERE id = 1"),
+                    Catch::Matchers::Contains("jobs_failure_has_reason"));
+}
+
+TEST_CASE("migrations: a schema newer than this errand is refused, untouched", "[postgres][migrate]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_migrate(schema.options());
+  const auto t = errand::postgres_tables_for(schema.name(), "errand_");
+  pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (3, 'from the future')");
+  CHECK_THROWS_WITH(errand::postgres_store(schema.options()),
+                    Catch::Matchers::Contains("schema version 3, newer than this errand knows (2)"));
+  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"3"});
+}

@@ -1,0 +1,331 @@
+// postgres_store beyond the conformance suite: options, bad input end to
+// end (contract item 7 against TEXT and JSONB), rows written behind errand's
+// back, and notifications between two stores (two connections, as two
+// processes would have).
+#include "pg_test_support.hpp"
+
+#include "errand_catch.hpp"
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using errand::job_state;
+
+const errand::time_point t0 = errand::manual_clock{}.now();
+const errand::retry_policy policy{std::chrono::seconds{10}, 2.0, std::chrono::minutes{5}, 0.0, 7};
+
+errand::job_spec spec(std::string kind = "work", std::string payload = R"({"order":42})") {
+  errand::job_spec s;
+  s.kind = std::move(kind);
+  s.payload = std::move(payload);
+  return s;
+}
+
+errand::fail failure(const errand::job& row, std::string message, bool retryable = false) {
+  return {row.attempt, *row.worker, {std::move(message), "reported", retryable, {}}};
+}
+
+// Collects notifications from any thread; waits for them with a generous
+// bound (cross-process delivery is asynchronous), never asserting on time.
+struct heard_list {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<errand::notification> heard;
+
+  errand::listener listener() {
+    return [this](const errand::notification& n) {
+      std::scoped_lock lock(mutex);
+      heard.push_back(n);
+      changed.notify_all();
+    };
+  }
+  bool wait_for(std::size_t n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, 60s, [&] { return heard.size() >= n; });
+  }
+  std::vector<errand::notification> copy() {
+    std::scoped_lock lock(mutex);
+    return heard;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("options: schema and prefix must be plain identifiers that fit", "[postgres][options]") {
+  auto options = [](std::string schema, std::string prefix) {
+    errand::postgres_options o;
+    o.url = pg_test::url();
+    o.schema = std::move(schema);
+    o.table_prefix = std::move(prefix);
+    return o;
+  };
+  CHECK_THROWS_AS(errand::postgres_store(options("Jobs", "errand_")), std::invalid_argument);
+  CHECK_THROWS_AS(errand::postgres_store(options("public", "x\"; DROP TABLE y; --")), std::invalid_argument);
+  CHECK_THROWS_AS(errand::postgres_store(options("9lives", "")), std::invalid_argument);
+  CHECK_THROWS_AS(errand::postgres_store(options(std::string(60, 's'), "errand_")), std::invalid_argument);
+  CHECK_NOTHROW(errand::postgres_tables_for("jobs", ""));
+  const auto t = errand::postgres_tables_for("ops", "queue_");
+  CHECK(t.jobs == "\"ops\".\"queue_jobs\"");
+  CHECK(t.history == "\"ops\".\"queue_history\"");
+  CHECK(t.channel == "ops.queue_events");
+}
+
+TEST_CASE("options: an unreachable server is a store_error that hides the password", "[postgres][options]") {
+  errand::postgres_options o;
+  o.url = "postgresql://worker:hunter2@127.0.0.1:1/app?connect_timeout=5";
+  o.connect_attempts = 2;
+  o.reconnect_backoff = 1ms;
+  try {
+    errand::postgres_store store(o);
+    FAIL("opening a store on a closed port succeeded");
+  } catch (const errand::store_error& e) {
+    const std::string what = e.what();
+    CHECK(what.find("after 2 attempt(s)") != std::string::npos);
+    CHECK(what.find("worker:***@127.0.0.1:1") != std::string::npos);
+    CHECK(what.find("hunter2") == std::string::npos);
+  }
+  CHECK(errand::detail::pg::redacted("host=db password=s3cret user=w") == "host=db password=*** user=w");
+}
+
+TEST_CASE("options: with migrate off, unmigrated tables are refused", "[postgres][options]") {
+  pg_test::scratch_schema schema;
+  auto o = schema.options();
+  o.migrate = false;
+  CHECK_THROWS_WITH(errand::postgres_store(o), Catch::Matchers::Contains("schema version 0 of 2"));
+  errand::postgres_migrate(schema.options());
+  errand::postgres_store store(o);
+  CHECK(store.enqueue(spec(), t0).created);
+}
+
+TEST_CASE("payloads are stored as the producer wrote them, \\u0000 included", "[postgres][bad-input]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  const std::string spaced = "{ \"b\" : [1, 2.50, {\"a\":null}],\n  \"a\": \"x\" }";
+  const std::string escaped_nul = R"({"note":"a\u0000b","path":"C:\\u0000"})";
+  const auto a = store.enqueue(spec("spaced", spaced), t0).id;
+  const auto b = store.enqueue(spec("nul", escaped_nul), t0).id;
+  CHECK(store.get(a)->payload == spaced);
+  CHECK(store.get(b)->payload == escaped_nul);
+  // JSON, not text: operators can query it.
+  CHECK(*pg_test::sql("SELECT payload->>'a' FROM " + store.tables().jobs + " WHERE id = " + std::to_string(a))
+             .at(0)
+             .at(0) == "x");
+}
+
+TEST_CASE("bad input to enqueue is refused naming the spec and field; nothing is enqueued", "[postgres][bad-input]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  const auto existing = store.enqueue(spec("kept"), t0).id;
+
+  std::string nul_kind = "re";
+  nul_kind += '\0';
+  nul_kind += "size";
+  std::vector<errand::job_spec> batch{spec("a"), spec(nul_kind), spec("c")};
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
+                    Catch::Matchers::Contains("job_spec #1 field 'kind' holds a NUL byte at offset 2"));
+
+  batch[1] = spec("b");
+  batch[1].queue = "bad \xFF queue";
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
+                    Catch::Matchers::Contains("job_spec #1 field 'queue' is not valid UTF-8 at offset 4"));
+
+  batch[1] = spec("b", "{\"unterminated\": ");
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
+                    Catch::Matchers::Contains("job_spec #1 (kind 'b'): field 'payload' is not JSON"));
+
+  batch[1] = spec("b");
+  batch[1].unique_key = std::string("key\0tail", 8);
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Catch::Matchers::Contains("field 'unique_key' holds a NUL"));
+
+  CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
+  CHECK(store.get(existing)->kind == "kept");
+  batch[1].unique_key = "fine";
+  CHECK(store.enqueue_batch(batch, t0).size() == 3);
+}
+
+TEST_CASE("contract 7: hostile error text reaches the row and the JSONB history intact", "[postgres][contract]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  std::string hostile = "quote ' double \" backslash \\ nul ";
+  hostile += '\0';
+  hostile += " \\u0000 literal, bad utf8 \xC3\x28 \xFF\xFE, control \x01\x1F, emoji \xF0\x9F\x92\xA5 end";
+  std::string huge(1 << 20, 'x');
+  huge[5000] = '\0';
+  huge[7000] = '\xFF';
+  std::string detail = "posted nothing ";
+  detail += '\0';
+  detail += " \xC0\xAF";
+
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(store.enqueue(spec(), t0).id);
+  const auto a = *store.claim({"w", 30s, t0, {}});
+  const auto b = *store.claim({"w", 30s, t0, {}});
+  const auto c = *store.claim({"w", 30s, t0, {}});
+  REQUIRE(errand::report(store, a.id, failure(a, hostile), policy, t0).applied());
+  REQUIRE(errand::report(store, b.id, failure(b, huge), policy, t0).applied());
+  REQUIRE(errand::report(store, c.id, errand::succeed{c.attempt, "w", detail}, policy, t0).applied());
+
+  const auto ra = store.get(a.id);
+  CHECK(ra->last_error == errand::storable_error_text(hostile));
+  const auto rb = store.get(b.id);
+  CHECK(rb->last_error->size() <= errand::max_error_bytes);
+  CHECK(rb->last_error->find("[truncated from 1048576 bytes]") != std::string::npos);
+  CHECK(store.get(c.id)->detail == errand::storable_error_text(detail));
+
+  // What an operator sees with psql: the same text in the row and in history.
+  const auto& t = store.tables();
+  for (const auto& row : {*ra, *rb}) {
+    const auto cells = pg_test::sql("SELECT j.last_error = (h.payload->'error'->>'message'), jsonb_typeof(h.payload)"
+                                    " FROM " + t.jobs + " j JOIN " + t.history +
+                                    " h ON h.job_id = j.id AND h.event = 'fail' WHERE j.id = " +
+                                    std::to_string(row.id));
+    REQUIRE(cells.size() == 1);
+    CHECK(cells[0].at(0) == "t");
+    CHECK(cells[0].at(1) == "object");
+    CHECK(errand::errors_of(store.history(row.id)).at(0).message == *row.last_error);
+  }
+  CHECK(store.latest_outcome(c.id)->text == errand::storable_error_text(detail));
+}
+
+TEST_CASE("a row written behind errand's back: refused by constraints, or reported with its id", "[postgres][bad-input]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  const auto& t = store.tables();
+  const auto bad = store.enqueue(spec("bad"), t0).id;
+  const auto good = store.enqueue(spec("good"), t0).id;
+  const std::string where = " WHERE id = " + std::to_string(bad);
+
+  CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET state = 'exploded'" + where),
+                    Catch::Matchers::Contains("jobs_state_check"));
+  CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET state = 'failed'" + where),
+                    Catch::Matchers::Contains("jobs_failure_has_reason"));
+  CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET last_error = ''" + where),
+                    Catch::Matchers::Contains("jobs_last_error_not_empty"));
+  CHECK(store.get(bad)->state == job_state::pending);
+
+  // A state the constraint no longer guards (an older errand's, or a hand edit).
+  pg_test::sql("ALTER TABLE " + t.jobs + " DROP CONSTRAINT " + t.object("jobs_state_check"));
+  pg_test::sql("UPDATE " + t.jobs + " SET state = 'exploded'" + where);
+  CHECK_THROWS_AS(store.get(bad), errand::corrupt_row);
+  CHECK_THROWS_WITH(store.get(bad), Catch::Matchers::Contains("job " + std::to_string(bad)) &&
+                                        Catch::Matchers::Contains("'exploded'"));
+  CHECK_THROWS_WITH(store.query({}), Catch::Matchers::Contains("job " + std::to_string(bad)));
+  CHECK_THROWS_WITH(store.count_by_state(), Catch::Matchers::Contains("job " + std::to_string(bad)));
+
+  // Every other job keeps working.
+  const auto claimed = store.claim({"w", 30s, t0, {}});
+  REQUIRE(claimed);
+  CHECK(claimed->id == good);
+  CHECK(errand::report(store, good, errand::succeed{claimed->attempt, "w", {}}, policy, t0).applied());
+  CHECK(store.query({.state = job_state::succeeded}).size() == 1);
+}
+
+TEST_CASE("one batch may write the same job twice, in order", "[postgres]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  const auto id = store.enqueue(spec(), t0).id;
+  const auto claimed = *store.claim({"w", 30s, t0, {}});
+  const auto beat = errand::extend_lease(claimed, "w", claimed.attempt, 60s, t0 + 10s);
+  const auto done = errand::decide(beat.next, errand::succeed{claimed.attempt, "w", {}}, policy, t0 + 20s);
+  const std::vector<errand::decision> chain{beat, done};
+  CHECK(store.apply_batch(chain) == std::vector{errand::write_result::applied, errand::write_result::applied});
+  CHECK(store.get(id)->state == job_state::succeeded);
+  CHECK(store.history(id).size() == 2);
+
+  auto gone = done;
+  gone.next.id = id + 100;
+  const std::vector<errand::decision> mixed{done, gone};
+  CHECK(store.apply_batch(mixed) == std::vector{errand::write_result::conflict, errand::write_result::not_found});
+}
+
+TEST_CASE("a new unique key repeated within one batch creates one job", "[postgres]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  std::vector<errand::job_spec> batch{spec("a"), spec("b"), spec("c"), spec("d")};
+  batch[1].unique_key = batch[3].unique_key = "twice";
+  const auto results = store.enqueue_batch(batch, t0);
+  REQUIRE(results.size() == 4);
+  CHECK(results[0].created);
+  CHECK(results[1].created);
+  CHECK(results[2].created);
+  CHECK(results[3] == errand::enqueued{results[1].id, false});
+  CHECK(results[0].id < results[1].id);
+  CHECK(results[1].id < results[2].id);
+  CHECK(store.get(results[2].id)->kind == "c");
+  CHECK(store.get(results[1].id)->kind == "b");
+}
+
+TEST_CASE("concurrent enqueues of one unique key create one job", "[postgres][concurrency]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  std::mutex mutex;
+  std::vector<errand::enqueued> results;
+  std::vector<std::thread> producers;
+  for (int i = 0; i < 6; ++i)
+    producers.emplace_back([&] {
+      auto s = spec();
+      s.unique_key = "nightly-report";
+      const auto r = store.enqueue(s, t0);
+      std::scoped_lock lock(mutex);
+      results.push_back(r);
+    });
+  for (auto& p : producers) p.join();
+  REQUIRE(results.size() == 6);
+  CHECK(std::count_if(results.begin(), results.end(), [](const auto& r) { return r.created; }) == 1);
+  for (const auto& r : results) CHECK(r.id == results.front().id);
+  CHECK(store.count_by_state().at(job_state::pending) == 1);
+}
+
+TEST_CASE("contract 8 across connections: a subscriber hears what another store committed", "[postgres][notify]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store writer(schema.options());
+  errand::postgres_store reader(schema.options());
+  heard_list here, there;
+  auto own = writer.subscribe(here.listener());
+  auto other = reader.subscribe(there.listener());
+
+  const auto id = writer.enqueue(spec(), t0).id;
+  const auto claimed = *writer.claim({"w", 30s, t0, {}});
+  REQUIRE(errand::report(writer, id, failure(claimed, "upstream 503", true), policy, t0 + 1s).applied());
+
+  REQUIRE(there.wait_for(2));
+  const auto remote = there.copy();
+  REQUIRE(remote.size() == 2);
+  CHECK(remote[0].record.event == "claim");
+  CHECK(remote[0].record.seq == 1);
+  CHECK(remote[1].record.event == "fail");
+  CHECK(remote[1].record.seq == 2);
+  CHECK(remote[1].record.to == job_state::retry_pending);
+  CHECK(remote[1].row.id == id);
+  CHECK(remote[1].row.last_error == "upstream 503");
+  CHECK(errand::from_json<errand::fail>(remote[1].record.payload).error.message == "upstream 503");
+
+  // The writer's own subscriber heard each commit once, on the committing thread.
+  const auto local = here.copy();
+  REQUIRE(local.size() == 2);
+  CHECK(local[1].record.seq == 2);
+}
+
+TEST_CASE("idle workers wake when another process enqueues or schedules a retry", "[postgres][notify]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store producer(schema.options());
+  errand::postgres_store worker(schema.options());
+
+  auto epoch = worker.work_epoch();
+  CHECK_FALSE(worker.wait_for_work(epoch, 0ms));
+  producer.enqueue(spec(), t0);
+  CHECK(worker.wait_for_work(epoch, 60s));
+
+  const auto claimed = *worker.claim({"w", 30s, t0, {}});
+  epoch = worker.work_epoch();
+  REQUIRE(errand::report(producer, claimed.id, failure(claimed, "retry me", true), errand::retry_policy::immediate(),
+                         t0)
+              .applied());
+  CHECK(worker.wait_for_work(epoch, 60s));
+  CHECK(worker.claim({"w", 30s, t0, {}}));
+}
