@@ -158,6 +158,8 @@ class runner {
     if (options_.lease <= duration::zero() || options_.poll_interval <= duration::zero() ||
         options_.heartbeat_interval.value_or(options_.lease) <= duration::zero())
       throw std::invalid_argument("errand: a runner's lease, heartbeat interval and poll interval must be positive");
+    if (options_.heartbeat_interval.value_or(duration::zero()) >= options_.lease)
+      throw std::invalid_argument("errand: a runner's heartbeat interval must be shorter than its lease");
     if (options_.worker_id.empty()) options_.worker_id = detail::default_worker_id();
     heartbeat_interval_ = options_.heartbeat_interval.value_or(options_.lease / 3);
     if (!options_.log)
@@ -592,7 +594,13 @@ class runner {
     log(what + " failed: " + e.what());
   }
 
-  void log(const std::string& line) const { options_.log(line); }
+  // A log sink that throws must not take a runner thread down with it.
+  void log(const std::string& line) const noexcept {
+    try {
+      options_.log(line);
+    } catch (...) {
+    }
+  }
 
   S& store_;
   runner_options options_;

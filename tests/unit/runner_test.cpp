@@ -645,4 +645,10 @@ TEST_CASE_METHOD(fixture, "options that cannot work are refused", "[runner]") {
   o = options();
   o.lease = 0s;
   CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.heartbeat_interval = o.lease;
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.poll_interval = 0s;
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
 }
