@@ -297,36 +297,41 @@ class sqlite_store {
   struct statements {
     explicit statements(const sqlite_tables& t)
         : select_jobs("SELECT " + detail::sqlite::column_list<job>() + " FROM " + t.jobs),
-          get(select_jobs + " WHERE id = ?1"),
-          version_of("SELECT version FROM " + t.jobs + " WHERE id = ?1"),
-          find_unique("SELECT id FROM " + t.jobs + " WHERE unique_key = ?1"),
-          insert("INSERT INTO " + t.jobs +
+          get{select_jobs + " WHERE id = ?1"},
+          version_of{"SELECT version FROM " + t.jobs + " WHERE id = ?1"},
+          find_unique{"SELECT id FROM " + t.jobs + " WHERE unique_key = ?1"},
+          insert{"INSERT INTO " + t.jobs +
                  " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, unique_key,"
-                 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"),
+                 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"},
           update_set("UPDATE " + t.jobs +
                      " SET state = ?3, attempt = ?4, max_attempts = ?5, run_at = ?6, worker = ?7, lease_until = ?8,"
                      " heartbeat_at = ?9, last_error = ?10, last_error_kind = ?11, last_error_at = ?12, detail = ?13,"
                      " version = ?14, updated_at = ?15, last_seq = last_seq + ?16"
                      " WHERE id = ?1 AND version = ?2 RETURNING last_seq"),
-          update(update_set),
-          claim(update_set + ", " + detail::sqlite::column_list<job>()),
-          insert_history("INSERT INTO " + t.history + " (" + detail::sqlite::column_list<history_record>() +
-                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+          update{update_set},
+          claim{update_set + ", " + detail::sqlite::column_list<job>()},
+          insert_history{"INSERT INTO " + t.history + " (" + detail::sqlite::column_list<history_record>() +
+                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
           due(select_jobs + " WHERE state IN " + sqlite_claimable_states() + " AND run_at <= ?1"),
           due_order(" ORDER BY priority, run_at, id"),
-          expired(select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"),
-          history("SELECT " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
-                  " WHERE job_id = ?1 ORDER BY seq"),
-          counts("SELECT state, count(*), min(id) FROM " + t.jobs + " GROUP BY state"),
-          prune_finished_history("DELETE FROM " + t.history + " WHERE job_id IN (SELECT id FROM " + t.jobs +
-                                 " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"),
-          prune_finished_jobs("DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"),
-          prune_old_history("DELETE FROM " + t.history + " WHERE seq <= (SELECT last_seq FROM " + t.jobs + " WHERE " +
-                            t.jobs + ".id = " + t.history + ".job_id) - ?1") {}
+          expired{select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"},
+          history{"SELECT " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
+                  " WHERE job_id = ?1 ORDER BY seq"},
+          counts{"SELECT state, count(*), min(id) FROM " + t.jobs + " GROUP BY state"},
+          prune_finished_history{"DELETE FROM " + t.history + " WHERE job_id IN (SELECT id FROM " + t.jobs +
+                                 " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"},
+          prune_finished_jobs{"DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"},
+          prune_old_history{"DELETE FROM " + t.history + " WHERE seq <= (SELECT last_seq FROM " + t.jobs + " WHERE " +
+                            t.jobs + ".id = " + t.history + ".job_id) - ?1"} {}
 
-    std::string select_jobs, get, version_of, find_unique, insert, update_set, update, claim, insert_history, due,
-        due_order, expired, history, counts, prune_finished_history, prune_finished_jobs, prune_old_history;
-    std::string begin = "BEGIN IMMEDIATE", commit = "COMMIT";
+    using fixed = detail::sqlite::fixed_statement;
+    std::string select_jobs;
+    fixed get, version_of, find_unique, insert;
+    std::string update_set;
+    fixed update, claim, insert_history;
+    std::string due, due_order;
+    fixed expired, history, counts, prune_finished_history, prune_finished_jobs, prune_old_history;
+    fixed begin{"BEGIN IMMEDIATE"}, commit{"COMMIT"};
   };
 
   static void require_applied(const decision& d) {
@@ -559,7 +564,7 @@ class sqlite_store {
 
   sqlite_options options_;
   sqlite_tables tables_;
-  statements sql_;
+  mutable statements sql_;
   mutable std::mutex mutex_;
   std::unique_ptr<detail::sqlite::connection> db_;
   detail::listeners listeners_;

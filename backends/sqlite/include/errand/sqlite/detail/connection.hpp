@@ -88,6 +88,14 @@ class cursor {
   sqlite3_stmt* statement_;
 };
 
+// A statement the store runs on every call: its text and, once the
+// connection has prepared it, the connection's statement (which the
+// connection finalizes).
+struct fixed_statement {
+  std::string sql;
+  sqlite3_stmt* prepared = nullptr;
+};
+
 struct statement_deleter {
   void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
 };
@@ -130,7 +138,20 @@ class connection {
   }
 
   // The prepared statement for `sql`, prepared on first use.
-  cursor use(const std::string& sql) {
+  cursor use(const std::string& sql) { return cursor(db_, prepared(sql)); }
+
+  // The same for a statement used on every call: after the first use, no lookup.
+  cursor use(fixed_statement& statement) {
+    if (!statement.prepared) statement.prepared = prepared(statement.sql);
+    return cursor(db_, statement.prepared);
+  }
+
+  void rollback_if_open() noexcept {
+    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3_stmt* prepared(const std::string& sql) {
     auto it = statements_.find(sql);
     if (it == statements_.end()) {
       sqlite3_stmt* statement = nullptr;
@@ -139,14 +160,9 @@ class connection {
       if (code != SQLITE_OK) raise(db_, code, "preparing " + sql);
       it = statements_.emplace(sql, std::unique_ptr<sqlite3_stmt, statement_deleter>(statement)).first;
     }
-    return cursor(db_, it->second.get());
+    return it->second.get();
   }
 
-  void rollback_if_open() noexcept {
-    if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-
- private:
   sqlite3* db_ = nullptr;
   bool owned_ = false;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, statement_deleter>> statements_;
