@@ -104,17 +104,20 @@ struct statements {
   statement versions{"errand_versions",
                      "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
 
-  // $1 now, $2 limit. The WHERE repeats the claim index's predicate.
+  // $1 now, $2 limit. The WHERE repeats the claim index's predicate. FOR NO
+  // KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
+  // never changes an id): two claimers still exclude each other, and the
+  // foreign-key check of a history INSERT (KEY SHARE) does not hide a row.
   statement claimable_any{"errand_claimable_any",
                           "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE state IN " + claimable +
                               " AND run_at <= $1::timestamptz ORDER BY priority, run_at, id LIMIT $2"
-                              " FOR UPDATE SKIP LOCKED"};
+                              " FOR NO KEY UPDATE SKIP LOCKED"};
 
   // $1 now, $2 limit, $3 queues
   statement claimable_in{"errand_claimable_in",
                          "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE state IN " + claimable +
                              " AND run_at <= $1::timestamptz AND queue = ANY($3::text[])"
-                             " ORDER BY priority, run_at, id LIMIT $2 FOR UPDATE SKIP LOCKED"};
+                             " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED"};
 
   // $1 now, $2 limit
   statement expired{"errand_expired",
