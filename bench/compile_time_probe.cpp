@@ -10,12 +10,18 @@ namespace {
 errand::decision decide_each(const errand::job& row, const errand::retry_policy& policy, errand::time_point now,
                              int which) {
   switch (which) {
-    case 0: return errand::decide(row, errand::claim{"worker"}, policy, now);
-    case 1: return errand::decide(row, errand::succeed{1, "worker"}, policy, now);
-    case 2: return errand::decide(row, errand::fail{1, "worker", {"it broke"}}, policy, now);
-    case 3: return errand::decide(row, errand::lease_expired{1, "lease expired"}, policy, now);
-    case 4: return errand::decide(row, errand::cancel{}, policy, now);
-    default: return errand::decide(row, errand::requeue{}, policy, now);
+    case 0:
+      return errand::decide(row, errand::claim{"worker"}, policy, now);
+    case 1:
+      return errand::decide(row, errand::succeed{1, "worker"}, policy, now);
+    case 2:
+      return errand::decide(row, errand::fail{1, "worker", {"it broke"}}, policy, now);
+    case 3:
+      return errand::decide(row, errand::lease_expired{1, "lease expired"}, policy, now);
+    case 4:
+      return errand::decide(row, errand::cancel{}, policy, now);
+    default:
+      return errand::decide(row, errand::requeue{}, policy, now);
   }
 }
 

@@ -25,6 +25,8 @@
 #include <boost/msm/front/functor_row.hpp>
 #include <boost/msm/front/state_machine_def.hpp>
 
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -34,8 +36,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <unistd.h>
 
 namespace {
 
@@ -60,18 +60,27 @@ struct tally {
 };
 
 struct token_guard {
-  bool operator()(const tally& t, const errand::fail& e) const { return e.error.retryable && t.current.attempt < t.current.max_attempts; }
-  bool operator()(const tally& t, const errand::lease_expired&) const { return t.current.attempt < t.current.max_attempts; }
+  bool operator()(const tally& t, const errand::fail& e) const {
+    return e.error.retryable && t.current.attempt < t.current.max_attempts;
+  }
+  bool operator()(const tally& t, const errand::lease_expired&) const {
+    return t.current.attempt < t.current.max_attempts;
+  }
 };
 
 // Distinct weights, so the tally tells which actions ran, not only how many.
 template <class Action>
 inline constexpr std::uint64_t weight = 0;
-template <> inline constexpr std::uint64_t weight<rules::start_attempt> = 1;
-template <> inline constexpr std::uint64_t weight<rules::finish> = 10;
-template <> inline constexpr std::uint64_t weight<rules::schedule_retry> = 100;
-template <> inline constexpr std::uint64_t weight<rules::give_up> = 1000;
-template <> inline constexpr std::uint64_t weight<rules::reopen> = 10000;
+template <>
+inline constexpr std::uint64_t weight<rules::start_attempt> = 1;
+template <>
+inline constexpr std::uint64_t weight<rules::finish> = 10;
+template <>
+inline constexpr std::uint64_t weight<rules::schedule_retry> = 100;
+template <>
+inline constexpr std::uint64_t weight<rules::give_up> = 1000;
+template <>
+inline constexpr std::uint64_t weight<rules::reopen> = 10000;
 
 template <class Action>
 struct token_action {
@@ -323,11 +332,16 @@ const inputs& sequence() {
     std::uniform_int_distribution<int> states(0, 4), events(0, 6), rows(0, 7), legal(0, 2);
     const auto legal_event_for = [&](job_state s) {
       switch (s) {
-        case job_state::pending: return legal(generator) ? event_kind::claim : event_kind::cancel;
-        case job_state::retry_pending: return legal(generator) ? event_kind::claim : event_kind::cancel;
-        case job_state::running: return static_cast<event_kind>(1 + events(generator) % 5);
-        case job_state::failed: return event_kind::requeue;
-        case job_state::succeeded: break;
+        case job_state::pending:
+          return legal(generator) ? event_kind::claim : event_kind::cancel;
+        case job_state::retry_pending:
+          return legal(generator) ? event_kind::claim : event_kind::cancel;
+        case job_state::running:
+          return static_cast<event_kind>(1 + events(generator) % 5);
+        case job_state::failed:
+          return event_kind::requeue;
+        case job_state::succeeded:
+          break;
       }
       return event_kind::claim;  // illegal: succeeded is terminal
     };
@@ -354,13 +368,27 @@ outcome run_step(Way& way, const inputs& in, const step& s, errand::job& next, s
   auto context = make_context(in, in.rows[s.row], next, static_cast<const Work*>(nullptr));
   outcome result{};
   switch (s.event) {
-    case event_kind::claim: result = way(s.state, in.claim, context); break;
-    case event_kind::succeed: result = way(s.state, in.succeed, context); break;
-    case event_kind::fail_retryable: result = way(s.state, in.fail_retryable, context); break;
-    case event_kind::fail_fatal: result = way(s.state, in.fail_fatal, context); break;
-    case event_kind::lease_expired: result = way(s.state, in.lease_expired, context); break;
-    case event_kind::cancel: result = way(s.state, in.cancel, context); break;
-    case event_kind::requeue: result = way(s.state, in.requeue, context); break;
+    case event_kind::claim:
+      result = way(s.state, in.claim, context);
+      break;
+    case event_kind::succeed:
+      result = way(s.state, in.succeed, context);
+      break;
+    case event_kind::fail_retryable:
+      result = way(s.state, in.fail_retryable, context);
+      break;
+    case event_kind::fail_fatal:
+      result = way(s.state, in.fail_fatal, context);
+      break;
+    case event_kind::lease_expired:
+      result = way(s.state, in.lease_expired, context);
+      break;
+    case event_kind::cancel:
+      result = way(s.state, in.cancel, context);
+      break;
+    case event_kind::requeue:
+      result = way(s.state, in.requeue, context);
+      break;
   }
   if constexpr (std::is_same_v<Work, bare_work>) sum += context.sum;
   return result;

@@ -22,7 +22,9 @@ namespace detail {
 
 template <class Guard>
 constexpr std::string_view guard_name() {
-  if constexpr (requires { { Guard::name } -> std::convertible_to<std::string_view>; })
+  if constexpr (requires {
+                  { Guard::name } -> std::convertible_to<std::string_view>;
+                })
     return Guard::name;
   else
     return {};
@@ -50,12 +52,21 @@ inline std::string mermaid_label(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case ':': out += "#58;"; break;
-      case ';': out += "#59;"; break;
-      case '#': out += "#35;"; break;
+      case ':':
+        out += "#58;";
+        break;
+      case ';':
+        out += "#59;";
+        break;
+      case '#':
+        out += "#35;";
+        break;
       case '\n':
-      case '\r': out += ' '; break;
-      default: out += c;
+      case '\r':
+        out += ' ';
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -65,11 +76,19 @@ inline std::string dot_string(std::string_view text) {
   std::string out = "\"";
   for (const char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        break;
+      default:
+        out += c;
     }
   }
   return out + '"';

@@ -50,7 +50,8 @@ struct no_action {
 // actions as Action{}(Context&, const Event&).
 template <auto From, event Event, auto To, class Guard = always, class Action = no_action>
 struct row {
-  static_assert(std::is_same_v<decltype(From), decltype(To)>, "errand: a row's source and target must be the same state type");
+  static_assert(std::is_same_v<decltype(From), decltype(To)>,
+                "errand: a row's source and target must be the same state type");
   using state_type = decltype(From);
   using event_type = Event;
   using guard_type = Guard;
@@ -182,7 +183,8 @@ struct checks<Initial, events<Events...>, table<Rows...>, terminal<Terminals...>
   }
 
   template <class A, class B>
-  static constexpr bool same_trigger = A::from == B::from && std::is_same_v<typename A::event_type, typename B::event_type>;
+  static constexpr bool same_trigger =
+      A::from == B::from && std::is_same_v<typename A::event_type, typename B::event_type>;
 
   template <class A, class B>
   static constexpr bool duplicate = same_trigger<A, B> && !A::guarded && !B::guarded;
@@ -194,7 +196,8 @@ struct checks<Initial, events<Events...>, table<Rows...>, terminal<Terminals...>
   using row_at = boost::mp11::mp_at_c<row_list, I>;
 
   template <class A, class B>
-  static constexpr bool pair_ok = sizeof(check_unique<A, B, duplicate<A, B>>) && sizeof(check_not_shadowed<A, B, shadowed<A, B>>);
+  static constexpr bool pair_ok =
+      sizeof(check_unique<A, B, duplicate<A, B>>) && sizeof(check_not_shadowed<A, B, shadowed<A, B>>);
 
   template <std::size_t I, std::size_t... J>
   static constexpr bool unique_after(std::index_sequence<J...>) {

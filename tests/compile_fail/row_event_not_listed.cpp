@@ -2,8 +2,9 @@
 #include "traffic.hpp"
 
 namespace traffic {
-using lights = machine<red, events<go, slow, stop>,
-                       table<row<red, go, green>, row<green, slow, yellow>, row<yellow, stop, red>, row<red, honk, red>>>;
+using lights =
+    machine<red, events<go, slow, stop>,
+            table<row<red, go, green>, row<green, slow, yellow>, row<yellow, stop, red>, row<red, honk, red>>>;
 }
 
 int main() { return traffic::lights::row_count == 0; }

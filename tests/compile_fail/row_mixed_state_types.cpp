@@ -4,6 +4,6 @@
 namespace traffic {
 enum class door { shut, open };
 using broken_row = row<red, go, door::open>;
-}
+}  // namespace traffic
 
 int main() { return traffic::broken_row::guarded; }

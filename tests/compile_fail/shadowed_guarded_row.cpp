@@ -2,9 +2,9 @@
 #include "traffic.hpp"
 
 namespace traffic {
-using lights = machine<red, events<go, slow, stop>,
-                       table<row<red, go, red>, row<red, go, green, road_clear>, row<green, slow, yellow>,
-                             row<yellow, stop, red>>>;
+using lights = machine<
+    red, events<go, slow, stop>,
+    table<row<red, go, red>, row<red, go, green, road_clear>, row<green, slow, yellow>, row<yellow, stop, red>>>;
 }
 
 int main() { return traffic::lights::row_count == 0; }

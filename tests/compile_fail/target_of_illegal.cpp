@@ -2,8 +2,8 @@
 #include "traffic.hpp"
 
 namespace traffic {
-using lights = machine<red, events<go, slow, stop>,
-                       table<row<red, go, green>, row<green, slow, yellow>, row<yellow, stop, red>>>;
+using lights =
+    machine<red, events<go, slow, stop>, table<row<red, go, green>, row<green, slow, yellow>, row<yellow, stop, red>>>;
 }
 
 int main() { return traffic::lights::target_of<traffic::light::green, traffic::stop>() == traffic::light::red; }

@@ -2,7 +2,8 @@
 #include "traffic.hpp"
 
 namespace traffic {
-using lights = machine<red, events<go, stop>, table<row<red, go, green>, row<green, stop, red>, row<yellow, stop, red>>>;
+using lights =
+    machine<red, events<go, stop>, table<row<red, go, green>, row<green, stop, red>, row<yellow, stop, red>>>;
 }
 
 int main() { return traffic::lights::row_count == 0; }

@@ -3,9 +3,9 @@
 #include "traffic.hpp"
 
 namespace traffic {
-using lights = machine<red, events<go, slow, stop>,
-                       table<row<red, go, green, road_clear>, row<red, go, red>, row<green, slow, yellow>,
-                             row<yellow, stop, red>>>;
+using lights = machine<
+    red, events<go, slow, stop>,
+    table<row<red, go, green, road_clear>, row<red, go, red>, row<green, slow, yellow>, row<yellow, stop, red>>>;
 static_assert(lights::target_of<green, slow>() == yellow);
 }  // namespace traffic
 

@@ -5,11 +5,10 @@
 // failure) and cleared by every other status change. Here that rule is part of
 // the machine: error rows record, every other row clears, and a test reads the
 // table to prove no row was forgotten.
+#include "errand_catch.hpp"
 #include <errand/clock.hpp>
 #include <errand/diagram.hpp>
 #include <errand/machine.hpp>
-
-#include "errand_catch.hpp"
 
 #include <chrono>
 #include <functional>

@@ -1,7 +1,6 @@
+#include "errand_catch.hpp"
 #include <errand/diagram.hpp>
 #include <errand/lifecycle.hpp>
-
-#include "errand_catch.hpp"
 
 #include <string>
 #include <string_view>

@@ -1,6 +1,5 @@
-#include <errand/enum_name.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/enum_name.hpp>
 
 #include <cstdint>
 #include <string_view>
@@ -43,7 +42,8 @@ TEST_CASE("name_of a value that is no enumerator is nullopt", "[enum_name]") {
 }
 
 TEST_CASE("from_name reads back exactly the names name_of writes", "[enum_name]") {
-  for (const auto value : errand::enumerators<colour>()) CHECK(errand::from_name<colour>(*errand::name_of(value)) == value);
+  for (const auto value : errand::enumerators<colour>())
+    CHECK(errand::from_name<colour>(*errand::name_of(value)) == value);
   for (const auto value : errand::enumerators<priority>())
     CHECK(errand::from_name<priority>(*errand::name_of(value)) == value);
 }

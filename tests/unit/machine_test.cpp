@@ -1,6 +1,5 @@
-#include <errand/machine.hpp>
-
 #include "errand_catch.hpp"
+#include <errand/machine.hpp>
 
 #include <string>
 #include <string_view>
@@ -73,15 +72,14 @@ struct note_broken {
 using namespace errand;
 using enum door;
 
-using machine_type = machine<closed, events<open_door, close_door, lock, unlock, kick>,
-                             table<row<closed, open_door, open, always, note_open>,  //
-                                   row<open, close_door, closed>,                    //
-                                   row<closed, lock, locked, always, set_code>,
-                                   row<locked, unlock, closed, code_matches, note_unlocked>,
-                                   row<locked, unlock, locked, always, count_failure>,
-                                   row<locked, kick, broken, hard_enough, note_broken>,
-                                   row<closed, kick, broken, hard_enough, note_broken>>,
-                             terminal<broken>>;
+using machine_type = machine<
+    closed, events<open_door, close_door, lock, unlock, kick>,
+    table<row<closed, open_door, open, always, note_open>,  //
+          row<open, close_door, closed>,                    //
+          row<closed, lock, locked, always, set_code>, row<locked, unlock, closed, code_matches, note_unlocked>,
+          row<locked, unlock, locked, always, count_failure>, row<locked, kick, broken, hard_enough, note_broken>,
+          row<closed, kick, broken, hard_enough, note_broken>>,
+    terminal<broken>>;
 
 }  // namespace door_example
 
@@ -126,9 +124,10 @@ struct counter {
 struct count {
   constexpr void operator()(counter& c, const auto&) const noexcept { ++c.transitions; }
 };
-using counting_latch = errand::machine<latch::shut, errand::events<ev::open_door, ev::close_door>,
-                                       errand::table<errand::row<latch::shut, ev::open_door, latch::ajar, errand::always, count>,
-                                                     errand::row<latch::ajar, ev::close_door, latch::shut, errand::always, count>>>;
+using counting_latch =
+    errand::machine<latch::shut, errand::events<ev::open_door, ev::close_door>,
+                    errand::table<errand::row<latch::shut, ev::open_door, latch::ajar, errand::always, count>,
+                                  errand::row<latch::ajar, ev::close_door, latch::shut, errand::always, count>>>;
 
 constexpr int transitions_of_open_then_close() {
   counter c;
