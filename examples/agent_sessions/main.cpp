@@ -12,7 +12,6 @@
 // (its tables go in the schema errand_example_agent_sessions, dropped first),
 // and on a SQLite file otherwise (the path given, or /tmp/errand-examples/).
 #include "text_table.hpp"
-
 #include <errand/outcome.hpp>
 #include <errand/runner.hpp>
 #include <errand/sqlite.hpp>
@@ -80,13 +79,15 @@ void run_sessions(Store& store, const std::function<std::unique_ptr<Store>()>& r
   const auto live = store.subscribe([&](const errand::notification& n) {
     if (!n.row.last_error || n.record.event == "claim") return;
     std::scoped_lock lock(print);
-    std::cout << "  [live] job " << n.row.id << " (" << *errand::name_of(n.row.state) << "): Error: " << *n.row.last_error
-              << "\n";
+    std::cout << "  [live] job " << n.row.id << " (" << *errand::name_of(n.row.state)
+              << "): Error: " << *n.row.last_error << "\n";
   });
 
   const auto start = [&](const char* session, const char* prompt) {
-    return store.enqueue({.kind = "agent_turn", .payload = errand::to_json(agent_turn{session, prompt}), .max_attempts = 2},
-                         clock.now()).id;
+    return store
+        .enqueue({.kind = "agent_turn", .payload = errand::to_json(agent_turn{session, prompt}), .max_attempts = 2},
+                 clock.now())
+        .id;
   };
   const auto run_until_idle = [&] {
     for (;;) {

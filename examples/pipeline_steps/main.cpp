@@ -8,7 +8,6 @@
 //
 // The store is errand's in-memory one, the double to unit-test a pipeline with.
 #include "text_table.hpp"
-
 #include <errand/memory.hpp>
 #include <errand/runner.hpp>
 

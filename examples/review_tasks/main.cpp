@@ -9,7 +9,6 @@
 //     (COALESCE), and a failure nobody explained says so instead of ''.
 // The tasks live in a SQLite file that two processes share.
 #include "text_table.hpp"
-
 #include <errand/outcome.hpp>
 #include <errand/runner.hpp>
 #include <errand/sqlite.hpp>
@@ -140,9 +139,10 @@ int main(int argc, char** argv) try {
   errand_examples::text_table history({"seq", "from → to", "event", "attempt", "worker", "reason / detail"});
   for (const auto& r : store.history(1)) {
     const auto error = errand::error_of(r);
-    const std::string said = error                                ? error->message
-                             : r.event == errand::succeed::name ? or_null(errand::from_json<errand::succeed>(r.payload).detail)
-                                                                  : "";
+    const std::string said = error ? error->message
+                             : r.event == errand::succeed::name
+                                 ? or_null(errand::from_json<errand::succeed>(r.payload).detail)
+                                 : "";
     history.add({std::to_string(r.seq), state_name(r.from) + " → " + state_name(r.to), r.event,
                  std::to_string(r.attempt), or_null(r.worker), said});
   }
@@ -150,7 +150,8 @@ int main(int argc, char** argv) try {
 
   const auto& t = store.tables();
   std::cout << "\nSilent no-ops, told apart from real reviews, with SQL:\n  sqlite3 " << database.string()
-            << " \"SELECT id, detail FROM " << t.jobs << " WHERE state = 'succeeded' AND detail LIKE 'posted nothing%'\"\n";
+            << " \"SELECT id, detail FROM " << t.jobs
+            << " WHERE state = 'succeeded' AND detail LIKE 'posted nothing%'\"\n";
   return 0;
 } catch (const std::exception& e) {
   std::cerr << "review_tasks example failed: " << e.what() << '\n';

@@ -6,7 +6,6 @@
 // Time is a manual clock moved to each job's run_at, so the whole run, backoff
 // included, takes a fraction of a second and prints the same thing every time.
 #include "text_table.hpp"
-
 #include <errand/outcome.hpp>
 #include <errand/runner.hpp>
 #include <errand/sqlite.hpp>
@@ -76,8 +75,7 @@ void print_jobs(const errand::sqlite_store& store) {
 std::optional<errand::time_point> next_due(const errand::sqlite_store& store) {
   std::optional<errand::time_point> next;
   for (const auto state : {errand::job_state::pending, errand::job_state::retry_pending})
-    for (const auto& row : store.query({.state = state}))
-      next = next ? std::min(*next, row.run_at) : row.run_at;
+    for (const auto& row : store.query({.state = state})) next = next ? std::min(*next, row.run_at) : row.run_at;
   return next;
 }
 
@@ -147,8 +145,8 @@ int main(int argc, char** argv) try {
   std::cout << "\nLook at the same file with the sqlite3 shell:\n"
             << "  " << shell << "\"SELECT id, kind, state, attempt, last_error, last_error_at FROM " << tables.jobs
             << "\"\n"
-            << "  " << shell << "\"SELECT seq, from_state, to_state, event, attempt, worker, at FROM "
-            << tables.history << " WHERE job_id = " << recovered << " ORDER BY seq\"\n"
+            << "  " << shell << "\"SELECT seq, from_state, to_state, event, attempt, worker, at FROM " << tables.history
+            << " WHERE job_id = " << recovered << " ORDER BY seq\"\n"
             << "  " << shell << "\"SELECT job_id, attempt, json_extract(payload, '$.error.message') AS error FROM "
             << tables.history << " WHERE event = 'fail' ORDER BY job_id, seq\"\n";
   return 0;
