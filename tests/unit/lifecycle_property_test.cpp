@@ -30,11 +30,11 @@ using errand::job_state;
 using errand::verdict;
 
 constexpr std::uint64_t default_seed = 0x5EEDE77A4Dull;
-constexpr int steps = 20000;
+constexpr int steps = 10000;
 constexpr int initial_jobs = 40;
 
 std::uint64_t chosen_seed() {
-  if (const char* text = std::getenv("ERRAND_PROPERTY_SEED")) return std::strtoull(text, nullptr, 0);
+  if (const char* text = std::getenv("ERRAND_PROPERTY_SEED"); text && *text) return std::strtoull(text, nullptr, 0);
   return default_seed;
 }
 
