@@ -188,16 +188,14 @@ class runner {
 
   // Registers the handler for jobs of `kind`, whose payload the codec decodes
   // as Payload. A payload that does not decode fails the job, not retryable.
-  template <class Payload, class F>
-  requires std::invocable<F&, const Payload&, job_context&> runner& handle(std::string kind, F handler,
-                                                                           handler_options options = {}) {
+  template <class Payload, std::invocable<const Payload&, job_context&> F>
+  runner& handle(std::string kind, F handler, handler_options options = {}) {
     return add_handler(std::move(kind), detail::typed_handler<Payload>(std::move(handler)), options);
   }
 
   // Registers a handler that gets the payload as the JSON text stored.
-  template <class F>
-  requires std::invocable<F&, const std::string&, job_context&> runner& handle(std::string kind, F handler,
-                                                                               handler_options options = {}) {
+  template <std::invocable<const std::string&, job_context&> F>
+  runner& handle(std::string kind, F handler, handler_options options = {}) {
     return add_handler(std::move(kind), detail::raw_handler(std::move(handler)), options);
   }
 
@@ -317,8 +315,10 @@ class runner {
       const bool unfinished = std::any_of(slots_.begin(), slots_.end(),
                                           [](const slot& s) { return s.current && s.current->ended == ending::none; });
       if (!unfinished) return;
+      // Past the grace period only a failed store write keeps an attempt
+      // unfinished: it is retried at the poll interval.
       const duration left = grace_end_ - clock_.now();
-      idle_.wait_for(lock, std::clamp(left, duration{1}, options_.poll_interval));
+      idle_.wait_for(lock, left > duration::zero() ? std::min(left, options_.poll_interval) : options_.poll_interval);
     }
   }
 
@@ -576,14 +576,22 @@ class runner {
   }
 
   // The poll interval, or less when a deadline, a heartbeat or the reaper is due sooner.
+  // Something already due is a store write that failed on the last pass: it is
+  // retried at the poll interval, not in a busy loop.
   duration until_next_pass() const {
     const time_point now = clock_.now();
+    time_point next = now + options_.poll_interval;
+    const auto consider = [&](time_point due) {
+      if (due > now) next = std::min(next, due);
+    };
     std::scoped_lock lock(mutex_);
-    time_point next = std::min(now + options_.poll_interval, next_reap_);
+    consider(next_reap_);
     for (const auto& s : slots_)
-      if (s.current && s.current->ended == ending::none && !s.current->returned)
-        next = std::min({next, s.current->deadline, s.current->next_heartbeat});
-    return std::clamp(next - now, duration::zero(), options_.poll_interval);
+      if (s.current && s.current->ended == ending::none && !s.current->returned) {
+        consider(s.current->deadline);
+        consider(s.current->next_heartbeat);
+      }
+    return next - now;
   }
 
   void store_failed(const std::string& what, const std::exception& e) {

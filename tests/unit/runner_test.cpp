@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -143,6 +144,52 @@ struct fixture {
 };
 
 using strings = std::vector<std::string>;
+
+// The memory store, with its writes failing on demand the way a database's do
+// when it is unreachable: a fault injected in front of a real store.
+class unreachable_on_demand {
+ public:
+  explicit unreachable_on_demand(errand::memory_store& real) : real_(real) {}
+  std::atomic<bool> down{false};
+
+  errand::enqueued enqueue(const errand::job_spec& spec, errand::time_point now) { return real_.enqueue(spec, now); }
+  std::vector<errand::enqueued> enqueue_batch(std::span<const errand::job_spec> specs, errand::time_point now) {
+    return real_.enqueue_batch(specs, now);
+  }
+  std::optional<errand::job> get(std::int64_t id) { return real_.get(id); }
+  errand::write_result apply(const errand::decision& d) {
+    fail_if_down();
+    return real_.apply(d);
+  }
+  std::vector<errand::write_result> apply_batch(std::span<const errand::decision> ds) {
+    fail_if_down();
+    return real_.apply_batch(ds);
+  }
+  std::optional<errand::job> claim(const errand::claim_request& request) {
+    fail_if_down();
+    return real_.claim(request);
+  }
+  std::vector<errand::job> claim_batch(const errand::claim_request& request, std::size_t n) {
+    fail_if_down();
+    return real_.claim_batch(request, n);
+  }
+  std::vector<errand::job> expired_leases(errand::time_point now, std::size_t n) {
+    return real_.expired_leases(now, n);
+  }
+  std::vector<errand::job> query(const errand::job_query& q) { return real_.query(q); }
+  std::vector<errand::history_record> history(std::int64_t id) { return real_.history(id); }
+  std::optional<errand::outcome> latest_outcome(std::int64_t id) { return real_.latest_outcome(id); }
+  errand::state_counts count_by_state() { return real_.count_by_state(); }
+  errand::prune_result prune(const errand::prune_request& request) { return real_.prune(request); }
+  errand::subscription subscribe(errand::listener on_commit) { return real_.subscribe(std::move(on_commit)); }
+
+ private:
+  void fail_if_down() const {
+    if (down) throw errand::store_error("errand: the database is unreachable");
+  }
+  errand::memory_store& real_;
+};
+static_assert(errand::store<unreachable_on_demand>);
 
 }  // namespace
 
@@ -534,6 +581,40 @@ TEST_CASE_METHOD(fixture, "stop() with no grace releases running jobs at once", 
   CHECK(row(id).state == job_state::retry_pending);
   CHECK(row(id).last_error == "worker w:0 shut down before the job finished");
   CHECK(runner.poll() == 0);
+}
+
+TEST_CASE_METHOD(fixture, "a store that fails is logged and counted; the job is recovered, never left running",
+                 "[runner][contract4]") {
+  unreachable_on_demand flaky(store);
+  auto reported = std::make_shared<gate>();
+  errand::runner runner(flaky, options(), clock);
+  runner.handle("sync", [reported](const std::string&, errand::job_context&) { reported->wait(); });
+  open_on_exit guard{reported};
+  const auto id = enqueue("sync");
+
+  flaky.down = true;
+  CHECK(runner.poll() == 0);
+  CHECK(runner.stats().store_errors == 1);
+  CHECK(log.mentions("claim by w:0 failed: errand: the database is unreachable"));
+  CHECK(row(id).state == job_state::pending);
+
+  flaky.down = false;
+  REQUIRE(runner.poll() == 1);  // claimed; the success is reported while the database is down again
+  flaky.down = true;
+  reported->open();
+  runner.wait_idle();
+  CHECK(runner.stats().store_errors == 2);
+  CHECK(log.mentions("the report for job " + std::to_string(id) + " failed"));
+  CHECK(row(id).state == job_state::running);
+
+  flaky.down = false;
+  clock.advance(31s);
+  runner.supervise();  // the lease the lost report left behind expires, and the reaper says so
+  CHECK(row(id).state == job_state::retry_pending);
+  CHECK(row(id).last_error_kind == errand::error_kind::lease_expired);
+  REQUIRE(runner.poll() == 1);
+  runner.wait_idle();
+  CHECK(row(id).state == job_state::succeeded);
 }
 
 TEST_CASE_METHOD(fixture, "N threads run M jobs to the end with consistent histories", "[runner][threads]") {
