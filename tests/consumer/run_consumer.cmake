@@ -12,6 +12,7 @@
 #   CONSUMER_DIR     the consumer's source directory
 #   COMPONENTS       comma-separated components the consumer must get
 #   GENERATOR, MAKE_PROGRAM, CXX_COMPILER, BUILD_TYPE   as the enclosing build
+#   BUILD_TYPE_FLAGS the enclosing build's CMAKE_CXX_FLAGS_<BUILD_TYPE>
 #   ERRAND_BINARY_DIR, ERRAND_SOURCE_DIR                errand's build and source trees
 
 cmake_minimum_required(VERSION 3.25)
@@ -32,6 +33,10 @@ set(configure_args -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
                    "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
 if(MAKE_PROGRAM)
   list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
+endif()
+if(BUILD_TYPE_FLAGS)
+  string(TOUPPER "${BUILD_TYPE}" build_type)
+  list(APPEND configure_args "-DCMAKE_CXX_FLAGS_${build_type}=${BUILD_TYPE_FLAGS}")
 endif()
 set(program "${WORK_DIR}/build/errand_consumer" "${WORK_DIR}")
 if(NOT MODE STREQUAL "test_package")
