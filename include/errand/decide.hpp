@@ -7,6 +7,8 @@
 #include <errand/codec.hpp>
 #include <errand/lifecycle.hpp>
 
+#include <boost/describe/enum.hpp>
+
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -18,6 +20,7 @@ enum class verdict {
   duplicate,  // this very report was applied already: acknowledge, write nothing
   rejected    // write nothing; `reason` says why
 };
+BOOST_DESCRIBE_ENUM(verdict, applied, duplicate, rejected)
 
 enum class rejection {
   none,
@@ -28,6 +31,7 @@ enum class rejection {
   lease_held,          // a lease_expired while the lease is still valid
   no_such_job          // the store has no job with that id
 };
+BOOST_DESCRIBE_ENUM(rejection, none, unknown_state, illegal_transition, stale_report, not_due, lease_held, no_such_job)
 
 struct decision {
   verdict outcome = verdict::rejected;
@@ -59,7 +63,7 @@ inline succeed storable_event(succeed e) { return {e.attempt, storable(e.worker)
 inline fail storable_event(fail e) {
   e.worker = storable(e.worker);
   e.error.message = storable(e.error.message);
-  e.error.kind = storable(e.error.kind);
+  e.error.kind = e.error.kind.empty() ? std::string(error_kind::reported) : storable(e.error.kind);
   e.error.trace = storable(e.error.trace);
   return e;
 }

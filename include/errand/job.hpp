@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace errand {
@@ -66,8 +67,20 @@ struct history_record {
 };
 BOOST_DESCRIBE_STRUCT(history_record, (), (job_id, seq, from, to, event, payload, attempt, worker, at))
 
-// The row a new job starts as.
+// A spec no job could be run from is refused before anything is written
+// (contract item 7): a job needs a kind to find its handler and at least one
+// attempt to be claimed at all.
+inline void validate(const job_spec& spec) {
+  if (spec.kind.empty()) throw std::invalid_argument("errand: a job spec needs a kind");
+  if (spec.max_attempts < 1)
+    throw std::invalid_argument("errand: job spec of kind '" + spec.kind + "' has max_attempts " +
+                                std::to_string(spec.max_attempts) + "; it must be at least 1");
+}
+
+// The row a new job starts as; throws std::invalid_argument for a spec
+// validate() refuses.
 inline job make_job(const job_spec& spec, std::int64_t id, time_point now) {
+  validate(spec);
   job row;
   row.id = id;
   row.queue = spec.queue;

@@ -148,6 +148,23 @@ TEMPLATE_LIST_TEST_CASE("conformance: a unique key makes a second enqueue a no-o
   CHECK(store.count_by_state()[job_state::pending] == 3);
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: a spec no job could run from is refused and nothing is written",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto no_attempts = spec();
+  no_attempts.max_attempts = 0;
+  CHECK_THROWS_WITH(store.enqueue(no_attempts, t0), Catch::Matchers::Contains("max_attempts 0"));
+  CHECK_THROWS_WITH(store.enqueue(spec(""), t0), Catch::Matchers::Contains("needs a kind"));
+  const std::vector<errand::job_spec> batch{spec("fine"), no_attempts};
+  CHECK_THROWS_AS(store.enqueue_batch(batch, t0), std::invalid_argument);
+  CHECK(store.query({}).empty());
+  const auto id = store.enqueue(spec(), t0).id;
+  CHECK(store.get(id)->kind == "work");
+  CHECK(store.query({}).size() == 1);
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow", "[conformance]",
                         conformance_fixtures) {
   using namespace conformance;

@@ -4,3 +4,4 @@
 
 using conformance_fixtures = std::tuple<sqlite_file_fixture, sqlite_memory_fixture>;
 #include "conformance_suite.hpp"
+#include "seed_scenarios.hpp"

@@ -34,6 +34,7 @@ class memory_store {
   }
 
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
+    for (const auto& spec : specs) validate(spec);  // all or nothing
     std::scoped_lock lock(mutex_);
     std::vector<enqueued> out;
     out.reserve(specs.size());
@@ -221,9 +222,10 @@ class memory_store {
   enqueued insert(const job_spec& spec, time_point now) {
     if (spec.unique_key)
       if (const auto it = unique_keys_.find(*spec.unique_key); it != unique_keys_.end()) return {it->second, false};
+    job row = make_job(spec, last_id_ + 1, now);
     const auto id = ++last_id_;
     auto& e = jobs_[id];
-    e.row = make_job(spec, id, now);
+    e.row = std::move(row);
     index(e.row);
     if (spec.unique_key) unique_keys_.emplace(*spec.unique_key, id);
     return {id, true};
