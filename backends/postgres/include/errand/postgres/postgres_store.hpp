@@ -76,6 +76,13 @@ class postgres_store {
         origin_(random_token()),
         pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
                [this](detail::pg::connection& c) {
+                 // Every statement here is planned well without its parameters'
+                 // values; planning once per connection instead of per call
+                 // saves a tenth of a millisecond a statement (PostgreSQL 12+).
+                 c.autocommit([](detail::pg::transaction& tx) {
+                   tx.exec("SELECT set_config('plan_cache_mode', 'force_generic_plan', false)"
+                           " WHERE current_setting('server_version_num')::integer >= 120000");
+                 });
                  for (const auto* s : sql_.all()) c.prepare(s->name, s->sql);
                }}) {
     auto setup = pool_.open_connection(false);
