@@ -146,7 +146,7 @@ int main(int argc, char** argv) try {
 #endif
   }
   const std::filesystem::path database = argc > 1 ? argv[1] : "/tmp/errand-examples/agent_sessions.db";
-  std::filesystem::create_directories(database.parent_path());
+  if (database.has_parent_path()) std::filesystem::create_directories(database.parent_path());
   for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(database.string() + suffix);
   std::cout << "agent_sessions on SQLite, file " << database.string()
             << " (set ERRAND_EXAMPLE_PG_URL to run on PostgreSQL)\n\n";

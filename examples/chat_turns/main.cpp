@@ -141,20 +141,19 @@ class chat_service {
 
   // Every status change goes through the machine; a rejected one changes nothing and says why.
   template <class Event>
-  bool send(std::int64_t id, const Event& e) {
+  void send(std::int64_t id, const Event& e) {
     chat next = chats_.at(id);
     chat_update update{next, clock_.now()};
     const auto step = chat_machine::dispatch(next.status, e, update);
     if (!step) {
       std::cout << "  chat " << id << ": rejected: " << step.message() << "\n";
-      return false;
+      return;
     }
     next.status = step.to;
     log_.push_back({std::to_string(id), errand::to_iso8601(update.now),
                     status_name(step.from) + " → " + status_name(step.to), std::string(Event::name),
                     or_null(next.worker), or_null(next.last_error)});
     chats_[id] = next;
-    return true;
   }
 
   // The seed's processChat: whatever the turn does, it ends in one transition.
@@ -166,6 +165,9 @@ class chat_service {
       }
     } catch (const std::exception& e) {
       send(id, panicked{std::string("panic: ") + e.what()});
+      return;
+    } catch (...) {
+      send(id, panicked{"panic: a non-standard exception"});
       return;
     }
     send(id, turn_done{});

@@ -93,7 +93,7 @@ std::string state_name(errand::job_state s) { return std::string(errand::name_of
 
 int main(int argc, char** argv) try {
   const std::filesystem::path database = argc > 1 ? argv[1] : "/tmp/errand-examples/review_tasks.db";
-  std::filesystem::create_directories(database.parent_path());
+  if (database.has_parent_path()) std::filesystem::create_directories(database.parent_path());
   for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(database.string() + suffix);
   errand::manual_clock clock;
 

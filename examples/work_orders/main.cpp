@@ -89,7 +89,7 @@ void run_everything_due(Runner& runner) {
 
 int main(int argc, char** argv) try {
   const std::filesystem::path database = argc > 1 ? argv[1] : "/tmp/errand-demo/work_orders.db";
-  std::filesystem::create_directories(database.parent_path());
+  if (database.has_parent_path()) std::filesystem::create_directories(database.parent_path());
   for (const auto* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(database.string() + suffix);
 
   errand::sqlite_store store(database.string());
