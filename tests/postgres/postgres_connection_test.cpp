@@ -97,7 +97,7 @@ TEST_CASE("a connection killed mid-transition leaves no partial write; the store
   const std::string application = pg_test::unique_name("victim");
   errand::postgres_store store(named(schema, application));
   const auto& t = store.tables();
-  const auto id = store.enqueue({}, t0).id;
+  const auto id = store.enqueue({.kind = "work"}, t0).id;
   const auto claimed = *store.claim({"w", 30s, t0, {}});
   const auto before = *store.get(id);
   REQUIRE(store.history(id).size() == 1);
@@ -142,7 +142,7 @@ TEST_CASE("a claim whose connection is killed claims nothing", "[postgres][conne
   const std::string application = pg_test::unique_name("claimer");
   errand::postgres_store store(named(schema, application));
   const auto& t = store.tables();
-  const auto id = store.enqueue({}, t0).id;
+  const auto id = store.enqueue({.kind = "work"}, t0).id;
 
   open_transaction squatter("INSERT INTO " + t.history +
                             " (job_id, seq, from_state, to_state, event, payload, attempt, at) VALUES (" +
@@ -164,7 +164,7 @@ TEST_CASE("idle connections killed by the server are replaced without a failed c
   pg_test::scratch_schema schema;
   const std::string application = pg_test::unique_name("idle");
   errand::postgres_store store(named(schema, application));
-  const auto id = store.enqueue({}, t0).id;
+  const auto id = store.enqueue({.kind = "work"}, t0).id;
   REQUIRE(store.get(id));
   const auto killed = pg_test::sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" +
                                    application + "'");

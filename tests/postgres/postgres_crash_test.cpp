@@ -64,9 +64,8 @@ TEST_CASE("kill -9 of a worker process mid-job loses nothing; the reaper says wh
   pg_test::scratch_schema schema;
   {
     errand::postgres_store producer(schema.options());
-    producer.enqueue_batch(std::vector<errand::job_spec>(job_count, errand::job_spec{}), t0);
-    errand::job_spec slow;
-    slow.queue = "slow";
+    producer.enqueue_batch(std::vector<errand::job_spec>(job_count, errand::job_spec{.kind = "work"}), t0);
+    const errand::job_spec slow{.queue = "slow", .kind = "work"};
     producer.enqueue_batch(std::vector<errand::job_spec>(slow_count, slow), t0);
   }  // no connection of this process crosses the fork
 

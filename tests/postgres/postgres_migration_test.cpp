@@ -54,7 +54,7 @@ TEST_CASE("migrations: sessions migrating at the same moment migrate once", "[po
         if (i % 2)
           versions[i] = errand::postgres_migrate(schema.options());
         else
-          versions[i] = errand::postgres_store(schema.options()).enqueue({}, t0).created ? 2 : 0;
+          versions[i] = errand::postgres_store(schema.options()).enqueue({.kind = "work"}, t0).created ? 2 : 0;
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }

@@ -115,6 +115,7 @@ class postgres_store {
   // One statement for the whole batch; all or nothing.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
     if (specs.empty()) return {};
+    for (const auto& spec : specs) validate(spec);  // all or nothing
     for (std::size_t i = 0; i < specs.size(); ++i) refuse_unstorable(specs[i], i);
     try {
       auto results = with_connection([&](detail::pg::connection& c) {
