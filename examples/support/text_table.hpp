@@ -57,6 +57,7 @@ class text_table {
       line += cells[i];
       if (i + 1 < cells.size()) line += std::string(widths[i] - display_width(cells[i]) + 2, ' ');
     }
+    line.erase(line.find_last_not_of(' ') + 1);
     out << line << '\n';
   }
 
