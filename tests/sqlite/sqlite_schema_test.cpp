@@ -116,7 +116,7 @@ TEST_CASE("schema: opening again migrates nothing and keeps every row", "[sqlite
   temp_database db;
   for (int i = 0; i < 3; ++i) {
     errand::sqlite_store store(db.path());
-    store.enqueue({}, t0);
+    store.enqueue({.kind = "work"}, t0);
   }
   raw_connection raw(db.path());
   CHECK(raw.text("SELECT count(*) FROM errand_schema_version") == "2");
@@ -131,7 +131,7 @@ TEST_CASE("schema: processes opening a fresh file at the same moment migrate it 
     openers.emplace_back([&] {
       try {
         errand::sqlite_store store(db.path());
-        store.enqueue({}, t0);
+        store.enqueue({.kind = "work"}, t0);
       } catch (const std::exception&) {
         ++failures;
       }
@@ -211,7 +211,7 @@ TEST_CASE("schema: the constraints refuse an unknown state and an empty last_err
   temp_database db;
   {
     errand::sqlite_store store(db.path());
-    store.enqueue({}, t0);
+    store.enqueue({.kind = "work"}, t0);
   }
   raw_connection raw(db.path());
   CHECK(raw.execute("UPDATE errand_jobs SET state = 'exploded'") == SQLITE_CONSTRAINT);

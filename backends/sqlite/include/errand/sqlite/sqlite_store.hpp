@@ -68,8 +68,12 @@ class sqlite_store {
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
     db_ = std::make_unique<detail::sqlite::connection>(
         path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
-    configure();
-    migrate();
+    try {
+      configure();
+      migrate();
+    } catch (const store_error& e) {
+      throw store_error("errand sqlite: cannot open '" + path + "': " + e.what());
+    }
   }
 
   // Uses `db` without owning it: the application closes it after the store is
@@ -94,8 +98,10 @@ class sqlite_store {
     return write([&] { return insert(spec, now); });
   }
 
-  // One transaction for the whole batch.
+  // One transaction for the whole batch; a spec validate() refuses fails the
+  // whole batch before anything is written.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
+    for (const auto& spec : specs) validate(spec);
     std::scoped_lock lock(mutex_);
     return write([&] {
       std::vector<enqueued> out;
@@ -170,18 +176,13 @@ class sqlite_store {
   // Claims up to `limit` due jobs in one transaction.
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
     if (limit == 0) return {};
-    std::vector<notification> committed;
+    claimed_jobs done;
     {
       std::scoped_lock lock(mutex_);
-      committed = write([&] { return claim_due(request, limit); });
+      done = write([&] { return claim_due(request, limit); });
     }
-    std::vector<job> claimed;
-    claimed.reserve(committed.size());
-    for (const auto& n : committed) {
-      listeners_.notify(n);
-      claimed.push_back(n.row);
-    }
-    return claimed;
+    for (const auto& n : done.committed) listeners_.notify(n);
+    return std::move(done.rows);
   }
 
   std::vector<job> expired_leases(time_point now, std::size_t limit) const {
@@ -314,6 +315,7 @@ class sqlite_store {
                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
           due(select_jobs + " WHERE state IN " + sqlite_claimable_states() + " AND run_at <= ?1"),
           due_order(" ORDER BY priority, run_at, id"),
+          due_in_any_queue{due + due_order},
           expired{select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"},
           history{"SELECT " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
                   " WHERE job_id = ?1 ORDER BY seq"},
@@ -330,7 +332,7 @@ class sqlite_store {
     std::string update_set;
     fixed update, claim, insert_history;
     std::string due, due_order;
-    fixed expired, history, counts, prune_finished_history, prune_finished_jobs, prune_old_history;
+    fixed due_in_any_queue, expired, history, counts, prune_finished_history, prune_finished_jobs, prune_old_history;
     fixed begin{"BEGIN IMMEDIATE"}, commit{"COMMIT"};
   };
 
@@ -353,7 +355,6 @@ class sqlite_store {
       }
       db_->execute(options_.synchronous == sqlite_synchronous::full ? "PRAGMA synchronous = FULL"
                                                                       : "PRAGMA synchronous = NORMAL");
-      return 0;
     });
   }
 
@@ -384,7 +385,6 @@ class sqlite_store {
         c.bind(3, std::chrono::time_point_cast<duration>(std::chrono::system_clock::now()));
         c.step();
       }
-      return 0;
     });
   }
 
@@ -403,10 +403,15 @@ class sqlite_store {
     return retrying_busy([&]() -> std::invoke_result_t<Work&> {
       db_->use(sql_.begin).step();
       try {
-        auto result = work();
-        if (keep(result)) db_->use(sql_.commit).step();
-        else db_->rollback_if_open();
-        return result;
+        if constexpr (std::is_void_v<std::invoke_result_t<Work&>>) {
+          work();
+          db_->use(sql_.commit).step();
+        } else {
+          auto result = work();
+          if (keep(result)) db_->use(sql_.commit).step();
+          else db_->rollback_if_open();
+          return result;
+        }
       } catch (...) {
         db_->rollback_if_open();
         throw;
@@ -498,12 +503,15 @@ class sqlite_store {
     c.step();
   }
 
+  // Appends d's history record as number `seq`; the notification to send
+  // after commit, unless there is no record or nobody listens.
   std::optional<notification> append_history(const decision& d, const job& row, std::int64_t seq) {
     if (!d.record) return std::nullopt;
     history_record record = *d.record;
     record.job_id = row.id;
     record.seq = seq;
     insert_history(record);
+    if (listeners_.empty()) return std::nullopt;
     return notification{row, std::move(record)};
   }
 
@@ -522,18 +530,22 @@ class sqlite_store {
     return {write_result::applied, append_history(d, d.next, seq)};
   }
 
-  std::vector<notification> claim_due(const claim_request& request, std::size_t limit) {
+  struct claimed_jobs {
+    std::vector<job> rows;
+    std::vector<notification> committed;
+  };
+
+  claimed_jobs claim_due(const claim_request& request, std::size_t limit) {
     std::vector<job> candidates;
     {
-      std::string sql = sql_.due;
+      std::string in_queues;
       if (!request.queues.empty()) {
-        sql += " AND queue IN (";
+        in_queues = sql_.due + " AND queue IN (";
         for (std::size_t i = 0; i < request.queues.size(); ++i)
-          sql += (i ? ", ?" : "?") + std::to_string(i + 2);
-        sql += ")";
+          in_queues += (i ? ", ?" : "?") + std::to_string(i + 2);
+        in_queues += ")" + sql_.due_order;
       }
-      sql += sql_.due_order;
-      auto c = db_->use(sql);
+      auto c = request.queues.empty() ? db_->use(sql_.due_in_any_queue) : db_->use(in_queues);
       c.bind(1, request.now);
       for (std::size_t i = 0; i < request.queues.size(); ++i) c.bind(static_cast<int>(i + 2), request.queues[i]);
       while (candidates.size() < limit && c.step()) {
@@ -544,7 +556,7 @@ class sqlite_store {
         }
       }
     }
-    std::vector<notification> claimed;
+    claimed_jobs claimed;
     for (const auto& row : candidates) {
       const auto d = decide(row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
       if (!d.applied()) continue;  // its run_at text sorted as due, but the time it holds is not
@@ -557,7 +569,8 @@ class sqlite_store {
         seq = c.integer(0);
         written = detail::sqlite::read_row<job>(c, 1);
       }
-      if (auto note = append_history(d, written, seq)) claimed.push_back(std::move(*note));
+      if (auto note = append_history(d, written, seq)) claimed.committed.push_back(std::move(*note));
+      claimed.rows.push_back(std::move(written));
     }
     return claimed;
   }
