@@ -14,8 +14,9 @@
 #include <errand/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
-
 #include <sqlite3.h>
+
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -24,8 +25,6 @@
 #include <string>
 #include <system_error>
 #include <vector>
-
-#include <unistd.h>
 
 namespace {
 
@@ -122,12 +121,16 @@ void transition_raw(benchmark::State& state) {
     sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
   };
   const auto maybe_text = [&](sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
-    if (v) text(s, i, *v);
-    else sqlite3_bind_null(s, i);
+    if (v)
+      text(s, i, *v);
+    else
+      sqlite3_bind_null(s, i);
   };
   const auto maybe_time = [&](sqlite3_stmt* s, int i, const std::optional<errand::time_point>& v) {
-    if (v) time(s, i, *v);
-    else sqlite3_bind_null(s, i);
+    if (v)
+      time(s, i, *v);
+    else
+      sqlite3_bind_null(s, i);
   };
   errand::decision d = job.decision;
   const std::string from = "running", to = "retry_pending";
@@ -202,7 +205,8 @@ void end_to_end(benchmark::State& state) {
       const auto jobs = store.claim_batch({worker, 30s, t0, {}}, batch);
       std::vector<errand::decision> reports;
       reports.reserve(jobs.size());
-      for (const auto& job : jobs) reports.push_back(errand::decide(job, errand::succeed{job.attempt, worker, {}}, {}, t0));
+      for (const auto& job : jobs)
+        reports.push_back(errand::decide(job, errand::succeed{job.attempt, worker, {}}, {}, t0));
       const auto results = store.apply_batch(reports);
       for (const auto r : results) done += r == errand::write_result::applied;
     }
@@ -229,8 +233,9 @@ void claim_cost(benchmark::State& state) {
     const std::string fill =
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(rows) +
         ") INSERT INTO errand_jobs (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, "
-        "created_at, updated_at) SELECT 'default', 'work', '{}', CASE WHEN i <= " + std::to_string(rows - due) +
-        " THEN 'succeeded' ELSE 'pending' END, 0, 0, 1000000000, '" + t + "', 1, '" + t + "', '" + t + "' FROM n";
+        "created_at, updated_at) SELECT 'default', 'work', '{}', CASE WHEN i <= " +
+        std::to_string(rows - due) + " THEN 'succeeded' ELSE 'pending' END, 0, 0, 1000000000, '" + t + "', 1, '" + t +
+        "', '" + t + "' FROM n";
     check(sqlite3_exec(db, ("BEGIN; " + fill + "; COMMIT").c_str(), nullptr, nullptr, nullptr), db);
     sqlite3_close(db);
   }
@@ -255,7 +260,12 @@ BENCHMARK(transition_store)->Name("transition/sqlite_store");
 BENCHMARK(transition_raw)->Name("transition/raw_sqlite3");
 BENCHMARK(end_to_end)->Name("end_to_end/single")->Arg(1)->Threads(1)->Threads(2)->UseRealTime();
 BENCHMARK(end_to_end)->Name("end_to_end/batch32")->Arg(32)->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(claim_cost)->Name("claim")->ArgNames({"rows", "due"})->Args({1'000, 1'000})->Args({1'000'000, 1'000'000})
-    ->Args({1'000'000, 1'000})->Unit(benchmark::kMicrosecond);
+BENCHMARK(claim_cost)
+    ->Name("claim")
+    ->ArgNames({"rows", "due"})
+    ->Args({1'000, 1'000})
+    ->Args({1'000'000, 1'000'000})
+    ->Args({1'000'000, 1'000})
+    ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -2,12 +2,10 @@
 // with the sqlite3 shell are reported with their id while every other job
 // keeps working, and any error text is stored.
 
+#include "errand_catch.hpp"
 #include "sqlite_cli.hpp"
 #include "temp_database.hpp"
-
 #include <errand/sqlite.hpp>
-
-#include "errand_catch.hpp"
 
 #include <string>
 #include <vector>
@@ -96,11 +94,13 @@ TEST_CASE("bad input: a time that is not a time is reported; claims and the reap
   REQUIRE(running.size() == 2);
   // Job 1 runs with a lease nobody can read, job 3 waits with a run_at nobody can
   // read; both texts sort as due, so the claim and the reaper meet them.
-  f.operator_runs("UPDATE errand_jobs SET lease_until = '2026-01-01 soon' WHERE id = 1;"
-                  "UPDATE errand_jobs SET run_at = '2025-13-45T99:00:00Z' WHERE id = 3;");
+  f.operator_runs(
+      "UPDATE errand_jobs SET lease_until = '2026-01-01 soon' WHERE id = 1;"
+      "UPDATE errand_jobs SET run_at = '2025-13-45T99:00:00Z' WHERE id = 3;");
 
-  CHECK(std::string(corrupt_row_from([&] { store.get(1); }).what()) ==
-        "errand: job 1 cannot be read: column 'lease_until' holds '2026-01-01 soon', which is not an ISO-8601 UTC time");
+  CHECK(
+      std::string(corrupt_row_from([&] { store.get(1); }).what()) ==
+      "errand: job 1 cannot be read: column 'lease_until' holds '2026-01-01 soon', which is not an ISO-8601 UTC time");
   CHECK(corrupt_row_from([&] { store.get(3); }).id == 3);
 
   CHECK_FALSE(store.claim({"w", 30s, t0 + 1h, {}}));
@@ -174,8 +174,8 @@ TEST_CASE("bad input: any error text is stored, through SQLite, on the row and i
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const auto claimed = store.claim({"w", 30s, t0, {}});
     REQUIRE(claimed);
-    REQUIRE(errand::report(store, claimed->id, errand::fail{1, "w", {texts[i], "reported", false, {}}}, {}, t0)
-                .applied());
+    REQUIRE(
+        errand::report(store, claimed->id, errand::fail{1, "w", {texts[i], "reported", false, {}}}, {}, t0).applied());
   }
   f.store.reset();
   errand::sqlite_store reopened(f.db.path());

@@ -7,13 +7,13 @@
 
 #include <sqlite3.h>
 
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <sys/wait.h>
 
 struct cli_result {
   int status = -1;

@@ -7,12 +7,14 @@
 // which job it holds, the test kills it then, and the lease's expiry is a
 // time the test passes in, not one it waits for.
 
+#include "errand_catch.hpp"
 #include "sqlite_cli.hpp"
 #include "temp_database.hpp"
-
 #include <errand/sqlite.hpp>
 
-#include "errand_catch.hpp"
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <fstream>
@@ -21,10 +23,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 extern char** environ;
 

@@ -4,7 +4,6 @@
 // to reopen: the data lives only as long as its connection).
 
 #include "temp_database.hpp"
-
 #include <errand/sqlite.hpp>
 
 #include <optional>

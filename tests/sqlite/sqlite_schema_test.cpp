@@ -2,12 +2,10 @@
 // database holds, that opening again changes nothing, and that tables written
 // by an older release are upgraded with their rows intact.
 
+#include "errand_catch.hpp"
 #include "sqlite_cli.hpp"
 #include "temp_database.hpp"
-
 #include <errand/sqlite.hpp>
-
-#include "errand_catch.hpp"
 
 #include <boost/describe/members.hpp>
 #include <boost/mp11/algorithm.hpp>

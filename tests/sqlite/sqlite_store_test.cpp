@@ -1,12 +1,10 @@
 // errand::sqlite_store beyond the conformance suite: how it opens a database,
 // what it refuses, and how it behaves when another connection holds the lock.
 
+#include "errand_catch.hpp"
 #include "sqlite_cli.hpp"
 #include "temp_database.hpp"
-
 #include <errand/sqlite.hpp>
-
-#include "errand_catch.hpp"
 
 #include <fstream>
 #include <string>
@@ -108,9 +106,8 @@ TEST_CASE("sqlite_store: a file that is not a database is reported and left as i
   temp_database db;
   const std::string text = "these are my notes, not a database; please keep them\n";
   std::ofstream(db.path()) << text;
-  CHECK_THROWS_WITH(errand::sqlite_store(db.path()),
-                    Catch::Matchers::Contains("cannot open '" + db.path() + "'") &&
-                        Catch::Matchers::Contains("file is not a database"));
+  CHECK_THROWS_WITH(errand::sqlite_store(db.path()), Catch::Matchers::Contains("cannot open '" + db.path() + "'") &&
+                                                         Catch::Matchers::Contains("file is not a database"));
   std::stringstream kept;
   kept << std::ifstream(db.path()).rdbuf();
   CHECK(kept.str() == text);

@@ -2,12 +2,12 @@
 // A database file of its own for one test, removed (with its -wal and -shm
 // files) when the test ends.
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <string>
 #include <system_error>
-
-#include <unistd.h>
 
 class temp_database {
  public:

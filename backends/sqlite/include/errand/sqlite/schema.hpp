@@ -79,6 +79,8 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
   const std::string claimable = sqlite_claimable_states();
   std::vector<sqlite_migration> migrations;
 
+  // The DDL is laid out as the tables it creates.
+  // clang-format off
   migrations.push_back(
       {1,
        "jobs, history and the claim indexes",
@@ -131,6 +133,7 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
                          {t.jobs, "last_error_at", "TEXT"},
                          {t.jobs, "detail", "TEXT"}},
                         {}});
+  // clang-format on
   return migrations;
 }
 

@@ -21,10 +21,11 @@
 // max_busy_retries times.
 //
 // Rows errand cannot read (written by hand or by another program): get(),
-// query() and history() throw corrupt_row naming the job, so a listing never
-// silently leaves a job out; claim() and expired_leases() skip such a row, so
-// one bad row never stops a queue or the reaper. A job's payload is the user's
-// text and is returned verbatim, valid JSON or not.
+// query(), history(), count_by_state() and latest_outcome() throw corrupt_row
+// naming the job, so a listing never silently leaves a job out; claim() and
+// expired_leases() skip such a row, so one bad row never stops a queue or the
+// reaper. A job's payload is the user's text and is returned verbatim, valid
+// JSON or not. docs/backends/sqlite.md is the full reference.
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
@@ -242,8 +243,8 @@ class sqlite_store {
       try {
         if (auto found = latest_outcome_of(std::span(&*it, 1))) return found;
       } catch (const codec_error& e) {
-        throw corrupt_row(id, "history record " + std::to_string(it->seq) + " ('" + it->event +
-                                  "'): payload: " + e.what());
+        throw corrupt_row(id,
+                          "history record " + std::to_string(it->seq) + " ('" + it->event + "'): payload: " + e.what());
       }
     }
     return std::nullopt;
@@ -258,8 +259,8 @@ class sqlite_store {
       while (c.step()) {
         const auto state = c.type(0) == SQLITE_TEXT ? from_name<job_state>(c.text(0)) : std::nullopt;
         if (!state)
-          throw corrupt_row(c.integer(2), "column 'state' holds '" + std::string(c.text(0)) +
-                                              "', which is not a job state");
+          throw corrupt_row(c.integer(2),
+                            "column 'state' holds '" + std::string(c.text(0)) + "', which is not a job state");
         counts[*state] = c.integer(1);
       }
       return counts;
@@ -354,7 +355,7 @@ class sqlite_store {
                             "'); set sqlite_options::write_ahead_log = false where WAL cannot work");
       }
       db_->execute(options_.synchronous == sqlite_synchronous::full ? "PRAGMA synchronous = FULL"
-                                                                      : "PRAGMA synchronous = NORMAL");
+                                                                    : "PRAGMA synchronous = NORMAL");
     });
   }
 
@@ -408,8 +409,10 @@ class sqlite_store {
           db_->use(sql_.commit).step();
         } else {
           auto result = work();
-          if (keep(result)) db_->use(sql_.commit).step();
-          else db_->rollback_if_open();
+          if (keep(result))
+            db_->use(sql_.commit).step();
+          else
+            db_->rollback_if_open();
           return result;
         }
       } catch (...) {
@@ -541,8 +544,7 @@ class sqlite_store {
       std::string in_queues;
       if (!request.queues.empty()) {
         in_queues = sql_.due + " AND queue IN (";
-        for (std::size_t i = 0; i < request.queues.size(); ++i)
-          in_queues += (i ? ", ?" : "?") + std::to_string(i + 2);
+        for (std::size_t i = 0; i < request.queues.size(); ++i) in_queues += (i ? ", ?" : "?") + std::to_string(i + 2);
         in_queues += ")" + sql_.due_order;
       }
       auto c = request.queues.empty() ? db_->use(sql_.due_in_any_queue) : db_->use(in_queues);

@@ -59,8 +59,10 @@ class cursor {
   void bind(int index, std::nullopt_t) { check(sqlite3_bind_null(statement_, index)); }
   template <class T>
   void bind(int index, const std::optional<T>& value) {
-    if (value) bind(index, *value);
-    else bind(index, std::nullopt);
+    if (value)
+      bind(index, *value);
+    else
+      bind(index, std::nullopt);
   }
 
   // True while there is a row to read.
@@ -108,8 +110,8 @@ class connection {
     sqlite3* db = nullptr;
     const int code = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
     if (code != SQLITE_OK) {
-      std::string message = "errand sqlite: cannot open '" + path + "': " +
-                            (db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+      std::string message =
+          "errand sqlite: cannot open '" + path + "': " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
       sqlite3_close_v2(db);
       throw store_error(message);
     }

@@ -73,11 +73,16 @@ class row_reader {
 
   std::string_view held_type() const {
     switch (cursor_.type(column_)) {
-      case SQLITE_INTEGER: return "an integer";
-      case SQLITE_FLOAT: return "a real number";
-      case SQLITE_BLOB: return "a blob";
-      case SQLITE_NULL: return "NULL";
-      default: return "text";
+      case SQLITE_INTEGER:
+        return "an integer";
+      case SQLITE_FLOAT:
+        return "a real number";
+      case SQLITE_BLOB:
+        return "a blob";
+      case SQLITE_NULL:
+        return "NULL";
+      default:
+        return "text";
     }
   }
 
@@ -87,7 +92,7 @@ class row_reader {
   }
 
   template <class Integer>
-    requires std::is_integral_v<Integer>
+  requires std::is_integral_v<Integer>
   void read(Integer& out) {
     if (cursor_.type(column_) != SQLITE_INTEGER)
       corrupt("holds " + std::string(held_type()) + (cursor_.type(column_) == SQLITE_TEXT ? " " + shown() : "") +
