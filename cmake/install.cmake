@@ -17,18 +17,15 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/" DESTINATION "${CMAKE_INSTALL_
 install(TARGETS errand EXPORT errand-targets COMPONENT errand)
 install(EXPORT errand-targets NAMESPACE errand:: DESTINATION "${ERRAND_INSTALL_CMAKEDIR}" COMPONENT errand)
 
-set(ERRAND_INSTALLED_COMPONENTS "")
 foreach(backend IN LISTS ERRAND_COMPONENTS)
   if(NOT TARGET errand_${backend})
-    message(WARNING "errand: backends/${backend} defines no target errand_${backend}; it is not installed")
-    continue()
+    message(FATAL_ERROR "errand: backends/${backend} must define the target errand_${backend}")
   endif()
   install(DIRECTORY "${PROJECT_SOURCE_DIR}/backends/${backend}/include/" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
           COMPONENT errand)
   install(TARGETS errand_${backend} EXPORT errand-${backend}-targets COMPONENT errand)
   install(EXPORT errand-${backend}-targets NAMESPACE errand:: DESTINATION "${ERRAND_INSTALL_CMAKEDIR}"
           COMPONENT errand)
-  list(APPEND ERRAND_INSTALLED_COMPONENTS ${backend})
 endforeach()
 
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/errandConfig.cmake.in"
