@@ -27,6 +27,7 @@ errand::retry_policy without_jitter() {
 
 errand::job new_job(std::int32_t max_attempts, std::int64_t id = 7) {
   errand::job_spec spec;
+  spec.kind = "send_invoice";
   spec.max_attempts = max_attempts;
   return errand::make_job(spec, id, t0);
 }
