@@ -29,7 +29,9 @@ errand::decision decide_each(const errand::job& row, const errand::retry_policy&
 
 int main(int argc, char**) {
   const errand::manual_clock clock;
-  const auto row = errand::make_job(errand::job_spec{}, 1, clock.now());
+  errand::job_spec spec;
+  spec.kind = "probe";
+  const auto row = errand::make_job(spec, 1, clock.now());
   const auto decided = decide_each(row, errand::retry_policy{}, clock.now(), argc - 1);
   return decided.applied() && errand::job_lifecycle::can_take<errand::claim>(row.state) ? 0 : 1;
 }
