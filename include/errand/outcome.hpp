@@ -58,4 +58,18 @@ inline std::optional<outcome> latest_outcome_of(std::span<const history_record> 
   return std::nullopt;
 }
 
+// A store's latest_outcome(): the same answer, with a history payload errand
+// cannot parse reported as corrupt_row naming the job and the record.
+inline std::optional<outcome> latest_outcome_of_job(std::int64_t job_id, std::span<const history_record> history) {
+  for (auto it = history.rbegin(); it != history.rend(); ++it) {
+    try {
+      if (auto found = latest_outcome_of(std::span(&*it, 1))) return found;
+    } catch (const codec_error& e) {
+      throw corrupt_row(job_id,
+                        "history record " + std::to_string(it->seq) + " ('" + it->event + "'): payload: " + e.what());
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace errand

@@ -153,7 +153,7 @@ class memory_store {
     return it->second.history;
   }
 
-  std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of(history(id)); }
+  std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of_job(id, history(id)); }
 
   state_counts count_by_state() const {
     std::scoped_lock lock(mutex_);
