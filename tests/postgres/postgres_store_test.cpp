@@ -192,6 +192,42 @@ TEST_CASE("contract 7: hostile error text reaches the row and the JSONB history 
   CHECK(store.latest_outcome(c.id)->text == errand::storable_error_text(detail));
 }
 
+TEST_CASE("text that looks like array syntax survives batches unchanged", "[postgres][bad-input]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  // Batches travel as PostgreSQL array literals: quotes, backslashes, braces,
+  // commas, the word NULL and empty strings must all come back as they went.
+  const std::vector<std::string> tricky{"NULL", "", "{a,b}", "say \"hi\"", "back\\slash\\", " , ", "}{\"\\"};
+  std::vector<errand::job_spec> specs;
+  for (const auto& text : tricky) {
+    auto s = spec(text.empty() ? "empty" : text, R"({"text":")" + std::string(text == "say \"hi\"" ? "q" : "x") + R"("})");
+    s.queue = text;
+    s.unique_key = "key " + text;
+    specs.push_back(s);
+  }
+  const auto added = store.enqueue_batch(specs, t0);
+  REQUIRE(added.size() == tricky.size());
+  for (std::size_t i = 0; i < tricky.size(); ++i) {
+    const auto row = store.get(added[i].id);
+    CHECK(row->queue == tricky[i]);
+    CHECK(row->kind == specs[i].kind);
+    CHECK(row->unique_key == "key " + tricky[i]);
+  }
+
+  const auto claimed = store.claim_batch({"w", 30s, t0, {}}, tricky.size());
+  REQUIRE(claimed.size() == tricky.size());
+  std::vector<errand::decision> failures;
+  for (std::size_t i = 0; i < claimed.size(); ++i)
+    failures.push_back(errand::decide(claimed[i], failure(claimed[i], tricky[i] + " failed"), policy, t0));
+  const auto results = store.apply_batch(failures);
+  CHECK(std::count(results.begin(), results.end(), errand::write_result::applied) ==
+        static_cast<std::ptrdiff_t>(tricky.size()));
+  for (std::size_t i = 0; i < claimed.size(); ++i) {
+    CHECK(store.get(claimed[i].id)->last_error == tricky[i] + " failed");
+    CHECK(errand::errors_of(store.history(claimed[i].id)).at(0).message == tricky[i] + " failed");
+  }
+}
+
 TEST_CASE("a row written behind errand's back: refused by constraints, or reported with its id", "[postgres][bad-input]") {
   pg_test::scratch_schema schema;
   errand::postgres_store store(schema.options());
