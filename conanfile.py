@@ -17,6 +17,7 @@ class ErrandConan(ConanFile):
                    "lifecycle, failures that carry their reason, and backends (memory, SQLite, PostgreSQL) that "
                    "persist each transition and its error atomically")
     url = "https://github.com/conan-io/conan-center-index"
+    license = "BSL-1.0"
     topics = ("job-queue", "state-machine", "retry", "sqlite", "postgresql", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
