@@ -13,6 +13,9 @@
 # under root the cluster belongs to a dedicated user, errand_pg, created on first use.
 #
 # When ERRAND_TEST_PG_URL is already set, no cluster is started: that server is used as is.
+# ERRAND_PG_SETTINGS adds server options after errand's, e.g. for a benchmark
+# with the durability of a production server:
+#   ERRAND_PG_SETTINGS="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 #
 # Exit status of start: 0 when a server is ready; when no server can be had, 1 if CI=true (the
 # postgres tests must fail in CI) and 77 otherwise (ctest reports the tests as skipped, not
@@ -131,7 +134,7 @@ start_cluster() {
     if as_owner "$bin_dir/pg_ctl" -D "$data_dir" -l "$root/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$root" \
       -o "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-      start >/dev/null 2>&1; then
+      -o "${ERRAND_PG_SETTINGS:-}" start >/dev/null 2>&1; then
       started=true
       break
     fi

@@ -259,6 +259,12 @@ TEST_CASE("a row written behind errand's back: refused by constraints, or report
   CHECK(claimed->id == good);
   CHECK(errand::report(store, good, errand::succeed{claimed->attempt, "w", {}}, policy, t0).applied());
   CHECK(store.query({.state = job_state::succeeded}).size() == 1);
+
+  // A history payload that is JSON, but not the event errand wrote.
+  pg_test::sql("UPDATE " + t.history + " SET payload = '{\"attempt\": \"three\"}' WHERE job_id = " +
+               std::to_string(good) + " AND event = 'succeed'");
+  CHECK_THROWS_WITH(store.latest_outcome(good), Catch::Matchers::Contains("job " + std::to_string(good)) &&
+                                                    Catch::Matchers::Contains("history record 2 ('succeed')"));
 }
 
 TEST_CASE("one batch may write the same job twice, in order", "[postgres]") {

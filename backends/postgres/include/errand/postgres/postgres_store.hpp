@@ -208,18 +208,7 @@ class postgres_store {
 
   // A history payload errand cannot parse is reported as corrupt_row, naming
   // the job and the record.
-  std::optional<outcome> latest_outcome(std::int64_t id) const {
-    const auto records = history(id);
-    for (auto it = records.rbegin(); it != records.rend(); ++it) {
-      try {
-        if (auto found = latest_outcome_of(std::span(&*it, 1))) return found;
-      } catch (const codec_error& e) {
-        throw corrupt_row(id, "history record " + std::to_string(it->seq) + " ('" + it->event +
-                                  "'): payload: " + e.what());
-      }
-    }
-    return std::nullopt;
-  }
+  std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of_job(id, history(id)); }
 
   state_counts count_by_state() const {
     state_counts counts;
