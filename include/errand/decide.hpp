@@ -88,14 +88,13 @@ inline bool already_applied(const job& row, const lease_expired& e) {
   return attempt_ended(row) && row.attempt == e.attempt && row.last_error_kind == error_kind::lease_expired;
 }
 
-inline bool holds_attempt(const job& row, const succeed& e) {
-  return row.state == job_state::running && row.attempt == e.attempt && row.worker == e.worker;
-}
-inline bool holds_attempt(const job& row, const fail& e) {
-  return row.state == job_state::running && row.attempt == e.attempt && row.worker == e.worker;
-}
-inline bool holds_attempt(const job& row, const lease_expired& e) {
-  return row.state == job_state::running && row.attempt == e.attempt;
+// Whether the report is for the attempt running now (and, when it names a
+// worker, from the worker that claimed it).
+template <class Report>
+bool holds_attempt(const job& row, const Report& e) {
+  bool same_worker = true;
+  if constexpr (requires { e.worker; }) same_worker = row.worker == e.worker;
+  return row.state == job_state::running && row.attempt == e.attempt && same_worker;
 }
 
 template <class Event>
