@@ -142,6 +142,11 @@ TEST_CASE("bad input to enqueue is refused naming the spec and field; nothing is
   batch[1].unique_key = std::string("key\0tail", 8);
   CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Catch::Matchers::Contains("field 'unique_key' holds a NUL"));
 
+  CHECK_THROWS_WITH(store.claim({"w", 30s, t0, {std::string("mail\0x", 6)}}),
+                    Catch::Matchers::Contains("a queue name in a claim_request holds a NUL byte"));
+  CHECK_THROWS_WITH(store.query({.kind = std::string("a\xFF")}),
+                    Catch::Matchers::Contains("job_query field 'kind' is not valid UTF-8 at offset 1"));
+
   CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
   CHECK(store.get(existing)->kind == "kept");
   batch[1].unique_key = "fine";

@@ -192,6 +192,8 @@ class postgres_store {
   std::vector<job> query(const job_query& q) const {
     const auto state = q.state ? detail::pg::cell(std::string(name_of(*q.state).value_or("?"))) : std::nullopt;
     const auto has_error = q.has_error ? detail::pg::cell(*q.has_error ? "true" : "false") : std::nullopt;
+    if (q.queue) refuse_unstorable(*q.queue, "job_query field 'queue'", "nothing was read");
+    if (q.kind) refuse_unstorable(*q.kind, "job_query field 'kind'", "nothing was read");
     std::vector<job> out;
     for (const auto& cells : read(sql_.query, {detail::pg::text_of(q.after_id), state, q.queue, q.kind, has_error,
                                               detail::pg::text_of(as_int(q.limit))}))
@@ -340,6 +342,7 @@ class postgres_store {
   }
 
   static detail::pg::cell text_array(const std::vector<std::string>& values) {
+    for (const auto& value : values) refuse_unstorable(value, "a queue name in a claim_request", "nothing was claimed");
     std::vector<detail::pg::cell> cells(values.begin(), values.end());
     return detail::pg::array_literal(cells);
   }
@@ -358,8 +361,10 @@ class postgres_store {
     return std::nullopt;
   }
 
-  static void refuse_unstorable(std::string_view text, const std::string& where) {
-    if (const auto why = unstorable(text)) throw store_error("errand: " + where + " " + *why + "; nothing was written");
+  static void refuse_unstorable(std::string_view text, const std::string& where,
+                                std::string_view consequence = "nothing was written") {
+    if (const auto why = unstorable(text))
+      throw store_error("errand: " + where + " " + *why + "; " + std::string(consequence));
   }
 
   static void refuse_unstorable(const job_spec& spec, std::size_t index) {
