@@ -147,16 +147,15 @@ class postgres_store {
 
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
     if (limit == 0) return {};
+    const auto queues = request.queues.empty() ? detail::pg::cell{} : text_array(request.queues);
     std::vector<decision> decisions;
     std::vector<std::int64_t> seqs;
     with_connection([&](detail::pg::connection& c) {
       c.in_transaction([&](detail::pg::transaction& tx) {
         decisions.clear();
         const auto rows =
-            request.queues.empty()
-                ? run(tx, sql_.claimable_any, {to_iso8601(request.now), detail::pg::text_of(as_int(limit))})
-                : run(tx, sql_.claimable_in,
-                      {to_iso8601(request.now), detail::pg::text_of(as_int(limit)), text_array(request.queues)});
+            queues ? run(tx, sql_.claimable_in, {to_iso8601(request.now), detail::pg::text_of(as_int(limit)), queues})
+                   : run(tx, sql_.claimable_any, {to_iso8601(request.now), detail::pg::text_of(as_int(limit))});
         for (const auto& cells : rows) {
           std::optional<job> row;
           try {
