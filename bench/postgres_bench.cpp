@@ -108,8 +108,9 @@ struct errand_queue {
       const bool fails = fail_first && row.attempt == 1;
       finished += fails ? 0 : 1;
       if (batch == 1) {
-        const auto result = fails ? errand::report(store, row.id, failure(row), retry, now())
-                                  : errand::report(store, row.id, errand::succeed{row.attempt, worker, {}}, retry, now());
+        const auto result = fails
+                                ? errand::report(store, row.id, failure(row), retry, now())
+                                : errand::report(store, row.id, errand::succeed{row.attempt, worker, {}}, retry, now());
         if (!result.applied()) throw std::runtime_error("report refused: " + result.reason);
       } else {
         decisions.push_back(fails ? errand::decide(row, failure(row), retry, now())
@@ -137,12 +138,14 @@ struct errand_queue {
 struct raw_queue {
   raw_queue(std::string schema, bool log) : schema_(std::move(schema)), log_(log) {
     sql("CREATE SCHEMA " + schema_);
-    sql("CREATE TABLE " + schema_ + ".jobs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    sql("CREATE TABLE " + schema_ +
+        ".jobs (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
         " kind TEXT NOT NULL, payload JSON NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0,"
         " attempt INTEGER NOT NULL DEFAULT 0, run_at TIMESTAMPTZ NOT NULL, worker TEXT, last_error TEXT,"
         " updated_at TIMESTAMPTZ NOT NULL)");
     sql("CREATE INDEX jobs_due ON " + schema_ + ".jobs (priority, run_at, id) WHERE state = 'pending'");
-    sql("CREATE TABLE " + schema_ + ".history (job_id BIGINT NOT NULL, seq BIGSERIAL, event TEXT NOT NULL,"
+    sql("CREATE TABLE " + schema_ +
+        ".history (job_id BIGINT NOT NULL, seq BIGSERIAL, event TEXT NOT NULL,"
         " worker TEXT, at TIMESTAMPTZ NOT NULL, PRIMARY KEY (job_id, seq))");
   }
 
@@ -154,7 +157,8 @@ struct raw_queue {
                               " SELECT 'noop', '{}', 'pending', now(), now() FROM generate_series(1, $1)");
     const std::string claimed = "UPDATE " + jobs +
                                 " SET state = 'running', attempt = attempt + 1, worker = $1, last_error = NULL,"
-                                " updated_at = now() WHERE id IN (SELECT id FROM " + jobs +
+                                " updated_at = now() WHERE id IN (SELECT id FROM " +
+                                jobs +
                                 " WHERE state = 'pending' AND run_at <= now() ORDER BY priority, run_at, id"
                                 " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id, attempt";
     const std::string finished = "UPDATE " + jobs +
@@ -246,7 +250,8 @@ void end_to_end_errand(benchmark::State& state, bool fail_first, bool notify) {
   scratch schema("errand_bench_errand");
   errand_queue queue(schema.name(), static_cast<std::size_t>(workers + 1), notify);
   const auto once = [&] {
-    run(workers, [&] { queue.enqueue(jobs_per_run, batch); },
+    run(
+        workers, [&] { queue.enqueue(jobs_per_run, batch); },
         [&](int w) {
           return [&, name = "worker-" + std::to_string(w)] { return queue.work(name, batch, fail_first); };
         });
@@ -262,7 +267,8 @@ void end_to_end_raw(benchmark::State& state, bool log, bool fail_first) {
   raw_queue queue(schema.name(), log);
   auto producer = queue.connect();
   const auto once = [&] {
-    run(workers, [&] { queue.enqueue(*producer, jobs_per_run, batch); },
+    run(
+        workers, [&] { queue.enqueue(*producer, jobs_per_run, batch); },
         [&](int w) {
           return [&, c = std::shared_ptr<pg::connection>(queue.connect()), name = "worker-" + std::to_string(w)] {
             return queue.work(*c, name, batch, fail_first);
@@ -308,10 +314,10 @@ void claim_raw(benchmark::State& state) {
 }
 
 void describe_server() {
-  const auto rows = sql(
-      "SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') ||"
-      " ', synchronous_commit=' || current_setting('synchronous_commit') || ', shared_buffers=' ||"
-      " current_setting('shared_buffers') || ', full_page_writes=' || current_setting('full_page_writes')");
+  const auto rows =
+      sql("SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') ||"
+          " ', synchronous_commit=' || current_setting('synchronous_commit') || ', shared_buffers=' ||"
+          " current_setting('shared_buffers') || ', full_page_writes=' || current_setting('full_page_writes')");
   benchmark::AddCustomContext("postgresql", rows.at(0).at(0).value_or("?"));
 }
 
@@ -330,7 +336,12 @@ BENCHMARK_CAPTURE(end_to_end_raw, raw_log, true, false)->Name("end_to_end/raw+lo
 BENCHMARK_CAPTURE(end_to_end_errand, errand, true, true)->Name("retry_once/errand")->Apply(shapes);
 BENCHMARK_CAPTURE(end_to_end_raw, raw, false, true)->Name("retry_once/raw")->Apply(shapes);
 BENCHMARK_CAPTURE(end_to_end_raw, raw_log, true, true)->Name("retry_once/raw+log")->Apply(shapes);
-BENCHMARK(claim_errand)->Name("claim/errand")->ArgName("pending")->Arg(1000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(claim_errand)
+    ->Name("claim/errand")
+    ->ArgName("pending")
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(claim_raw)->Name("claim/raw")->ArgName("pending")->Arg(1000)->Arg(100000)->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {

@@ -11,12 +11,13 @@
 
 #include <errand/postgres.hpp>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 
 namespace pg_test {
 

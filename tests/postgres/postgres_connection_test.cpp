@@ -1,9 +1,8 @@
 // A worker's connection killed by the server (pg_terminate_backend) in the
 // middle of a transition: the transition is not half-written, the caller gets
 // a clear store_error, and the store carries on with a new connection.
-#include "pg_test_support.hpp"
-
 #include "errand_catch.hpp"
+#include "pg_test_support.hpp"
 
 #include <condition_variable>
 #include <future>
@@ -14,9 +13,7 @@
 // whose connection the server closed (PQexecPrepared's PGresult, 216 bytes
 // and its 2 KiB block, once per killed connection). It is the library's, and
 // this test kills connections on purpose; LeakSanitizer reads this hook.
-extern "C" const char* __lsan_default_suppressions() {
-  return "leak:pqxx::connection_base::exec_prepared\n";
-}
+extern "C" const char* __lsan_default_suppressions() { return "leak:pqxx::connection_base::exec_prepared\n"; }
 
 namespace {
 
@@ -114,9 +111,9 @@ TEST_CASE("a connection killed mid-transition leaves no partial write; the store
   const auto pid = blocked_backend(application);
 
   // Its UPDATE has run: the row is locked by its open transaction.
-  CHECK_THROWS_WITH(pg_test::sql("SELECT 1 FROM " + t.jobs + " WHERE id = " + std::to_string(id) +
-                                 " FOR NO KEY UPDATE NOWAIT"),
-                    Catch::Matchers::Contains("could not obtain lock"));
+  CHECK_THROWS_WITH(
+      pg_test::sql("SELECT 1 FROM " + t.jobs + " WHERE id = " + std::to_string(id) + " FOR NO KEY UPDATE NOWAIT"),
+      Catch::Matchers::Contains("could not obtain lock"));
 
   pg_test::sql("SELECT pg_terminate_backend(" + pid + ")");
   try {

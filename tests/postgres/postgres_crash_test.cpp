@@ -2,17 +2,17 @@
 // it holds jobs. Nothing is lost: the reaper recovers the held jobs with a
 // reason naming the dead worker, no attempt ran twice, and every job ends
 // succeeded with a consistent history.
+#include "errand_catch.hpp"
 #include "pg_test_support.hpp"
 
-#include "errand_catch.hpp"
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -20,8 +20,8 @@ using namespace std::chrono_literals;
 using errand::job_state;
 
 const errand::time_point t0 = errand::manual_clock{}.now();
-constexpr int job_count = 60;   // in queue "default", for every worker
-constexpr int slow_count = 2;   // in queue "slow", for the victim alone, so it surely holds one
+constexpr int job_count = 60;  // in queue "default", for every worker
+constexpr int slow_count = 2;  // in queue "slow", for the victim alone, so it surely holds one
 constexpr int worker_count = 4;
 constexpr int victim = 2;
 
@@ -136,8 +136,8 @@ TEST_CASE("kill -9 of a worker process mid-job loses nothing; the reaper says wh
   CHECK(recovered.size() == running.size());
   const auto row = store.get(stuck);
   CHECK(row->state == job_state::retry_pending);
-  CHECK(row->last_error == "lease expired: worker worker-" + std::to_string(victim) + ", last heartbeat " +
-                               errand::to_iso8601(t0));
+  CHECK(row->last_error ==
+        "lease expired: worker worker-" + std::to_string(victim) + ", last heartbeat " + errand::to_iso8601(t0));
   CHECK(row->last_error_kind == "lease_expired");
 
   // The surviving processes (here: this one) finish the recovered jobs.

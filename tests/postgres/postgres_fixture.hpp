@@ -6,7 +6,6 @@
 // on the same tables, as a restarted process would.
 
 #include "pg_test_support.hpp"
-
 #include <errand/postgres.hpp>
 
 #include <memory>

@@ -1,8 +1,7 @@
 // Migrations: versioned, idempotent, safe when several sessions migrate at
 // once, and able to upgrade a table that predates errand's error columns.
-#include "pg_test_support.hpp"
-
 #include "errand_catch.hpp"
+#include "pg_test_support.hpp"
 
 #include <latch>
 #include <thread>
@@ -30,9 +29,10 @@ TEST_CASE("migrations: a fresh schema is created at the current version, and aga
   CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
   CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
   CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"2"});
-  CHECK(column("SELECT data_type FROM information_schema.columns WHERE table_schema = '" + schema.name() +
-               "' AND table_name = 'errand_jobs' AND column_name IN ('payload', 'run_at', 'id') ORDER BY column_name") ==
-        std::vector<std::string>{"bigint", "json", "timestamp with time zone"});
+  CHECK(
+      column("SELECT data_type FROM information_schema.columns WHERE table_schema = '" + schema.name() +
+             "' AND table_name = 'errand_jobs' AND column_name IN ('payload', 'run_at', 'id') ORDER BY column_name") ==
+      std::vector<std::string>{"bigint", "json", "timestamp with time zone"});
   CHECK(column("SELECT data_type FROM information_schema.columns WHERE table_schema = '" + schema.name() +
                "' AND table_name = 'errand_history' AND column_name = 'payload'") == std::vector<std::string>{"jsonb"});
   CHECK(column("SELECT indexdef LIKE '%WHERE (state = ANY%' FROM pg_indexes WHERE schemaname = '" + schema.name() +
@@ -86,11 +86,17 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
   pg_test::sql("INSERT INTO " + t.jobs +
                " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, version,"
                " created_at, updated_at) VALUES"
-               " ('default', 'fresh', '{}', 'pending', 0, 0, 3, " + at + ", NULL, 1, " + at + ", " + at + "),"
-               " ('default', 'flaky', '{\"n\":1}', 'retry_pending', 0, 2, 3, " + at + ", 'agent-7', 4, " + at + ", " +
-               at + "),"
-               " ('default', 'broken', '{}', 'failed', 0, 3, 3, " + at + ", 'agent-7', 7, " + at + ", " + at + "),"
-               " ('default', 'odd', '{}', 'archived', 0, 1, 3, " + at + ", NULL, 2, " + at + ", " + at + ")");
+               " ('default', 'fresh', '{}', 'pending', 0, 0, 3, " +
+               at + ", NULL, 1, " + at + ", " + at +
+               "),"
+               " ('default', 'flaky', '{\"n\":1}', 'retry_pending', 0, 2, 3, " +
+               at + ", 'agent-7', 4, " + at + ", " + at +
+               "),"
+               " ('default', 'broken', '{}', 'failed', 0, 3, 3, " +
+               at + ", 'agent-7', 7, " + at + ", " + at +
+               "),"
+               " ('default', 'odd', '{}', 'archived', 0, 1, 3, " +
+               at + ", NULL, 2, " + at + ", " + at + ")");
 
   errand::postgres_store store(schema.options());
   CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});

@@ -2,9 +2,8 @@
 // end (contract item 7 against TEXT and JSONB), rows written behind errand's
 // back, and notifications between two stores (two connections, as two
 // processes would have).
-#include "pg_test_support.hpp"
-
 #include "errand_catch.hpp"
+#include "pg_test_support.hpp"
 
 #include <condition_variable>
 #include <mutex>
@@ -185,10 +184,11 @@ TEST_CASE("contract 7: hostile error text reaches the row and the JSONB history 
   // What an operator sees with psql: the same text in the row and in history.
   const auto& t = store.tables();
   for (const auto& row : {*ra, *rb}) {
-    const auto cells = pg_test::sql("SELECT j.last_error = (h.payload->'error'->>'message'), jsonb_typeof(h.payload)"
-                                    " FROM " + t.jobs + " j JOIN " + t.history +
-                                    " h ON h.job_id = j.id AND h.event = 'fail' WHERE j.id = " +
-                                    std::to_string(row.id));
+    const auto cells = pg_test::sql(
+        "SELECT j.last_error = (h.payload->'error'->>'message'), jsonb_typeof(h.payload)"
+        " FROM " +
+        t.jobs + " j JOIN " + t.history +
+        " h ON h.job_id = j.id AND h.event = 'fail' WHERE j.id = " + std::to_string(row.id));
     REQUIRE(cells.size() == 1);
     CHECK(cells[0].at(0) == "t");
     CHECK(cells[0].at(1) == "object");
@@ -205,7 +205,8 @@ TEST_CASE("text that looks like array syntax survives batches unchanged", "[post
   const std::vector<std::string> tricky{"NULL", "", "{a,b}", "say \"hi\"", "back\\slash\\", " , ", "}{\"\\"};
   std::vector<errand::job_spec> specs;
   for (const auto& text : tricky) {
-    auto s = spec(text.empty() ? "empty" : text, R"({"text":")" + std::string(text == "say \"hi\"" ? "q" : "x") + R"("})");
+    auto s =
+        spec(text.empty() ? "empty" : text, R"({"text":")" + std::string(text == "say \"hi\"" ? "q" : "x") + R"("})");
     s.queue = text;
     s.unique_key = "key " + text;
     specs.push_back(s);
@@ -233,7 +234,8 @@ TEST_CASE("text that looks like array syntax survives batches unchanged", "[post
   }
 }
 
-TEST_CASE("a row written behind errand's back: refused by constraints, or reported with its id", "[postgres][bad-input]") {
+TEST_CASE("a row written behind errand's back: refused by constraints, or reported with its id",
+          "[postgres][bad-input]") {
   pg_test::scratch_schema schema;
   errand::postgres_store store(schema.options());
   const auto& t = store.tables();
@@ -253,8 +255,8 @@ TEST_CASE("a row written behind errand's back: refused by constraints, or report
   pg_test::sql("ALTER TABLE " + t.jobs + " DROP CONSTRAINT " + t.object("jobs_state_check"));
   pg_test::sql("UPDATE " + t.jobs + " SET state = 'exploded'" + where);
   CHECK_THROWS_AS(store.get(bad), errand::corrupt_row);
-  CHECK_THROWS_WITH(store.get(bad), Catch::Matchers::Contains("job " + std::to_string(bad)) &&
-                                        Catch::Matchers::Contains("'exploded'"));
+  CHECK_THROWS_WITH(store.get(bad),
+                    Catch::Matchers::Contains("job " + std::to_string(bad)) && Catch::Matchers::Contains("'exploded'"));
   CHECK_THROWS_WITH(store.query({}), Catch::Matchers::Contains("job " + std::to_string(bad)));
   CHECK_THROWS_WITH(store.count_by_state(), Catch::Matchers::Contains("job " + std::to_string(bad)));
 
@@ -370,9 +372,9 @@ TEST_CASE("idle workers wake when another process enqueues or schedules a retry"
 
   const auto claimed = *worker.claim({"w", 30s, t0, {}});
   epoch = worker.work_epoch();
-  REQUIRE(errand::report(producer, claimed.id, failure(claimed, "retry me", true), errand::retry_policy::immediate(),
-                         t0)
-              .applied());
+  REQUIRE(
+      errand::report(producer, claimed.id, failure(claimed, "retry me", true), errand::retry_policy::immediate(), t0)
+          .applied());
   CHECK(worker.wait_for_work(epoch, 60s));
   CHECK(worker.claim({"w", 30s, t0, {}}));
 }

@@ -195,7 +195,7 @@ class postgres_store {
     if (q.kind) refuse_unstorable(*q.kind, "job_query field 'kind'", "nothing was read");
     std::vector<job> out;
     for (const auto& cells : read(sql_.query, {detail::pg::text_of(q.after_id), state, q.queue, q.kind, has_error,
-                                              detail::pg::text_of(as_int(q.limit))}))
+                                               detail::pg::text_of(as_int(q.limit))}))
       out.push_back(detail::pg::read_row<job>(cells));
     return out;
   }
@@ -351,8 +351,7 @@ class postgres_store {
   // the field, before anything is sent.
   static std::optional<std::string> unstorable(std::string_view text) {
     for (std::size_t i = 0; i < text.size();) {
-      if (text[i] == '\0')
-        return "holds a NUL byte at offset " + std::to_string(i) + ", which PostgreSQL cannot store";
+      if (text[i] == '\0') return "holds a NUL byte at offset " + std::to_string(i) + ", which PostgreSQL cannot store";
       const auto length = errand::detail::utf8_sequence_length(text, i);
       if (length == 0) return "is not valid UTF-8 at offset " + std::to_string(i);
       i += length;
@@ -401,10 +400,9 @@ class postgres_store {
     }
     using detail::pg::array_literal;
     const auto added = run(tx, sql_.enqueue,
-                           {array_literal(queue), array_literal(kind), array_literal(payload),
-                            array_literal(priority), array_literal(run_at), array_literal(max_attempts),
-                            array_literal(unique_key), to_iso8601(now), tables_.channel, "e " + origin_,
-                            options_.notify ? "true" : "false"});
+                           {array_literal(queue), array_literal(kind), array_literal(payload), array_literal(priority),
+                            array_literal(run_at), array_literal(max_attempts), array_literal(unique_key),
+                            to_iso8601(now), tables_.channel, "e " + origin_, options_.notify ? "true" : "false"});
 
     // Ids were handed out in the order of the specs; a spec whose key already
     // existed, or repeats an earlier spec's key, got none.

@@ -38,8 +38,7 @@ class notification_thread {
     std::chrono::milliseconds backoff{100};
   };
 
-  notification_thread(settings s, handler on_payload)
-      : settings_(std::move(s)), on_payload_(std::move(on_payload)) {}
+  notification_thread(settings s, handler on_payload) : settings_(std::move(s)), on_payload_(std::move(on_payload)) {}
 
   notification_thread(const notification_thread&) = delete;
   notification_thread& operator=(const notification_thread&) = delete;

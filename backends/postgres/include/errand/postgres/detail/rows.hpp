@@ -93,7 +93,7 @@ class row_reader {
   void read(std::string& out) { out = text(); }
 
   template <class Integer>
-    requires std::is_integral_v<Integer>
+  requires std::is_integral_v<Integer>
   void read(Integer& out) {
     const std::string& t = text();
     const auto [end, error] = std::from_chars(t.data(), t.data() + t.size(), out);

@@ -37,26 +37,27 @@ struct statements {
   // $5 run_at, $6 max_attempts, $7 unique_key; $8 now, $9 channel, $10 the
   // announcement, $11 announce?. Returns the ids created, with their keys,
   // in the order of the specs (ids grow in insertion order).
-  statement enqueue{
-      "errand_enqueue",
-      "WITH input AS (\n"
-      "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::timestamptz[],\n"
-      "                       $6::integer[], $7::text[]) WITH ORDINALITY\n"
-      "    AS i(queue, kind, payload, priority, run_at, max_attempts, unique_key, ord)\n"
-      "), added AS (\n"
-      "  INSERT INTO " + tables.jobs +
-          " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version,\n"
-          "                      unique_key, created_at, updated_at, last_seq)\n"
-          "  SELECT queue, kind, payload::json, '" + std::string(*name_of(job_state::pending)) +
-          "', priority, 0, max_attempts, run_at, 1,\n"
-          "         unique_key, $8::timestamptz, $8::timestamptz, 0\n"
-          "  FROM input ORDER BY ord\n"
-          "  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
-          "  RETURNING id, unique_key\n"
-          "), announced AS (\n"
-          "  SELECT pg_notify($9::text, $10::text) WHERE $11::boolean AND EXISTS (SELECT 1 FROM added)\n"
-          ")\n"
-          "SELECT id, unique_key FROM added WHERE (SELECT count(*) FROM announced) >= 0 ORDER BY id"};
+  statement enqueue{"errand_enqueue",
+                    "WITH input AS (\n"
+                    "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::timestamptz[],\n"
+                    "                       $6::integer[], $7::text[]) WITH ORDINALITY\n"
+                    "    AS i(queue, kind, payload, priority, run_at, max_attempts, unique_key, ord)\n"
+                    "), added AS (\n"
+                    "  INSERT INTO " +
+                        tables.jobs +
+                        " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version,\n"
+                        "                      unique_key, created_at, updated_at, last_seq)\n"
+                        "  SELECT queue, kind, payload::json, '" +
+                        std::string(*name_of(job_state::pending)) +
+                        "', priority, 0, max_attempts, run_at, 1,\n"
+                        "         unique_key, $8::timestamptz, $8::timestamptz, 0\n"
+                        "  FROM input ORDER BY ord\n"
+                        "  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
+                        "  RETURNING id, unique_key\n"
+                        "), announced AS (\n"
+                        "  SELECT pg_notify($9::text, $10::text) WHERE $11::boolean AND EXISTS (SELECT 1 FROM added)\n"
+                        ")\n"
+                        "SELECT id, unique_key FROM added WHERE (SELECT count(*) FROM announced) >= 0 ORDER BY id"};
 
   // $1 unique keys
   statement find_unique{"errand_find_unique",
@@ -78,7 +79,8 @@ struct statements {
       "         last_error, last_error_kind, last_error_at, detail, version, updated_at,\n"
       "         h_from, h_to, h_event, h_payload, h_attempt, h_worker, h_at)\n"
       "), moved AS (\n"
-      "  UPDATE " + tables.jobs +
+      "  UPDATE " +
+          tables.jobs +
           " AS j SET state = i.state, attempt = i.attempt, max_attempts = i.max_attempts,\n"
           "    run_at = i.run_at, worker = i.worker, lease_until = i.lease_until, heartbeat_at = i.heartbeat_at,\n"
           "    last_error = i.last_error, last_error_kind = i.last_error_kind, last_error_at = i.last_error_at,\n"
@@ -88,7 +90,8 @@ struct statements {
           "  WHERE j.id = i.id AND j.version = i.expected_version\n"
           "  RETURNING j.id, j.last_seq\n"
           "), recorded AS (\n"
-          "  INSERT INTO " + tables.history +
+          "  INSERT INTO " +
+          tables.history +
           " (job_id, seq, from_state, to_state, event, payload, attempt, worker, at)\n"
           "  SELECT m.id, m.last_seq, i.h_from, i.h_to, i.h_event, i.h_payload, i.h_attempt, i.h_worker, i.h_at\n"
           "  FROM moved AS m JOIN input AS i ON i.id = m.id\n"
@@ -106,7 +109,8 @@ struct statements {
   statement write_one{
       "errand_write_one",
       "WITH moved AS (\n"
-      "  UPDATE " + tables.jobs +
+      "  UPDATE " +
+          tables.jobs +
           " SET state = $3::text, attempt = $4::integer, max_attempts = $5::integer,\n"
           "    run_at = $6::timestamptz, worker = $7::text, lease_until = $8::timestamptz,\n"
           "    heartbeat_at = $9::timestamptz, last_error = $10::text, last_error_kind = $11::text,\n"
@@ -115,7 +119,8 @@ struct statements {
           "  WHERE id = $1::bigint AND version = $2::bigint\n"
           "  RETURNING id, last_seq\n"
           "), recorded AS (\n"
-          "  INSERT INTO " + tables.history +
+          "  INSERT INTO " +
+          tables.history +
           " (job_id, seq, from_state, to_state, event, payload, attempt, worker, at)\n"
           "  SELECT id, last_seq, $16::text, $17::text, $18::text, $19::jsonb, $20::integer, $21::text,\n"
           "         $22::timestamptz\n"
@@ -128,8 +133,7 @@ struct statements {
           "SELECT id, last_seq FROM moved WHERE (SELECT count(*) FROM announced) >= 0"};
 
   // $1 ids: their versions now, to say which decision of a refused batch conflicted.
-  statement versions{"errand_versions",
-                     "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
+  statement versions{"errand_versions", "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
 
   // $1 now, $2 limit. The WHERE repeats the claim index's predicate. FOR NO
   // KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
@@ -147,10 +151,9 @@ struct statements {
                              " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED"};
 
   // $1 now, $2 limit
-  statement expired{"errand_expired",
-                    "SELECT " + job_columns + " FROM " + tables.jobs +
-                        " WHERE state = 'running' AND lease_until <= $1::timestamptz"
-                        " ORDER BY lease_until, id LIMIT $2"};
+  statement expired{"errand_expired", "SELECT " + job_columns + " FROM " + tables.jobs +
+                                          " WHERE state = 'running' AND lease_until <= $1::timestamptz"
+                                          " ORDER BY lease_until, id LIMIT $2"};
 
   // $1 after id, $2 state, $3 queue, $4 kind, $5 has error, $6 limit; NULL: no filter.
   statement query{"errand_query",
@@ -168,8 +171,7 @@ struct statements {
   statement record{"errand_record", "SELECT " + select_list<history_record>() + " FROM " + tables.history +
                                         " WHERE job_id = $1 AND seq = $2"};
 
-  statement counts{"errand_counts",
-                   "SELECT state, count(*), min(id) FROM " + tables.jobs + " GROUP BY state"};
+  statement counts{"errand_counts", "SELECT state, count(*), min(id) FROM " + tables.jobs + " GROUP BY state"};
 
   // $1 finished before: the finished jobs to delete, locked so that a
   // requeue racing the prune either happens first (and the job stays) or waits.
@@ -177,19 +179,23 @@ struct statements {
                        "SELECT id FROM " + tables.jobs +
                            " WHERE state IN ('succeeded', 'failed') AND updated_at < $1::timestamptz FOR UPDATE"};
   // $1 ids
-  statement prune_history_of{"errand_prune_history_of",
-                             "DELETE FROM " + tables.history + " WHERE job_id = ANY($1::bigint[])"
-                             " RETURNING job_id"};
+  statement prune_history_of{"errand_prune_history_of", "DELETE FROM " + tables.history +
+                                                            " WHERE job_id = ANY($1::bigint[])"
+                                                            " RETURNING job_id"};
   statement prune_jobs{"errand_prune_jobs",
                        "DELETE FROM " + tables.jobs + " WHERE id = ANY($1::bigint[]) RETURNING id"};
   // $1 records to keep per job
   statement trim_history{"errand_trim_history",
                          "WITH ranked AS (\n"
                          "  SELECT job_id, seq, row_number() OVER (PARTITION BY job_id ORDER BY seq DESC) AS newest\n"
-                         "  FROM " + tables.history + "\n"
-                         ")\n"
-                         "DELETE FROM " + tables.history + " AS h USING ranked AS r\n"
-                         "WHERE h.job_id = r.job_id AND h.seq = r.seq AND r.newest > $1 RETURNING h.job_id"};
+                         "  FROM " +
+                             tables.history +
+                             "\n"
+                             ")\n"
+                             "DELETE FROM " +
+                             tables.history +
+                             " AS h USING ranked AS r\n"
+                             "WHERE h.job_id = r.job_id AND h.seq = r.seq AND r.newest > $1 RETURNING h.job_id"};
 
   // $1 channel, $2 payload
   statement notify{"errand_notify", "SELECT pg_notify($1::text, $2::text)"};
@@ -198,9 +204,9 @@ struct statements {
   statement json_check{"errand_json_check", "SELECT $1::json IS NOT NULL"};
 
   std::vector<const statement*> all() const {
-    return {&get,           &enqueue,      &find_unique, &write, &write_one, &versions,   &claimable_any,
-            &claimable_in,  &expired,      &query,       &history, &record,   &counts,
-            &prune_lock,    &prune_history_of, &prune_jobs, &trim_history, &notify, &json_check};
+    return {&get,          &enqueue, &find_unique, &write,  &write_one, &versions,   &claimable_any,    &claimable_in,
+            &expired,      &query,   &history,     &record, &counts,    &prune_lock, &prune_history_of, &prune_jobs,
+            &trim_history, &notify,  &json_check};
   }
 };
 
