@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,20 @@ inline void cut_to_whole_characters(std::string& text, std::size_t size) {
 }
 
 }  // namespace detail
+
+// Why a database cannot hold `text` as it is (a NUL byte, or bytes that are not
+// UTF-8), or nullopt when it can. Names a job is found by (queue, kind, unique
+// key) are refused for this rather than changed: a changed name would find
+// another job.
+inline std::optional<std::string> unstorable_reason(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '\0') return "holds a NUL byte at offset " + std::to_string(i);
+    const auto length = detail::utf8_sequence_length(text, i);
+    if (length == 0) return "is not valid UTF-8 at offset " + std::to_string(i);
+    i += length;
+  }
+  return std::nullopt;
+}
 
 // The storable form of `text`: valid UTF-8, no NUL, at most `limit` bytes; a cut
 // text ends with "… [truncated from N bytes]", N being the size reported.

@@ -2,6 +2,8 @@
 // A job as every backend stores it: one row per job, one history record per
 // transition. The field names are the column names.
 
+#include <errand/codec.hpp>
+#include <errand/error_text.hpp>
 #include <errand/lifecycle_states.hpp>
 #include <errand/time.hpp>
 
@@ -9,8 +11,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace errand {
 
@@ -67,20 +71,50 @@ struct history_record {
 };
 BOOST_DESCRIBE_STRUCT(history_record, (), (job_id, seq, from, to, event, payload, attempt, worker, at))
 
-// A spec no job could be run from is refused before anything is written
-// (contract item 7): a job needs a kind to find its handler and at least one
-// attempt to be claimed at all.
-inline void validate(const job_spec& spec) {
+namespace detail {
+
+inline void refuse_unstorable(std::string_view text, const std::string& field, std::string_view consequence) {
+  if (const auto why = unstorable_reason(text))
+    throw std::invalid_argument("errand: " + field + " " + *why + "; " + std::string(consequence));
+}
+
+inline void validate_spec(const job_spec& spec, const std::string& label) {
   if (spec.kind.empty()) throw std::invalid_argument("errand: a job spec needs a kind");
   if (spec.max_attempts < 1)
     throw std::invalid_argument("errand: job spec of kind '" + spec.kind + "' has max_attempts " +
                                 std::to_string(spec.max_attempts) + "; it must be at least 1");
+  constexpr std::string_view consequence = "nothing was enqueued";
+  refuse_unstorable(spec.queue, label + " field 'queue'", consequence);
+  refuse_unstorable(spec.kind, label + " field 'kind'", consequence);
+  if (spec.unique_key) refuse_unstorable(*spec.unique_key, label + " field 'unique_key'", consequence);
+  refuse_unstorable(spec.payload, label + " field 'payload'", consequence);
+  try {
+    from_json<json_text>(spec.payload);
+  } catch (const codec_error& e) {
+    throw std::invalid_argument("errand: " + label + " (kind '" + spec.kind + "'): field 'payload' is not JSON: " +
+                                e.what() + "; " + std::string(consequence));
+  }
 }
 
-// The row a new job starts as; throws std::invalid_argument for a spec
-// validate() refuses.
-inline job make_job(const job_spec& spec, std::int64_t id, time_point now) {
-  validate(spec);
+}  // namespace detail
+
+// A spec no job could be run from, or one a database could not store as it is,
+// is refused with std::invalid_argument before anything is written, by every
+// store alike: a job needs a kind to find its handler and at least one attempt
+// to be claimed at all; its queue, kind and unique key hold neither NUL bytes
+// nor invalid UTF-8; its payload is one JSON value.
+inline void validate(const job_spec& spec) { detail::validate_spec(spec, "job_spec"); }
+
+// The same for a batch, which is written all or nothing; the message names the
+// spec's position.
+inline void validate(std::span<const job_spec> specs) {
+  for (std::size_t i = 0; i < specs.size(); ++i) detail::validate_spec(specs[i], "job_spec #" + std::to_string(i));
+}
+
+namespace detail {
+
+// The row a new job starts as, from a spec already validated.
+inline job new_job_row(const job_spec& spec, std::int64_t id, time_point now) {
   job row;
   row.id = id;
   row.queue = spec.queue;
@@ -92,6 +126,15 @@ inline job make_job(const job_spec& spec, std::int64_t id, time_point now) {
   row.unique_key = spec.unique_key;
   row.created_at = row.updated_at = now;
   return row;
+}
+
+}  // namespace detail
+
+// The row a new job starts as; throws std::invalid_argument for a spec
+// validate() refuses.
+inline job make_job(const job_spec& spec, std::int64_t id, time_point now) {
+  validate(spec);
+  return detail::new_job_row(spec, id, now);
 }
 
 }  // namespace errand

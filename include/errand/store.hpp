@@ -52,6 +52,13 @@ struct claim_request {
   std::vector<std::string> queues{};  // empty: every queue
 };
 
+// Queue names no database could hold are refused with std::invalid_argument,
+// by every store alike, before anything is claimed.
+inline void validate(const claim_request& claim) {
+  for (const auto& queue : claim.queues)
+    detail::refuse_unstorable(queue, "a queue name in a claim_request", "nothing was claimed");
+}
+
 // A page of jobs, ordered by id; pass the last id seen as after_id for the next.
 struct job_query {
   std::optional<job_state> state{};
@@ -61,6 +68,14 @@ struct job_query {
   std::int64_t after_id = 0;
   std::size_t limit = 100;
 };
+
+// Filters no database could hold are refused with std::invalid_argument, by
+// every store alike, before anything is read.
+inline void validate(const job_query& query) {
+  constexpr std::string_view consequence = "nothing was read";
+  if (query.queue) detail::refuse_unstorable(*query.queue, "job_query field 'queue'", consequence);
+  if (query.kind) detail::refuse_unstorable(*query.kind, "job_query field 'kind'", consequence);
+}
 
 // What an orchestrator reads: how the job's latest attempt ended.
 struct outcome {

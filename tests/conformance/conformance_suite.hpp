@@ -165,6 +165,42 @@ TEMPLATE_LIST_TEST_CASE("conformance: a spec no job could run from is refused an
   CHECK(store.query({}).size() == 1);
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: text no database can hold is refused by every store; nothing is written",
+                        "[conformance][contract][bad-input]", conformance_fixtures) {
+  using namespace conformance;
+  using Catch::Matchers::Contains;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto kept = store.enqueue(spec("kept"), t0).id;
+
+  std::vector<errand::job_spec> batch{spec("a"), spec(std::string("re\0size", 7)), spec("c")};
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'kind' holds a NUL byte at offset 2"));
+  batch[1] = spec("b");
+  batch[1].queue = "bad \xFF queue";
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'queue' is not valid UTF-8 at offset 4"));
+  batch[1] = spec("b");
+  batch[1].payload = "{\"unterminated\": ";
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 (kind 'b'): field 'payload' is not JSON"));
+  batch[1] = spec("b");
+  batch[1].unique_key = std::string("key\0tail", 8);
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'unique_key' holds a NUL"));
+  auto single = spec("d");
+  single.payload = "not json";
+  CHECK_THROWS_AS(store.enqueue(single, t0), std::invalid_argument);
+
+  CHECK_THROWS_WITH(store.claim(claim_by("w", t0, {std::string("mail\0x", 6)})),
+                    Contains("a queue name in a claim_request holds a NUL byte"));
+  CHECK_THROWS_WITH(store.query({.kind = std::string("a\xFF")}),
+                    Contains("job_query field 'kind' is not valid UTF-8 at offset 1"));
+
+  CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
+  const auto row = store.get(kept);
+  REQUIRE(row);
+  CHECK(row->kind == "kept");
+  CHECK(row->state == job_state::pending);
+  CHECK(store.history(kept).empty());
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow", "[conformance]",
                         conformance_fixtures) {
   using namespace conformance;
@@ -385,6 +421,19 @@ TEMPLATE_LIST_TEST_CASE("conformance: contract 4: the reaper recovers an expired
   conformance::require_invariants(*row);
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: a lease that ends exactly now has expired", "[conformance][contract]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto id = store.enqueue(spec(), t0).id;
+  REQUIRE(store.claim(claim_by("w", t0)));  // a 30 s lease
+  CHECK(store.expired_leases(t0 + 30s - 1us, 10).empty());
+  const auto expired = store.expired_leases(t0 + 30s, 10);
+  REQUIRE(expired.size() == 1);
+  CHECK(expired[0].id == id);
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: contract 5: stale writers lose, duplicates are acknowledged",
                         "[conformance][contract]", conformance_fixtures) {
   using namespace conformance;
@@ -602,6 +651,55 @@ TEMPLATE_LIST_TEST_CASE("conformance: prune drops finished jobs and old history"
   REQUIRE(claimed);
   errand::report(store, busy, success(*claimed), policy, t0 + 5h);
   CHECK(store.history(busy).back().seq == 8);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: prune never deletes an unfinished job, however old", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto patient = spec();
+  patient.max_attempts = 5;
+  const auto pending = store.enqueue(spec("pending"), t0).id;
+  const auto running = store.enqueue(spec("running"), t0).id;
+  const auto waiting = store.enqueue(patient, t0).id;
+  const auto failed = store.enqueue(spec("failed"), t0).id;
+  const auto succeeded = store.enqueue(spec("succeeded"), t0).id;
+  const auto claim_one = [&] {
+    const auto row = store.claim(claim_by("w", t0));
+    REQUIRE(row);
+    return *row;
+  };
+  REQUIRE(claim_one().id == pending);  // back to pending through a requeue after a final failure below
+  REQUIRE(claim_one().id == running);
+  const auto waiting_row = claim_one();
+  REQUIRE(errand::report(store, waiting, failure(waiting_row, "try later"), policy, t0).applied());
+  const auto failed_row = claim_one();
+  REQUIRE(errand::report(store, failed, failure(failed_row, "for good", false), policy, t0).applied());
+  const auto succeeded_row = claim_one();
+  REQUIRE(errand::report(store, succeeded, success(succeeded_row), policy, t0).applied());
+  const auto pending_row = *store.get(pending);
+  REQUIRE(errand::report(store, pending, failure(pending_row, "bad input", false), policy, t0).applied());
+  REQUIRE(errand::report(store, pending, errand::requeue{"fixed the input"}, policy, t0).applied());
+
+  REQUIRE(store.get(pending)->state == job_state::pending);
+  REQUIRE(store.get(running)->state == job_state::running);
+  REQUIRE(store.get(waiting)->state == job_state::retry_pending);
+  std::map<std::int64_t, std::size_t> history_before;
+  for (const auto id : {pending, running, waiting}) history_before[id] = store.history(id).size();
+
+  const auto result = store.prune({.finished_before = t0 + std::chrono::hours{24 * 365}});
+  CHECK(result.jobs_deleted == 2);
+  CHECK_FALSE(store.get(failed));
+  CHECK_FALSE(store.get(succeeded));
+  for (const auto& [id, records] : history_before) {
+    INFO("job " << id);
+    REQUIRE(store.get(id));
+    CHECK(store.history(id).size() == records);
+  }
+  CHECK(store.get(pending)->state == job_state::pending);
+  CHECK(store.get(running)->state == job_state::running);
+  CHECK(store.get(waiting)->state == job_state::retry_pending);
 }
 
 TEMPLATE_LIST_TEST_CASE("conformance: contract 8: subscribers hear only what committed", "[conformance][contract]",

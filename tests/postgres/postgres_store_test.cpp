@@ -116,42 +116,6 @@ TEST_CASE("payloads are stored as the producer wrote them, \\u0000 included", "[
              .at(0) == "x");
 }
 
-TEST_CASE("bad input to enqueue is refused naming the spec and field; nothing is enqueued", "[postgres][bad-input]") {
-  pg_test::scratch_schema schema;
-  errand::postgres_store store(schema.options());
-  const auto existing = store.enqueue(spec("kept"), t0).id;
-
-  std::string nul_kind = "re";
-  nul_kind += '\0';
-  nul_kind += "size";
-  std::vector<errand::job_spec> batch{spec("a"), spec(nul_kind), spec("c")};
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
-                    Catch::Matchers::Contains("job_spec #1 field 'kind' holds a NUL byte at offset 2"));
-
-  batch[1] = spec("b");
-  batch[1].queue = "bad \xFF queue";
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
-                    Catch::Matchers::Contains("job_spec #1 field 'queue' is not valid UTF-8 at offset 4"));
-
-  batch[1] = spec("b", "{\"unterminated\": ");
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
-                    Catch::Matchers::Contains("job_spec #1 (kind 'b'): field 'payload' is not JSON"));
-
-  batch[1] = spec("b");
-  batch[1].unique_key = std::string("key\0tail", 8);
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Catch::Matchers::Contains("field 'unique_key' holds a NUL"));
-
-  CHECK_THROWS_WITH(store.claim({"w", 30s, t0, {std::string("mail\0x", 6)}}),
-                    Catch::Matchers::Contains("a queue name in a claim_request holds a NUL byte"));
-  CHECK_THROWS_WITH(store.query({.kind = std::string("a\xFF")}),
-                    Catch::Matchers::Contains("job_query field 'kind' is not valid UTF-8 at offset 1"));
-
-  CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
-  CHECK(store.get(existing)->kind == "kept");
-  batch[1].unique_key = "fine";
-  CHECK(store.enqueue_batch(batch, t0).size() == 3);
-}
-
 TEST_CASE("contract 7: hostile error text reaches the row and the JSONB history intact", "[postgres][contract]") {
   pg_test::scratch_schema schema;
   errand::postgres_store store(schema.options());

@@ -173,12 +173,10 @@ TEST_CASE("sqlite_store: a listener hears nothing from a batch that rolled back"
   CHECK(store.history(claimed[0].id).size() == 1);
 }
 
-TEST_CASE("sqlite_store: a job's payload is the user's text, kept byte for byte", "[sqlite]") {
+TEST_CASE("sqlite_store: a job's payload is the user's JSON text, kept byte for byte", "[sqlite]") {
   temp_database db;
-  std::string with_nul = R"({"note":"a)";
-  with_nul += '\0';
-  with_nul += R"(b"})";
-  const std::vector<std::string> payloads{with_nul, "not JSON at all {", std::string(1 << 20, 'p'), ""};
+  const std::vector<std::string> payloads{R"({"note":"a\u0000b"})", R"({ "spaced" :  1.50 , "z":2,"a":1 })",
+                                          "\"" + std::string(1 << 20, 'p') + "\"", "[]"};
   std::vector<std::int64_t> ids;
   {
     errand::sqlite_store store(db.path());
@@ -186,7 +184,7 @@ TEST_CASE("sqlite_store: a job's payload is the user's text, kept byte for byte"
   }
   errand::sqlite_store store(db.path());
   for (std::size_t i = 0; i < payloads.size(); ++i) CHECK(store.get(ids[i])->payload == payloads[i]);
-  CHECK(store.claim({"w", 30s, t0, {}})->payload == with_nul);
+  CHECK(store.claim({"w", 30s, t0, {}})->payload == payloads[0]);
 }
 
 TEST_CASE("sqlite_store: claims are served by the partial indexes, without sorting", "[sqlite]") {

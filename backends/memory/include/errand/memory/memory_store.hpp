@@ -29,12 +29,13 @@ namespace errand {
 class memory_store {
  public:
   enqueued enqueue(const job_spec& spec, time_point now) {
+    validate(spec);
     std::scoped_lock lock(mutex_);
     return insert(spec, now);
   }
 
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
-    for (const auto& spec : specs) validate(spec);  // all or nothing
+    validate(specs);  // all or nothing
     std::scoped_lock lock(mutex_);
     std::vector<enqueued> out;
     out.reserve(specs.size());
@@ -102,6 +103,7 @@ class memory_store {
   }
 
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
+    validate(request);
     std::vector<notification> committed;
     std::vector<job> claimed;
     {
@@ -133,6 +135,7 @@ class memory_store {
   }
 
   std::vector<job> query(const job_query& q) const {
+    validate(q);
     std::scoped_lock lock(mutex_);
     std::vector<job> out;
     for (auto it = jobs_.upper_bound(q.after_id); it != jobs_.end() && out.size() < q.limit; ++it) {
@@ -222,7 +225,7 @@ class memory_store {
   enqueued insert(const job_spec& spec, time_point now) {
     if (spec.unique_key)
       if (const auto it = unique_keys_.find(*spec.unique_key); it != unique_keys_.end()) return {it->second, false};
-    job row = make_job(spec, last_id_ + 1, now);
+    job row = detail::new_job_row(spec, last_id_ + 1, now);
     const auto id = ++last_id_;
     auto& e = jobs_[id];
     e.row = std::move(row);

@@ -109,8 +109,7 @@ class postgres_store {
   // One statement for the whole batch; all or nothing.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
     if (specs.empty()) return {};
-    for (const auto& spec : specs) validate(spec);  // all or nothing
-    for (std::size_t i = 0; i < specs.size(); ++i) refuse_unstorable(specs[i], i);
+    validate(specs);  // all or nothing
     try {
       // Without unique keys the INSERT is the whole enqueue, one statement and
       // so one transaction; with them, looking up the jobs that already had a
@@ -146,6 +145,7 @@ class postgres_store {
   }
 
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
+    validate(request);
     if (limit == 0) return {};
     const auto queues = request.queues.empty() ? detail::pg::cell{} : text_array(request.queues);
     std::vector<decision> decisions;
@@ -191,8 +191,7 @@ class postgres_store {
   std::vector<job> query(const job_query& q) const {
     const auto state = q.state ? detail::pg::cell(std::string(name_of(*q.state).value_or("?"))) : std::nullopt;
     const auto has_error = q.has_error ? detail::pg::cell(*q.has_error ? "true" : "false") : std::nullopt;
-    if (q.queue) refuse_unstorable(*q.queue, "job_query field 'queue'", "nothing was read");
-    if (q.kind) refuse_unstorable(*q.kind, "job_query field 'kind'", "nothing was read");
+    validate(q);
     std::vector<job> out;
     for (const auto& cells : read(sql_.query, {detail::pg::text_of(q.after_id), state, q.queue, q.kind, has_error,
                                                detail::pg::text_of(as_int(q.limit))}))
@@ -341,36 +340,8 @@ class postgres_store {
   }
 
   static detail::pg::cell text_array(const std::vector<std::string>& values) {
-    for (const auto& value : values) refuse_unstorable(value, "a queue name in a claim_request", "nothing was claimed");
     std::vector<detail::pg::cell> cells(values.begin(), values.end());
     return detail::pg::array_literal(cells);
-  }
-
-  // PostgreSQL text cannot hold NUL, and a libpq parameter would silently end
-  // at one; invalid UTF-8 the server refuses. Both are refused here, naming
-  // the field, before anything is sent.
-  static std::optional<std::string> unstorable(std::string_view text) {
-    for (std::size_t i = 0; i < text.size();) {
-      if (text[i] == '\0') return "holds a NUL byte at offset " + std::to_string(i) + ", which PostgreSQL cannot store";
-      const auto length = errand::detail::utf8_sequence_length(text, i);
-      if (length == 0) return "is not valid UTF-8 at offset " + std::to_string(i);
-      i += length;
-    }
-    return std::nullopt;
-  }
-
-  static void refuse_unstorable(std::string_view text, const std::string& where,
-                                std::string_view consequence = "nothing was written") {
-    if (const auto why = unstorable(text))
-      throw store_error("errand: " + where + " " + *why + "; " + std::string(consequence));
-  }
-
-  static void refuse_unstorable(const job_spec& spec, std::size_t index) {
-    const std::string which = "job_spec #" + std::to_string(index) + " ";
-    refuse_unstorable(spec.queue, which + "field 'queue'");
-    refuse_unstorable(spec.kind, which + "field 'kind'");
-    refuse_unstorable(spec.payload, which + "field 'payload'");
-    if (spec.unique_key) refuse_unstorable(*spec.unique_key, which + "field 'unique_key'");
   }
 
   // The server refused the batch; if a payload is the reason, say which.
@@ -472,7 +443,7 @@ class postgres_store {
                                r ? text_of(r->at) : std::nullopt};
       for (std::size_t i = 0; i < 22; ++i) {
         if (values[i])
-          if (const auto why = unstorable(*values[i]))
+          if (const auto why = unstorable_reason(*values[i]))
             throw store_error("errand: the decision for job " + std::to_string(n.id) + " " + *why +
                               "; nothing was written");
         columns[i].push_back(values[i]);

@@ -95,6 +95,7 @@ class sqlite_store {
   const sqlite_options& options() const noexcept { return options_; }
 
   enqueued enqueue(const job_spec& spec, time_point now) {
+    validate(spec);
     std::scoped_lock lock(mutex_);
     return write([&] { return insert(spec, now); });
   }
@@ -102,7 +103,7 @@ class sqlite_store {
   // One transaction for the whole batch; a spec validate() refuses fails the
   // whole batch before anything is written.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
-    for (const auto& spec : specs) validate(spec);
+    validate(specs);
     std::scoped_lock lock(mutex_);
     return write([&] {
       std::vector<enqueued> out;
@@ -176,6 +177,7 @@ class sqlite_store {
 
   // Claims up to `limit` due jobs in one transaction.
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
+    validate(request);
     if (limit == 0) return {};
     claimed_jobs done;
     {
@@ -204,6 +206,7 @@ class sqlite_store {
   }
 
   std::vector<job> query(const job_query& q) const {
+    validate(q);
     std::string sql = sql_.select_jobs + " WHERE id > ?1";
     if (q.state) sql += " AND state = ?2";
     if (q.queue) sql += " AND queue = ?3";
@@ -440,7 +443,7 @@ class sqlite_store {
       c.bind(1, *spec.unique_key);
       if (c.step()) return {c.integer(0), false};
     }
-    const job row = make_job(spec, 0, now);
+    const job row = detail::new_job_row(spec, 0, now);
     auto c = db_->use(sql_.insert);
     c.bind(1, row.queue);
     c.bind(2, row.kind);
