@@ -145,12 +145,15 @@ struct fixture {
 
 using strings = std::vector<std::string>;
 
-// The memory store, with its writes failing on demand the way a database's do
-// when it is unreachable: a fault injected in front of a real store.
-class unreachable_on_demand {
+// The memory store with a hook run before every write it is asked for (claims,
+// applies): a test makes the database unreachable, or looks at what the runner
+// is about to write and at what it did just before.
+class hooked_store {
  public:
-  explicit unreachable_on_demand(errand::memory_store& real) : real_(real) {}
-  std::atomic<bool> down{false};
+  explicit hooked_store(errand::memory_store& real) : real_(real) {}
+  // Called with the decision about to be applied, or nullptr for a claim. Set
+  // it before the runner starts; it may throw, as a store that fails does.
+  std::function<void(const errand::decision*)> before_write = [](const errand::decision*) {};
 
   errand::enqueued enqueue(const errand::job_spec& spec, errand::time_point now) { return real_.enqueue(spec, now); }
   std::vector<errand::enqueued> enqueue_batch(std::span<const errand::job_spec> specs, errand::time_point now) {
@@ -158,19 +161,19 @@ class unreachable_on_demand {
   }
   std::optional<errand::job> get(std::int64_t id) { return real_.get(id); }
   errand::write_result apply(const errand::decision& d) {
-    fail_if_down();
+    before_write(&d);
     return real_.apply(d);
   }
   std::vector<errand::write_result> apply_batch(std::span<const errand::decision> ds) {
-    fail_if_down();
+    for (const auto& d : ds) before_write(&d);
     return real_.apply_batch(ds);
   }
   std::optional<errand::job> claim(const errand::claim_request& request) {
-    fail_if_down();
+    before_write(nullptr);
     return real_.claim(request);
   }
   std::vector<errand::job> claim_batch(const errand::claim_request& request, std::size_t n) {
-    fail_if_down();
+    before_write(nullptr);
     return real_.claim_batch(request, n);
   }
   std::vector<errand::job> expired_leases(errand::time_point now, std::size_t n) {
@@ -184,12 +187,9 @@ class unreachable_on_demand {
   errand::subscription subscribe(errand::listener on_commit) { return real_.subscribe(std::move(on_commit)); }
 
  private:
-  void fail_if_down() const {
-    if (down) throw errand::store_error("errand: the database is unreachable");
-  }
   errand::memory_store& real_;
 };
-static_assert(errand::store<unreachable_on_demand>);
+static_assert(errand::store<hooked_store>);
 
 }  // namespace
 
@@ -237,7 +237,13 @@ TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (seed 00
 
 TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carrying its text (seeds 001, 004)",
                  "[runner][contract4]") {
-  errand::runner runner(store, options(3), clock);
+  // A thread may run its handler, fail and report before poll() has claimed
+  // for the next thread; with an immediate retry the next claim would take
+  // that job again and leave another pending. A backoff keeps a failed job
+  // out of this poll, so the three claims are the three jobs.
+  auto o = options(3);
+  o.retry = errand::retry_policy{.base = 1s, .jitter = 0.0};
+  errand::runner runner(store, o, clock);
   runner.handle("std", [](const std::string&, errand::job_context&) { throw std::runtime_error("disk full"); });
   runner.handle("int", [](const std::string&, errand::job_context&) { throw 42; });
   runner.handle("custom", [](const std::string&, errand::job_context&) { throw not_a_std_exception{}; });
@@ -365,6 +371,44 @@ TEST_CASE_METHOD(fixture, "past its deadline an attempt times out, and the handl
   CHECK(runner.stats().rejected_reports == 1);
   CHECK(runner.stats().succeeded == 0);
   CHECK(log.mentions("after it timed out"));
+}
+
+TEST_CASE_METHOD(fixture, "a timeout is written before the handler is asked to stop", "[runner][contract4]") {
+  // Stopped first, a handler could report its own failure ("interrupted") and
+  // take the place of the reason the attempt really ended: the deadline.
+  hooked_store observed(store);
+  std::mutex mutex;
+  std::optional<std::stop_token> handler_token;
+  std::optional<bool> stopped_when_timeout_written;
+  observed.before_write = [&](const errand::decision* d) {
+    if (!d || d->next.last_error_kind != errand::error_kind::timeout) return;
+    std::scoped_lock lock(mutex);
+    stopped_when_timeout_written = handler_token && handler_token->stop_requested();
+  };
+  auto started = std::make_shared<gate>();
+  errand::runner runner(observed, options(), clock);
+  runner.handle("slow", [&, started](const std::string&, errand::job_context& ctx) {
+    {
+      std::scoped_lock lock(mutex);
+      handler_token = ctx.stop_token();
+    }
+    started->open();
+    gate never;
+    never.wait(ctx.stop_token());
+    throw std::runtime_error("interrupted");
+  });
+  const auto id = enqueue("slow");
+
+  REQUIRE(runner.poll() == 1);
+  started->wait();
+  clock.advance(600s);
+  runner.supervise();
+  runner.wait_idle();
+
+  std::scoped_lock lock(mutex);
+  REQUIRE(stopped_when_timeout_written.has_value());
+  CHECK_FALSE(*stopped_when_timeout_written);
+  CHECK(row(id).last_error == "timed out after 600s");
 }
 
 TEST_CASE_METHOD(fixture, "a deadline under a second is written in milliseconds; a handler that stops early loses too",
@@ -585,29 +629,33 @@ TEST_CASE_METHOD(fixture, "stop() with no grace releases running jobs at once", 
 
 TEST_CASE_METHOD(fixture, "a store that fails is logged and counted; the job is recovered, never left running",
                  "[runner][contract4]") {
-  unreachable_on_demand flaky(store);
+  hooked_store flaky(store);
+  std::atomic<bool> down{false};
+  flaky.before_write = [&](const errand::decision*) {
+    if (down) throw errand::store_error("errand: the database is unreachable");
+  };
   auto reported = std::make_shared<gate>();
   errand::runner runner(flaky, options(), clock);
   runner.handle("sync", [reported](const std::string&, errand::job_context&) { reported->wait(); });
   open_on_exit guard{reported};
   const auto id = enqueue("sync");
 
-  flaky.down = true;
+  down = true;
   CHECK(runner.poll() == 0);
   CHECK(runner.stats().store_errors == 1);
   CHECK(log.mentions("claim by w:0 failed: errand: the database is unreachable"));
   CHECK(row(id).state == job_state::pending);
 
-  flaky.down = false;
+  down = false;
   REQUIRE(runner.poll() == 1);  // claimed; the success is reported while the database is down again
-  flaky.down = true;
+  down = true;
   reported->open();
   runner.wait_idle();
   CHECK(runner.stats().store_errors == 2);
   CHECK(log.mentions("the report for job " + std::to_string(id) + " failed"));
   CHECK(row(id).state == job_state::running);
 
-  flaky.down = false;
+  down = false;
   clock.advance(31s);
   runner.supervise();  // the lease the lost report left behind expires, and the reaper says so
   CHECK(row(id).state == job_state::retry_pending);
