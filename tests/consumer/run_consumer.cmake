@@ -11,9 +11,13 @@
 #   WORK_DIR         scratch directory, emptied first
 #   CONSUMER_DIR     the consumer's source directory
 #   COMPONENTS       comma-separated components the consumer must get
-#   GENERATOR, MAKE_PROGRAM, CXX_COMPILER, BUILD_TYPE   as the enclosing build
-#   BUILD_TYPE_FLAGS the enclosing build's CMAKE_CXX_FLAGS_<BUILD_TYPE>
-#   ERRAND_BINARY_DIR, ERRAND_SOURCE_DIR                errand's build and source trees
+#   GENERATOR, BUILD_TYPE   as the enclosing build
+#   TREE_SETTINGS    a file written by the enclosing build (tests/consumer/CMakeLists.txt):
+#                    tree_<variable> for each name in tree_settings (compiler, toolchain
+#                    file, flags, CMAKE_PREFIX_PATH, ...), which the consumer gets too, and
+#                    for each name in tree_dependencies (Boost_DIR, libpqxx_DIR, ...), where
+#                    the tree found a dependency: the consumer must find it in the same place.
+#   ERRAND_BINARY_DIR, ERRAND_SOURCE_DIR   errand's build and source trees
 
 cmake_minimum_required(VERSION 3.25)
 
@@ -29,15 +33,45 @@ file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 string(REPLACE "," ";" wanted "${COMPONENTS}")
 
-set(configure_args -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}"
-                   "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}" "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
-if(MAKE_PROGRAM)
-  list(APPEND configure_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
-endif()
-if(BUILD_TYPE_FLAGS)
-  string(TOUPPER "${BUILD_TYPE}" build_type)
-  list(APPEND configure_args "-DCMAKE_CXX_FLAGS_${build_type}=${BUILD_TYPE_FLAGS}")
-endif()
+include("${TREE_SETTINGS}")
+
+# The consumer starts from the tree's settings, given as an initial cache so
+# that lists (CMAKE_PREFIX_PATH) and flags with spaces arrive intact. The
+# installed modes put the moved prefix first on CMAKE_PREFIX_PATH.
+# write_initial_cache(<extra prefix>...)
+function(write_initial_cache)
+  set(prefix_path ${ARGN} ${tree_CMAKE_PREFIX_PATH})
+  set(cache "")
+  foreach(variable IN LISTS tree_settings)
+    if(NOT variable STREQUAL "CMAKE_PREFIX_PATH")
+      string(APPEND cache "set(${variable} [==[${tree_${variable}}]==] CACHE STRING \"\")\n")
+    endif()
+  endforeach()
+  if(prefix_path)
+    string(APPEND cache "set(CMAKE_PREFIX_PATH [==[${prefix_path}]==] CACHE STRING \"\")\n")
+  endif()
+  file(WRITE "${WORK_DIR}/initial-cache.cmake" "${cache}")
+endfunction()
+
+# Fails unless the consumer found each dependency where the tree did.
+function(check_same_dependencies)
+  file(STRINGS "${WORK_DIR}/build/CMakeCache.txt" cache)
+  foreach(variable IN LISTS tree_dependencies)
+    set(found "(not looked up)")
+    foreach(line IN LISTS cache)
+      if(line MATCHES "^${variable}:[A-Z]+=(.*)$")
+        set(found "${CMAKE_MATCH_1}")
+      endif()
+    endforeach()
+    if(NOT found STREQUAL tree_${variable})
+      message(FATAL_ERROR "consumer (${MODE}): ${variable} is ${found}, but the tree was built with "
+                          "${tree_${variable}}: the consumer would be tested against another copy")
+    endif()
+  endforeach()
+endfunction()
+
+set(configure_args -S "${CONSUMER_DIR}" -B "${WORK_DIR}/build" -G "${GENERATOR}" -C "${WORK_DIR}/initial-cache.cmake"
+                   "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}")
 set(program "${WORK_DIR}/build/errand_consumer" "${WORK_DIR}")
 if(NOT MODE STREQUAL "test_package")
   list(APPEND configure_args "-DERRAND_CONSUMER_COMPONENTS=${COMPONENTS}")
@@ -51,7 +85,8 @@ if(MODE MATCHES "^(find_package|unknown_component|test_package)$")
   file(MAKE_DIRECTORY "${WORK_DIR}/moved")
   file(RENAME "${staged}" "${moved}")
   # The package registry could hand the consumer errand's build tree instead.
-  list(APPEND configure_args "-DCMAKE_PREFIX_PATH=${moved}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
+  write_initial_cache("${moved}")
+  list(APPEND configure_args -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
 
   if(MODE STREQUAL "unknown_component")
     execute_process(COMMAND "${CMAKE_COMMAND}" ${configure_args} RESULT_VARIABLE result OUTPUT_VARIABLE out
@@ -82,6 +117,7 @@ if(MODE MATCHES "^(find_package|unknown_component|test_package)$")
     message(FATAL_ERROR "consumer (${MODE}): errand was not found in the moved prefix: ${found_at}")
   endif()
 elseif(MODE STREQUAL "add_subdirectory")
+  write_initial_cache()
   list(APPEND configure_args "-DERRAND_SOURCE_DIR=${ERRAND_SOURCE_DIR}")
   foreach(backend IN ITEMS memory sqlite postgres)
     string(TOUPPER "${backend}" upper)
@@ -96,5 +132,6 @@ else()
   message(FATAL_ERROR "consumer: unknown MODE '${MODE}'")
 endif()
 
+check_same_dependencies()
 run_step("build" "${CMAKE_COMMAND}" --build "${WORK_DIR}/build" --config "${BUILD_TYPE}")
 run_step("run" ${program})
