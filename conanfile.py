@@ -50,6 +50,24 @@ class ErrandConan(ConanFile):
             "msvc": "193",
         }
 
+    @property
+    def _compilers_minimum_version_with_libpqxx8(self):
+        # libpqxx 8's own minimums (its requirements.json): it needs <format>.
+        return {
+            "gcc": "13",
+            "clang": "16",
+        }
+
+    # The runner's std::jthread and <stop_token> are behind -fexperimental-library
+    # in libc++ before release 20. errand has been built with libc++ 19.
+    _libcxx_minimum_clang = "19"
+    _libcxx_stable_jthread_clang = "20"
+
+    @property
+    def _uses_experimental_libcxx(self):
+        return (self.settings.compiler == "clang" and self.settings.get_safe("compiler.libcxx") == "libc++"
+                and Version(self.settings.compiler.version) < self._libcxx_stable_jthread_clang)
+
     def set_version(self):
         if not self.version:
             cmakelists = load(self, os.path.join(self.recipe_folder, "CMakeLists.txt"))
@@ -63,9 +81,12 @@ class ErrandConan(ConanFile):
         self.requires("boost/1.86.0", transitive_headers=True)
         self.requires("cereal/1.3.2", transitive_headers=True)
         if self.options.with_sqlite:
-            self.requires("sqlite3/3.46.1", transitive_headers=True, transitive_libs=True)
+            # 3.35: UPDATE ... RETURNING
+            self.requires("sqlite3/[>=3.35 <4]", transitive_headers=True, transitive_libs=True)
         if self.options.with_postgres:
-            self.requires("libpqxx/7.10.1", transitive_headers=True, transitive_libs=True)
+            # errand's PostgreSQL layer is written for libpqxx 6.4 to 8.x;
+            # conan-center-index has 8.x only.
+            self.requires("libpqxx/[>=7 <9]", transitive_headers=True, transitive_libs=True)
 
     def package_id(self):
         # The package holds every backend's headers whatever the options; the
@@ -74,11 +95,28 @@ class ErrandConan(ConanFile):
 
     def validate(self):
         check_min_cppstd(self, self._min_cppstd)
-        minimum_version = self._compilers_minimum_version.get(str(self.settings.compiler))
-        if minimum_version and Version(self.settings.compiler.version) < minimum_version:
+        compiler = str(self.settings.compiler)
+        version = Version(self.settings.compiler.version)
+        minimum_version = self._compilers_minimum_version.get(compiler)
+        if minimum_version and version < minimum_version:
             raise ConanInvalidConfiguration(
-                f"{self.ref} requires C++{self._min_cppstd}, which {self.settings.compiler} "
+                f"{self.ref} requires C++{self._min_cppstd}, which {compiler} "
                 f"{self.settings.compiler.version} does not support well enough")
+        if (compiler == "clang" and self.settings.get_safe("compiler.libcxx") == "libc++"
+                and version < self._libcxx_minimum_clang):
+            raise ConanInvalidConfiguration(
+                f"{self.ref} uses std::jthread and <stop_token>; with libc++ it is built with clang and libc++ "
+                f"{self._libcxx_minimum_clang} or newer (this package adds the -fexperimental-library they need "
+                f"below {self._libcxx_stable_jthread_clang}); use libstdc++ or a newer clang")
+        if self.options.with_postgres:
+            libpqxx = str(self.dependencies["libpqxx"].ref.version)
+            libpqxx_major = libpqxx.split(".")[0]
+            pqxx_minimum = self._compilers_minimum_version_with_libpqxx8.get(compiler)
+            if libpqxx_major.isdigit() and int(libpqxx_major) >= 8 and pqxx_minimum and version < pqxx_minimum:
+                raise ConanInvalidConfiguration(
+                    f"{self.ref} with_postgres uses libpqxx {libpqxx}, which needs {compiler} {pqxx_minimum} "
+                    f"or newer and a standard library with <format>; use a newer compiler "
+                    f"or -o errand/*:with_postgres=False")
 
     def build(self):
         pass
@@ -107,6 +145,10 @@ class ErrandConan(ConanFile):
         core.libdirs = []
         if self.settings.os in ["Linux", "FreeBSD"]:
             core.system_libs = ["pthread"]
+        if self._uses_experimental_libcxx:
+            core.cxxflags = ["-fexperimental-library"]
+            core.exelinkflags = ["-fexperimental-library"]
+            core.sharedlinkflags = ["-fexperimental-library"]
 
         memory = self.cpp_info.components["memory"]
         memory.set_property("cmake_target_name", "errand::memory")
