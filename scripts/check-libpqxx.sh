@@ -136,9 +136,12 @@ cmake -S . -B "$build_dir" -G Ninja \
   -DERRAND_WITH_SQLITE=ON -DERRAND_WITH_POSTGRES=ON \
   -DERRAND_BUILD_TESTS=ON -DERRAND_BUILD_EXAMPLES=ON -DERRAND_BUILD_BENCHMARKS=OFF
 
-# The tree must use this libpqxx, not another one the search could find.
-found=$(sed -n 's/^libpqxx_DIR:PATH=//p' "$build_dir/CMakeCache.txt")
-[[ $found == "$prefix"/* ]] || die "the build found libpqxx in '$found', not in $prefix"
+# The tree must use this libpqxx, not another one the search could find:
+# its CMake package, or (libpqxx 6, Debian's) its pkg-config file.
+found=$(sed -n 's/^libpqxx_DIR:PATH=//p; s/^pkgcfg_lib_errand_pkg_libpqxx_pqxx:FILEPATH=//p' \
+  "$build_dir/CMakeCache.txt" | grep -v -- '-NOTFOUND$' | head -n 1 || true)
+[[ $found == "$prefix"/* ]] || die "the build found libpqxx in '${found:-no place}', not in $prefix"
+say "libpqxx found at $found"
 
 # The executables of the tests labelled postgres (tests and examples): before
 # they are built ctest cannot name them, so take each test's name and the

@@ -123,6 +123,16 @@ vcpkg_root() {
     say "vcpkg: no vcpkg checkout at '$root' (set VCPKG_ROOT to it)"
     return 1
   fi
+  # Offline, vcpkg's rpath fix-up must find patchelf instead of downloading it.
+  if $system && [[ $(uname -s) == Linux ]] && ! command -v patchelf >/dev/null; then
+    say "vcpkg: --system needs patchelf on PATH, or vcpkg downloads it (Debian: patchelf)"
+    return 1
+  fi
+  # The toolchain file runs the vcpkg in the checkout, or downloads one.
+  if [[ ! -x $root/vcpkg ]]; then
+    say "vcpkg: $root/vcpkg is missing (run $root/bootstrap-vcpkg.sh, or link your vcpkg there)"
+    return 1
+  fi
   printf '%s\n' "$root"
 }
 
@@ -134,13 +144,15 @@ if $system; then
 fi
 
 vcpkg_classic() {
+  rm -rf "$work/vcpkg/classic-installed"
   local args=("--x-install-root=$work/vcpkg/classic-installed" "--x-buildtrees-root=$work/vcpkg/buildtrees"
     "--x-packages-root=$work/vcpkg/packages")
   local overlay
   for overlay in "${overlays[@]}"; do args+=("--overlay-ports=$overlay"); done
   $system && args+=(--binarysource=clear)
-  vcpkg install "errand[sqlite,postgres]" "${args[@]}" || return 1
-  vcpkg list "--x-install-root=$work/vcpkg/classic-installed" errand
+  # --classic: the checkout's own vcpkg.json would otherwise mean manifest mode.
+  vcpkg install --classic "errand[sqlite,postgres]" "${args[@]}" || return 1
+  vcpkg list --classic "--x-install-root=$work/vcpkg/classic-installed" errand
 }
 
 # tests/consumer/find_package with a vcpkg.json: vcpkg's toolchain file
