@@ -58,7 +58,7 @@ done
 prefix=$(cd "$prefix" && pwd) || die "--pqxx-prefix: no such directory"
 version_header=$prefix/include/pqxx/version.hxx
 [[ -f $version_header ]] || die "$prefix has no include/pqxx/version.hxx: not a libpqxx installation"
-pqxx_version=$(sed -n 's/^#define PQXX_VERSION "\(.*\)"$/\1/p' "$version_header")
+pqxx_version=$(sed -n 's/^#[[:space:]]*define[[:space:]]\{1,\}PQXX_VERSION[[:space:]]\{1,\}"\(.*\)"$/\1/p' "$version_header")
 pqxx_major=${pqxx_version%%.*}
 [[ -n $pqxx_version ]] || die "cannot read PQXX_VERSION from $version_header"
 
