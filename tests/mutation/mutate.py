@@ -70,7 +70,7 @@ MUTATIONS = [
              "row.attempt == e.attempt && same_worker", "same_worker", CORE_TESTS),
     Mutation("lifecycle-retry-ignores-retryable", "a non-retryable failure is retried", LIFECYCLE,
              "return e.error.retryable && c.current.attempt < c.current.max_attempts;",
-             "return c.current.attempt < c.current.max_attempts;", CORE_TESTS),
+             "return (e.error.retryable || true) && c.current.attempt < c.current.max_attempts;", CORE_TESTS),
     Mutation("lifecycle-one-attempt-too-many", "a job gets one attempt more than max_attempts", LIFECYCLE,
              "return e.error.retryable && c.current.attempt < c.current.max_attempts;",
              "return e.error.retryable && c.current.attempt <= c.current.max_attempts;", CORE_TESTS),
