@@ -102,6 +102,15 @@ class postgres_store {
 
   const postgres_tables& tables() const noexcept { return tables_; }
 
+  // The time by the server's clock; postgres_server_clock keeps workers to it.
+  time_point server_time() const {
+    const auto rows = read(sql_.server_time, {});
+    const auto text = rows.at(0).at(0).value_or("");
+    const auto at = from_iso8601(text);
+    if (!at) throw store_error("errand: PostgreSQL gave '" + text + "' as the time");
+    return *at;
+  }
+
   enqueued enqueue(const job_spec& spec, time_point now) {
     return enqueue_batch(std::span<const job_spec>(&spec, 1), now).front();
   }

@@ -203,10 +203,14 @@ struct statements {
   // $1 a payload: fails the way the enqueue did when it is not JSON.
   statement json_check{"errand_json_check", "SELECT $1::json IS NOT NULL"};
 
+  // The server's own clock, as ISO-8601 UTC text.
+  statement server_time{"errand_server_time",
+                        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"};
+
   std::vector<const statement*> all() const {
     return {&get,          &enqueue, &find_unique, &write,  &write_one, &versions,   &claimable_any,    &claimable_in,
             &expired,      &query,   &history,     &record, &counts,    &prune_lock, &prune_history_of, &prune_jobs,
-            &trim_history, &notify,  &json_check};
+            &trim_history, &notify,  &json_check, &server_time};
   }
 };
 
