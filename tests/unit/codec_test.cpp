@@ -348,3 +348,14 @@ TEST_CASE("values JSON cannot hold are refused on output, naming the field", "[c
   CHECK(encode_error(std::vector<double>{1, INFINITY}) ==
         "errand: JSON field '[1]': NaN and infinities have no JSON representation");
 }
+
+TEST_CASE("a zero with any exponent reads as zero, in numbers and in json_text", "[codec]") {
+  // Found by fuzzing: the rapidjson that Debian's cereal parses with read 0e92 as 1.41e73.
+  CHECK(errand::from_json<double>("0e92") == 0.0);
+  CHECK(errand::from_json<double>("-0.0E+300") == 0.0);
+  CHECK(errand::from_json<double>("0e309") == 0.0);
+  CHECK(errand::from_json<errand::json_text>(R"({"a":0e92,"s":"0e92","q":"\"0e9","b":[0.0e50,5e-1]})").text ==
+        R"({"a":0,"s":"0e92","q":"\"0e9","b":[0.0,0.5]})");
+  CHECK_THROWS_AS(errand::from_json<double>("0e"), errand::codec_error);
+  CHECK_THROWS_AS(errand::from_json<double>("0.e92"), errand::codec_error);
+}

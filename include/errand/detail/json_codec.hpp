@@ -215,6 +215,49 @@ std::string write_compact(WriteValue&& write_value) {
   return compact.substr(1, compact.size() - 2);
 }
 
+// Appends `text` to `out`, writing a number whose digits are all zero without its exponent
+// ("0e92" as "0", "-0.0E+300" as "-0.0"). rapidjson 1.1.0, which Debian's cereal parses with,
+// reads such a number as a huge one (0e92 as 1.41e73: it normalises a zero mantissa with
+// __builtin_clzll(0)); the value is zero whatever the exponent, so the exponent is dropped.
+inline void append_without_zero_exponents(std::string& out, std::string_view text) {
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c != '-' && !is_digit(c)) {
+      out += c;
+      ++i;
+      continue;
+    }
+    std::size_t end = i + (c == '-' ? 1 : 0);
+    bool all_zero = true;
+    while (end < text.size() && (is_digit(text[end]) || text[end] == '.')) {
+      if (text[end] != '0' && text[end] != '.') all_zero = false;
+      ++end;
+    }
+    const std::size_t significand_end = end;
+    if (end < text.size() && (text[end] == 'e' || text[end] == 'E')) {
+      ++end;
+      if (end < text.size() && (text[end] == '+' || text[end] == '-')) ++end;
+      const std::size_t exponent_digits = end;
+      while (end < text.size() && is_digit(text[end])) ++end;
+      const bool drop_exponent = all_zero && end > exponent_digits;  // "0e" stays malformed
+      out.append(text.substr(i, (drop_exponent ? significand_end : end) - i));
+    } else {
+      out.append(text.substr(i, end - i));
+    }
+    i = end;
+  }
+}
+
 // A JSON text parsed by cereal's input archive, positioned before its one value. The text is
 // parsed inside an array because the archive accepts only an object or an array at the top.
 class parsed_json {
@@ -222,7 +265,9 @@ class parsed_json {
   parsed_json(std::string_view text, const field_path& where) {
     std::string bracketed;
     bracketed.reserve(text.size() + 2);
-    bracketed.append(1, '[').append(text).append(1, ']');
+    bracketed.append(1, '[');
+    append_without_zero_exponents(bracketed, text);
+    bracketed.append(1, ']');
     stream_.str(std::move(bracketed));
     try {
       archive_.emplace(stream_);
