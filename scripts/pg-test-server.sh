@@ -3,6 +3,8 @@
 #
 #   scripts/pg-test-server.sh start [STATE_DIR]   start a cluster, write its URL to STATE_DIR/url
 #   scripts/pg-test-server.sh stop  [STATE_DIR]   stop it and delete its data
+#   scripts/pg-test-server.sh pause [STATE_DIR]   stop the server, keeping its data (a database outage)
+#   scripts/pg-test-server.sh resume [STATE_DIR]  start it again on the same port
 #   scripts/pg-test-server.sh run [STATE_DIR] -- COMMAND...
 #                                                 start, run COMMAND with ERRAND_TEST_PG_URL and
 #                                                 ERRAND_BENCH_PG_URL set, stop when it exits
@@ -95,7 +97,12 @@ stop_cluster() {
     as_owner "$bin_dir/pg_ctl" -D "$data_dir" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   rm -rf "$(dirname "$data_dir")"
-  rm -f "$state_dir/data_dir" "$state_dir/bin_dir"
+  rm -f "$state_dir/data_dir" "$state_dir/bin_dir" "$state_dir/server_options"
+}
+
+start_server() {
+  as_owner "$1/pg_ctl" -D "$2" -l "$(dirname "$2")/server.log" -w -t 60 -o "$(cat "$state_dir/server_options")" \
+    start >/dev/null 2>&1
 }
 
 start_cluster() {
@@ -131,10 +138,10 @@ start_cluster() {
   for attempt in 1 2 3 4 5 6 7 8; do
     port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
     port_is_free "$port" || continue
-    if as_owner "$bin_dir/pg_ctl" -D "$data_dir" -l "$root/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$root" \
-      -o "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-      -o "${ERRAND_PG_SETTINGS:-}" start >/dev/null 2>&1; then
+    printf '%s\n' "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$root \
+-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 ${ERRAND_PG_SETTINGS:-}" \
+      >"$state_dir/server_options"
+    if start_server "$bin_dir" "$data_dir"; then
       started=true
       break
     fi
@@ -157,6 +164,12 @@ case $command in
   start)
     start_cluster
     ;;
+  pause)
+    as_owner "$(cat "$state_dir/bin_dir")/pg_ctl" -D "$(cat "$state_dir/data_dir")" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    start_server "$(cat "$state_dir/bin_dir")" "$(cat "$state_dir/data_dir")"
+    ;;
   stop)
     stop_cluster
     if grep -q '^unavailable' "$state_dir/url" 2>/dev/null; then exit "$skip_status"; fi
@@ -174,7 +187,7 @@ case $command in
     ERRAND_TEST_PG_URL=$url ERRAND_BENCH_PG_URL=${ERRAND_BENCH_PG_URL:-$url} "$@"
     ;;
   *)
-    say "usage: $0 start|stop [STATE_DIR]   or   $0 run [STATE_DIR] -- COMMAND..."
+    say "usage: $0 start|stop|pause|resume [STATE_DIR]   or   $0 run [STATE_DIR] -- COMMAND..."
     exit 2
     ;;
 esac
