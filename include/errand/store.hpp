@@ -7,6 +7,8 @@
 #include <errand/job.hpp>
 #include <errand/subscription.hpp>
 
+#include <boost/describe/class.hpp>
+
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -59,14 +61,32 @@ inline void validate(const claim_request& claim) {
     detail::refuse_unstorable(queue, "a queue name in a claim_request", "nothing was claimed");
 }
 
-// A page of jobs, ordered by id; pass the last id seen as after_id for the next.
+// The order a job_query lists jobs in.
+enum class job_order {
+  by_id,            // oldest first; the next page passes the last id seen as after_id
+  recently_updated  // latest change first (updated_at, then id, both descending); the next page passes
+                    // the last job seen as after_update
+};
+
+// Where a recently_updated page continues: after this job.
+struct update_cursor {
+  time_point updated_at{};
+  std::int64_t id = 0;
+  friend bool operator==(const update_cursor&, const update_cursor&) = default;
+};
+
+// A page of jobs. Every filter that is set must hold.
 struct job_query {
   std::optional<job_state> state{};
   std::optional<std::string> queue{};
   std::optional<std::string> kind{};
   std::optional<bool> has_error{};
-  std::int64_t after_id = 0;
+  std::int64_t after_id = 0;  // only ids greater than this
   std::size_t limit = 100;
+  std::optional<time_point> updated_since{};   // updated_at at or after this
+  std::optional<time_point> updated_before{};  // updated_at before this
+  job_order order = job_order::by_id;
+  std::optional<update_cursor> after_update{};  // recently_updated only: jobs listed after this one
 };
 
 // Filters no database could hold are refused with std::invalid_argument, by
@@ -76,6 +96,54 @@ inline void validate(const job_query& query) {
   if (query.queue) detail::refuse_unstorable(*query.queue, "job_query field 'queue'", consequence);
   if (query.kind) detail::refuse_unstorable(*query.kind, "job_query field 'kind'", consequence);
 }
+
+// What an operator asks first: which errors are jobs failing with now? The
+// jobs holding an error (retry_pending and failed), grouped by the error's kind
+// and message, the group with the latest error first.
+struct error_group_query {
+  std::optional<job_state> state{};   // retry_pending or failed; absent: both
+  std::optional<std::string> queue{};
+  std::optional<std::string> kind{};  // the job's kind
+  std::optional<time_point> since{};  // last_error_at at or after this
+  std::size_t limit = 20;             // groups
+  std::size_t examples = 3;           // ids per group, latest error first
+};
+
+// Refused as job_query's filters are.
+inline void validate(const error_group_query& query) {
+  constexpr std::string_view consequence = "nothing was read";
+  if (query.queue) detail::refuse_unstorable(*query.queue, "error_group_query field 'queue'", consequence);
+  if (query.kind) detail::refuse_unstorable(*query.kind, "error_group_query field 'kind'", consequence);
+}
+
+struct error_group {
+  std::string error_kind;
+  std::string message;
+  std::int64_t jobs = 0;
+  time_point first_at{};  // the group's earliest and latest last_error_at
+  time_point last_at{};
+  std::vector<std::int64_t> example_ids;
+};
+BOOST_DESCRIBE_STRUCT(error_group, (), (error_kind, message, jobs, first_at, last_at, example_ids))
+
+using state_counts = std::map<job_state, std::int64_t>;
+
+// One queue at a glance: the jobs in each state, what moved recently, and how
+// long the oldest due job has waited.
+struct summary_request {
+  time_point now{};    // a job is due when its run_at is at or before now
+  time_point since{};  // "recently": updated_at at or after this
+};
+
+struct queue_summary {
+  std::string queue;
+  state_counts jobs;                            // per state
+  state_counts updated_since;                   // of those, updated since summary_request::since
+                                                // (for succeeded and failed: finished since)
+  std::int64_t due = 0;                         // pending or retry_pending, run_at at or before now
+  std::optional<std::int64_t> oldest_due_id{};  // the due job with the earliest run_at
+  std::optional<time_point> oldest_due_at{};    // its run_at
+};
 
 // What an orchestrator reads: how the job's latest attempt ended.
 struct outcome {
@@ -98,13 +166,11 @@ struct prune_result {
   std::int64_t history_deleted = 0;
 };
 
-using state_counts = std::map<job_state, std::int64_t>;
-
 template <class S>
 concept store = requires(S& s, const job_spec& spec, std::span<const job_spec> specs, std::int64_t id,
                          const decision& d, std::span<const decision> ds, const claim_request& claim,
                          std::size_t n, time_point now, const job_query& query, const prune_request& prune,
-                         listener on_commit) {
+                         const summary_request& summary, const error_group_query& errors, listener on_commit) {
   { s.enqueue(spec, now) } -> std::same_as<enqueued>;
   { s.enqueue_batch(specs, now) } -> std::same_as<std::vector<enqueued>>;
   { s.get(id) } -> std::same_as<std::optional<job>>;
@@ -121,6 +187,9 @@ concept store = requires(S& s, const job_spec& spec, std::span<const job_spec> s
   { s.history(id) } -> std::same_as<std::vector<history_record>>;
   { s.latest_outcome(id) } -> std::same_as<std::optional<outcome>>;
   { s.count_by_state() } -> std::same_as<state_counts>;
+  // Ordered by queue name; queues without jobs are absent.
+  { s.summarize(summary) } -> std::same_as<std::vector<queue_summary>>;
+  { s.error_groups(errors) } -> std::same_as<std::vector<error_group>>;
   { s.prune(prune) } -> std::same_as<prune_result>;
   { s.subscribe(on_commit) } -> std::same_as<subscription>;
 };

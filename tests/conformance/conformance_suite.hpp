@@ -803,3 +803,139 @@ TEMPLATE_LIST_TEST_CASE("conformance: concurrent claimers never run one attempt 
     CHECK(errand::errors_of(history).size() == 1);
   }
 }
+
+TEMPLATE_LIST_TEST_CASE("conformance: queries list the latest change first and filter by when jobs changed",
+                        "[conformance][operators]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(store.enqueue(spec(), t0 + std::chrono::minutes{i}).id);
+  // Job 0 changes last; jobs 4 and 5 were enqueued in the same microsecond.
+  store.enqueue(spec("twin"), t0 + 5min);
+  ids.push_back(store.query({.kind = "twin"}).front().id);
+  REQUIRE(errand::report(store, ids[0], errand::cancel{"no longer needed"}, policy, t0 + 10min).applied());
+
+  const errand::job_query latest{.order = errand::job_order::recently_updated};
+  std::vector<std::int64_t> listed;
+  for (const auto& row : store.query(latest)) listed.push_back(row.id);
+  CHECK(listed == std::vector<std::int64_t>{ids[0], ids[6], ids[5], ids[4], ids[3], ids[2], ids[1]});
+
+  // Paging by the last job seen visits every job once, the twins included.
+  std::vector<std::int64_t> paged;
+  auto page = latest;
+  page.limit = 2;
+  for (;;) {
+    const auto rows = store.query(page);
+    if (rows.empty()) break;
+    for (const auto& row : rows) paged.push_back(row.id);
+    page.after_update = errand::update_cursor{rows.back().updated_at, rows.back().id};
+  }
+  CHECK(paged == listed);
+
+  auto window = latest;
+  window.updated_since = t0 + 2min;
+  window.updated_before = t0 + 5min;
+  std::vector<std::int64_t> in_window;
+  for (const auto& row : store.query(window)) in_window.push_back(row.id);
+  CHECK(in_window == std::vector<std::int64_t>{ids[4], ids[3], ids[2]});
+  CHECK(store.query({.updated_since = t0 + 10min}).size() == 1);
+  CHECK(store.query({.state = job_state::failed, .updated_before = t0 + 10min}).empty());
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: error groups count the jobs failing with each error, latest first",
+                        "[conformance][operators]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const auto fail_next = [&](const std::string& message, const std::string& kind, bool retryable,
+                             errand::time_point at) {
+    const auto claimed = store.claim(claim_by("w", at));
+    REQUIRE(claimed);
+    errand::fail e{claimed->attempt, *claimed->worker, {message, kind, retryable, {}}};
+    REQUIRE(errand::report(store, claimed->id, e, policy, at).applied());
+    return claimed->id;
+  };
+  std::vector<errand::job_spec> specs(6, spec("mail"));
+  specs[5].kind = "sms";
+  specs[5].queue = "texts";
+  store.enqueue_batch(specs, t0);
+  const auto smtp_1 = fail_next("SMTP 451: mailbox busy", "smtp", true, t0 + 1s);
+  const auto smtp_2 = fail_next("SMTP 451: mailbox busy", "smtp", true, t0 + 2s);
+  const auto smtp_3 = fail_next("SMTP 451: mailbox busy", "smtp", false, t0 + 3s);
+  const auto bad = fail_next("no address", "invalid_input", false, t0 + 4s);
+  const auto cancelled = store.query({.state = job_state::pending}).front().id;
+  REQUIRE(errand::report(store, cancelled, errand::cancel{"customer left"}, policy, t0 + 5s).applied());
+  const auto sms = fail_next("SMTP 451: mailbox busy", "other", true, t0 + 6s);  // same text, other kind
+
+  const auto groups = store.error_groups({});
+  REQUIRE(groups.size() == 4);
+  CHECK(groups[0].error_kind == "other");
+  CHECK(groups[0].example_ids == std::vector<std::int64_t>{sms});
+  CHECK(groups[1].error_kind == "cancelled");
+  CHECK(groups[1].message == "customer left");
+  CHECK(groups[2].error_kind == "invalid_input");
+  CHECK(groups[2].jobs == 1);
+  CHECK(groups[2].example_ids == std::vector<std::int64_t>{bad});
+  CHECK(groups[3].error_kind == "smtp");
+  CHECK(groups[3].message == "SMTP 451: mailbox busy");
+  CHECK(groups[3].jobs == 3);
+  CHECK(groups[3].first_at == t0 + 1s);
+  CHECK(groups[3].last_at == t0 + 3s);
+  CHECK(groups[3].example_ids == std::vector<std::int64_t>{smtp_3, smtp_2, smtp_1});
+
+  const auto two = store.error_groups({.limit = 2, .examples = 0});
+  REQUIRE(two.size() == 2);
+  CHECK(two[1].error_kind == "cancelled");
+  CHECK(two[1].example_ids.empty());
+  const auto failed = store.error_groups({.state = job_state::failed, .kind = "mail", .examples = 5});
+  REQUIRE(failed.size() == 3);
+  CHECK(failed[2].jobs == 1);
+  CHECK(failed[2].example_ids == std::vector<std::int64_t>{smtp_3});
+  CHECK(store.error_groups({.queue = "texts"}).size() == 1);
+  CHECK(store.error_groups({.since = t0 + 4s}).size() == 3);
+
+  // A retry starts clean (contract item 2): the job leaves its group.
+  const auto waiting = store.error_groups({.state = job_state::retry_pending});
+  REQUIRE(waiting.size() == 2);
+  CHECK(waiting[1].jobs == 2);
+  REQUIRE(store.claim(claim_by("w", t0 + 1h))->id == smtp_1);
+  CHECK(store.error_groups({.state = job_state::retry_pending})[1].jobs == 1);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: a summary counts each queue's jobs, what moved lately and what is due",
+                        "[conformance][operators]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  auto mail = spec("mail");
+  mail.queue = "mail";
+  auto later = spec("report", 0, t0 + 1h);
+  later.queue = "reports";
+  const auto first_mail = store.enqueue(mail, t0 - 5min).id;
+  store.enqueue(mail, t0 - 1min);
+  store.enqueue(later, t0);
+  store.enqueue(spec("resize", 0, t0 - 2min), t0 - 3min);
+  const auto done = store.claim(claim_by("w", t0, {"default"}));
+  REQUIRE(done);
+  REQUIRE(errand::report(store, done->id, success(*done), policy, t0 + 1s).applied());
+
+  CHECK(store.summarize({.now = t0 + 2s, .since = t0}).size() == 3);
+  const auto summaries = store.summarize({.now = t0 + 2s, .since = t0 - 2min});
+  REQUIRE(summaries.size() == 3);
+  CHECK(summaries[0].queue == "default");
+  CHECK(summaries[0].jobs == errand::state_counts{{job_state::succeeded, 1}});
+  CHECK(summaries[0].updated_since == errand::state_counts{{job_state::succeeded, 1}});
+  CHECK(summaries[0].due == 0);
+  CHECK_FALSE(summaries[0].oldest_due_id);
+  CHECK(summaries[1].queue == "mail");
+  CHECK(summaries[1].jobs == errand::state_counts{{job_state::pending, 2}});
+  CHECK(summaries[1].updated_since == errand::state_counts{{job_state::pending, 1}});
+  CHECK(summaries[1].due == 2);
+  CHECK(summaries[1].oldest_due_id == first_mail);
+  CHECK(summaries[1].oldest_due_at == t0 - 5min);
+  CHECK(summaries[2].queue == "reports");
+  CHECK(summaries[2].due == 0);
+  CHECK_FALSE(summaries[2].oldest_due_at);
+  CHECK(store.summarize({.now = t0 + 1h, .since = t0})[2].oldest_due_at == t0 + 1h);
+}

@@ -218,3 +218,41 @@ TEST_CASE("sqlite_store: times are ISO-8601 text an operator reads with the sqli
   CHECK(shown.status == 0);
   CHECK(shown.output == "2026-01-01T00:00:01.500000Z|text|2026-01-01T00:00:00.000000Z\n");
 }
+
+TEST_CASE("sqlite_store: the history feed hands a follower every record other stores commit, once, in order",
+          "[sqlite]") {
+  temp_database db;
+  errand::sqlite_store follower(db.path());
+  errand::sqlite_store worker(db.path());
+  CHECK(follower.history_position() == 0);
+  CHECK(follower.history_after(0, 10).empty());
+
+  const errand::retry_policy policy;
+  const auto first = worker.enqueue(spec(), t0).id;
+  const auto second = worker.enqueue(spec(), t0).id;
+  const auto claimed = worker.claim({"w", 30s, t0, {}});
+  REQUIRE(claimed->id == first);
+  errand::report(worker, first, errand::fail{1, "w", {"disk full"}}, policy, t0 + 1s);
+  errand::report(worker, second, errand::cancel{"not needed"}, policy, t0 + 2s);
+
+  const auto records = follower.history_after(0, 10);
+  REQUIRE(records.size() == 3);
+  CHECK(records[0].record.event == "claim");
+  CHECK(records[1].record.event == "fail");
+  CHECK(records[1].record.job_id == first);
+  CHECK(records[2].record.job_id == second);
+  CHECK(records[2].record.to == job_state::failed);
+  CHECK(records[0].position < records[1].position);
+  CHECK(records[1].position < records[2].position);
+  CHECK(follower.history_position() == records[2].position);
+
+  const auto page = follower.history_after(records[0].position, 1);
+  REQUIRE(page.size() == 1);
+  CHECK(page[0].position == records[1].position);
+  CHECK(follower.history_after(records[2].position, 10).empty());
+
+  // Pruning the newest records hands their positions out again: the feed's
+  // position goes back, which a follower past it takes as its cue to rewind.
+  worker.prune({.keep_history = 0});
+  CHECK(follower.history_position() < records[2].position);
+}

@@ -22,6 +22,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace errand {
@@ -138,14 +139,23 @@ class memory_store {
     validate(q);
     std::scoped_lock lock(mutex_);
     std::vector<job> out;
-    for (auto it = jobs_.upper_bound(q.after_id); it != jobs_.end() && out.size() < q.limit; ++it) {
-      const job& row = it->second.row;
-      if (q.state && row.state != *q.state) continue;
-      if (q.queue && row.queue != *q.queue) continue;
-      if (q.kind && row.kind != *q.kind) continue;
-      if (q.has_error && row.last_error.has_value() != *q.has_error) continue;
-      out.push_back(row);
+    if (q.order == job_order::by_id) {
+      for (auto it = jobs_.upper_bound(q.after_id); it != jobs_.end() && out.size() < q.limit; ++it)
+        if (matches(q, it->second.row)) out.push_back(it->second.row);
+      return out;
     }
+    const auto later = [](const job& a, const job& b) {
+      return std::tie(a.updated_at, a.id) > std::tie(b.updated_at, b.id);
+    };
+    const auto listed_after_cursor = [&](const job& row) {
+      return !q.after_update ||
+             std::tie(row.updated_at, row.id) < std::tie(q.after_update->updated_at, q.after_update->id);
+    };
+    for (const auto& [id, entry] : jobs_)
+      if (matches(q, entry.row) && listed_after_cursor(entry.row)) out.push_back(entry.row);
+    const auto shown = std::min(out.size(), q.limit);
+    std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shown), out.end(), later);
+    out.resize(shown);
     return out;
   }
 
@@ -163,6 +173,64 @@ class memory_store {
     state_counts counts;
     for (const auto& [id, entry] : jobs_) ++counts[entry.row.state];
     return counts;
+  }
+
+  std::vector<queue_summary> summarize(const summary_request& request) const {
+    std::scoped_lock lock(mutex_);
+    std::map<std::string, queue_summary> queues;
+    for (const auto& [id, entry] : jobs_) {
+      const job& row = entry.row;
+      auto& summary = queues[row.queue];
+      summary.queue = row.queue;
+      ++summary.jobs[row.state];
+      if (row.updated_at >= request.since) ++summary.updated_since[row.state];
+      if (!claimable(row) || row.run_at > request.now) continue;
+      ++summary.due;
+      if (!summary.oldest_due_at || row.run_at < *summary.oldest_due_at) {
+        summary.oldest_due_at = row.run_at;
+        summary.oldest_due_id = row.id;
+      }
+    }
+    std::vector<queue_summary> out;
+    for (auto& [name, summary] : queues) out.push_back(std::move(summary));
+    return out;
+  }
+
+  std::vector<error_group> error_groups(const error_group_query& q) const {
+    validate(q);
+    std::vector<job> failing;
+    {
+      std::scoped_lock lock(mutex_);
+      for (const auto& [id, entry] : jobs_) {
+        const job& row = entry.row;
+        if (row.last_error && (!q.state || row.state == *q.state) && (!q.queue || row.queue == *q.queue) &&
+            (!q.kind || row.kind == *q.kind) && (!q.since || row.last_error_at.value_or(row.updated_at) >= *q.since))
+          failing.push_back(row);
+      }
+    }
+    // Latest error first; ties: more jobs first, then by kind and message.
+    std::map<std::pair<std::string, std::string>, error_group> groups;
+    const auto failed_at = [](const job& row) { return row.last_error_at.value_or(row.updated_at); };
+    std::sort(failing.begin(), failing.end(), [&](const job& a, const job& b) {
+      return std::pair(failed_at(a), a.id) > std::pair(failed_at(b), b.id);
+    });
+    for (const job& row : failing) {
+      auto& group = groups[{row.last_error_kind.value_or(""), *row.last_error}];
+      if (group.jobs++ == 0) {
+        group.error_kind = row.last_error_kind.value_or("");
+        group.message = *row.last_error;
+        group.last_at = failed_at(row);
+      }
+      group.first_at = failed_at(row);
+      if (group.example_ids.size() < q.examples) group.example_ids.push_back(row.id);
+    }
+    std::vector<error_group> out;
+    for (auto& [key, group] : groups) out.push_back(std::move(group));
+    std::stable_sort(out.begin(), out.end(), [](const error_group& a, const error_group& b) {
+      return std::tie(b.last_at, b.jobs) < std::tie(a.last_at, a.jobs);
+    });
+    if (out.size() > q.limit) out.resize(q.limit);
+    return out;
   }
 
   prune_result prune(const prune_request& request) {
@@ -199,6 +267,13 @@ class memory_store {
   };
   using due_key = std::tuple<std::int32_t, time_point, std::int64_t>;  // priority, run_at, id
   using lease_key = std::tuple<time_point, std::int64_t>;
+
+  static bool matches(const job_query& q, const job& row) {
+    return row.id > q.after_id && (!q.state || row.state == *q.state) && (!q.queue || row.queue == *q.queue) &&
+           (!q.kind || row.kind == *q.kind) && (!q.has_error || row.last_error.has_value() == *q.has_error) &&
+           (!q.updated_since || row.updated_at >= *q.updated_since) &&
+           (!q.updated_before || row.updated_at < *q.updated_before);
+  }
 
   static bool claimable(const job& row) {
     return row.state == job_state::pending || row.state == job_state::retry_pending;

@@ -201,10 +201,18 @@ class postgres_store {
     const auto state = q.state ? detail::pg::cell(std::string(name_of(*q.state).value_or("?"))) : std::nullopt;
     const auto has_error = q.has_error ? detail::pg::cell(*q.has_error ? "true" : "false") : std::nullopt;
     validate(q);
+    const auto since = detail::pg::text_of(q.updated_since);
+    const auto before = detail::pg::text_of(q.updated_before);
+    const auto limit = detail::pg::text_of(as_int(q.limit));
+    const auto id = detail::pg::text_of(q.after_id);
+    const auto rows =
+        q.order == job_order::by_id
+            ? read(sql_.query, {id, state, q.queue, q.kind, has_error, limit, since, before})
+            : read(sql_.query_recent, {id, state, q.queue, q.kind, has_error, limit, since, before,
+                                       q.after_update ? detail::pg::text_of(q.after_update->updated_at) : std::nullopt,
+                                       q.after_update ? detail::pg::text_of(q.after_update->id) : std::nullopt});
     std::vector<job> out;
-    for (const auto& cells : read(sql_.query, {detail::pg::text_of(q.after_id), state, q.queue, q.kind, has_error,
-                                               detail::pg::text_of(as_int(q.limit))}))
-      out.push_back(detail::pg::read_row<job>(cells));
+    for (const auto& cells : rows) out.push_back(detail::pg::read_row<job>(cells));
     return out;
   }
 
@@ -229,6 +237,51 @@ class postgres_store {
       counts[*state] = integer_of(cells.at(1));
     }
     return counts;
+  }
+
+  // A state name errand does not know is reported as count_by_state() reports it.
+  std::vector<queue_summary> summarize(const summary_request& request) const {
+    std::map<std::string, queue_summary> queues;
+    for (const auto& cells : read(sql_.summary, {to_iso8601(request.since), to_iso8601(request.now)})) {
+      auto& summary = queues[cells.at(0).value_or("")];
+      summary.queue = cells.at(0).value_or("");
+      const auto state = from_name<job_state>(cells.at(1).value_or(""));
+      if (!state)
+        throw corrupt_row(integer_of(cells.at(5)),
+                          "column 'state' holds '" + cells.at(1).value_or("") + "', which is not a job state");
+      summary.jobs[*state] = integer_of(cells.at(2));
+      if (const auto recent = integer_of(cells.at(3)); recent > 0) summary.updated_since[*state] = recent;
+      summary.due += integer_of(cells.at(4));
+    }
+    for (const auto& cells : read(sql_.oldest_due, {to_iso8601(request.now)})) {
+      auto& summary = queues[cells.at(0).value_or("")];
+      summary.oldest_due_id = integer_of(cells.at(1));
+      summary.oldest_due_at = from_iso8601(cells.at(2).value_or(""));
+    }
+    std::vector<queue_summary> out;
+    for (auto& [name, summary] : queues) out.push_back(std::move(summary));
+    return out;
+  }
+
+  std::vector<error_group> error_groups(const error_group_query& q) const {
+    validate(q);
+    const auto state = q.state ? detail::pg::cell(std::string(name_of(*q.state).value_or("?"))) : std::nullopt;
+    std::vector<error_group> out;
+    for (const auto& cells :
+         read(sql_.error_groups, {detail::pg::text_of(as_int(q.limit)), detail::pg::text_of(as_int(q.examples)), state,
+                                  q.queue, q.kind, detail::pg::text_of(q.since)})) {
+      const auto kind = cells.at(0).value_or("");
+      const auto message = cells.at(1).value_or("");
+      if (out.empty() || out.back().error_kind != kind || out.back().message != message)
+        out.push_back({kind,
+                       message,
+                       integer_of(cells.at(2)),
+                       from_iso8601(cells.at(3).value_or("")).value_or(time_point{}),
+                       from_iso8601(cells.at(4).value_or("")).value_or(time_point{}),
+                       {}});
+      if (cells.at(5)) out.back().example_ids.push_back(integer_of(cells.at(5)));
+    }
+    return out;
   }
 
   prune_result prune(const prune_request& request) {

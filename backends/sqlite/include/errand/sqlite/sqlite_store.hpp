@@ -42,6 +42,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -212,7 +213,11 @@ class sqlite_store {
     if (q.queue) sql += " AND queue = ?3";
     if (q.kind) sql += " AND kind = ?4";
     if (q.has_error) sql += *q.has_error ? " AND last_error IS NOT NULL" : " AND last_error IS NULL";
-    sql += " ORDER BY id LIMIT ?5";
+    if (q.updated_since) sql += " AND updated_at >= ?6";
+    if (q.updated_before) sql += " AND updated_at < ?7";
+    const bool latest_first = q.order == job_order::recently_updated;
+    if (latest_first && q.after_update) sql += " AND (updated_at, id) < (?8, ?9)";
+    sql += latest_first ? " ORDER BY updated_at DESC, id DESC LIMIT ?5" : " ORDER BY id LIMIT ?5";
     std::scoped_lock lock(mutex_);
     return read([&] {
       std::vector<job> out;
@@ -221,7 +226,13 @@ class sqlite_store {
       if (q.state) c.bind(2, *name_of(*q.state));
       if (q.queue) c.bind(3, *q.queue);
       if (q.kind) c.bind(4, *q.kind);
-      c.bind(5, static_cast<std::int64_t>(std::min<std::size_t>(q.limit, std::numeric_limits<std::int64_t>::max())));
+      c.bind(5, as_sql_count(q.limit));
+      if (q.updated_since) c.bind(6, *q.updated_since);
+      if (q.updated_before) c.bind(7, *q.updated_before);
+      if (latest_first && q.after_update) {
+        c.bind(8, q.after_update->updated_at);
+        c.bind(9, q.after_update->id);
+      }
       while (c.step()) out.push_back(detail::sqlite::read_row<job>(c));
       return out;
     });
@@ -240,6 +251,39 @@ class sqlite_store {
 
   std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of_job(id, history(id)); }
 
+  // The change feed: how a process follows transitions that other processes
+  // commit (subscribe() hears only this store's own). Each history record has
+  // a position, growing as records are appended; history_position() is the
+  // latest, and history_after(p, n) returns up to n records appended after p,
+  // oldest first. A process polls it: an empty answer costs one index lookup.
+  // Positions are SQLite's rowids: when prune deletes the newest records, their
+  // positions are handed out again, so a follower whose position is past
+  // history_position() starts again from there.
+  struct positioned_record {
+    std::int64_t position = 0;
+    history_record record;
+  };
+
+  std::int64_t history_position() const {
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      auto c = db_->use(sql_.history_position);
+      return c.step() ? c.integer(0) : std::int64_t{0};
+    });
+  }
+
+  std::vector<positioned_record> history_after(std::int64_t position, std::size_t limit) const {
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      std::vector<positioned_record> out;
+      auto c = db_->use(sql_.history_after);
+      c.bind(1, position);
+      c.bind(2, as_sql_count(limit));
+      while (c.step()) out.push_back({c.integer(0), detail::sqlite::read_row<history_record>(c, 1)});
+      return out;
+    });
+  }
+
   // A state name errand does not know is reported with the lowest id holding it.
   state_counts count_by_state() const {
     std::scoped_lock lock(mutex_);
@@ -254,6 +298,76 @@ class sqlite_store {
         counts[*state] = c.integer(1);
       }
       return counts;
+    });
+  }
+
+  // A state name errand does not know is reported as count_by_state() reports it.
+  std::vector<queue_summary> summarize(const summary_request& request) const {
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      std::map<std::string, queue_summary> queues;
+      {
+        auto c = db_->use(sql_.summary);
+        c.bind(1, request.since);
+        c.bind(2, request.now);
+        while (c.step()) {
+          auto& summary = queues[std::string(c.text(0))];
+          summary.queue = c.text(0);
+          const auto state = from_name<job_state>(c.text(1));
+          if (!state)
+            throw corrupt_row(c.integer(5),
+                              "column 'state' holds '" + std::string(c.text(1)) + "', which is not a job state");
+          summary.jobs[*state] = c.integer(2);
+          if (c.integer(3) > 0) summary.updated_since[*state] = c.integer(3);
+          summary.due += c.integer(4);
+        }
+      }
+      auto c = db_->use(sql_.oldest_due);
+      c.bind(1, request.now);
+      while (c.step()) {
+        auto& summary = queues[std::string(c.text(0))];
+        summary.oldest_due_id = c.integer(1);
+        summary.oldest_due_at = from_iso8601(c.text(2));
+      }
+      std::vector<queue_summary> out;
+      for (auto& [name, summary] : queues) out.push_back(std::move(summary));
+      return out;
+    });
+  }
+
+  std::vector<error_group> error_groups(const error_group_query& q) const {
+    validate(q);
+    std::string failing =
+        "SELECT id, coalesce(last_error_kind, '') AS k, last_error AS m,"
+        " coalesce(last_error_at, updated_at) AS at FROM " +
+        tables_.jobs + " WHERE last_error IS NOT NULL";
+    if (q.state) failing += " AND state = ?3";
+    if (q.queue) failing += " AND queue = ?4";
+    if (q.kind) failing += " AND kind = ?5";
+    if (q.since) failing += " AND coalesce(last_error_at, updated_at) >= ?6";
+    const std::string sql = "WITH failing AS (" + failing + sql_.error_groups_tail;
+    std::scoped_lock lock(mutex_);
+    return read([&] {
+      std::vector<error_group> out;
+      auto c = db_->use(sql);
+      c.bind(1, as_sql_count(q.limit));
+      c.bind(2, as_sql_count(q.examples));
+      if (q.state) c.bind(3, *name_of(*q.state));
+      if (q.queue) c.bind(4, *q.queue);
+      if (q.kind) c.bind(5, *q.kind);
+      if (q.since) c.bind(6, *q.since);
+      while (c.step()) {
+        if (out.empty() || out.back().error_kind != c.text(0) || out.back().message != c.text(1)) {
+          out.push_back({std::string(c.text(0)),
+                         std::string(c.text(1)),
+                         c.integer(2),
+                         from_iso8601(c.text(3)).value_or(time_point{}),
+                         from_iso8601(c.text(4)).value_or(time_point{}),
+                         {}});
+        }
+        if (c.type(5) != SQLITE_NULL) out.back().example_ids.push_back(c.integer(5));
+      }
+      return out;
     });
   }
 
@@ -273,8 +387,7 @@ class sqlite_store {
       }
       if (request.keep_history) {
         auto history = db_->use(sql_.prune_old_history);
-        history.bind(1, static_cast<std::int64_t>(
-                            std::min<std::size_t>(*request.keep_history, std::numeric_limits<std::int64_t>::max())));
+        history.bind(1, as_sql_count(*request.keep_history));
         history.step();
         result.history_deleted += history.changes();
       }
@@ -310,7 +423,23 @@ class sqlite_store {
           expired{select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"},
           history{"SELECT " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
                   " WHERE job_id = ?1 ORDER BY seq"},
+          history_position{"SELECT coalesce(max(rowid), 0) FROM " + t.history},
+          history_after{"SELECT rowid, " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
+                        " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"},
           counts{"SELECT state, count(*), min(id) FROM " + t.jobs + " GROUP BY state"},
+          summary{"SELECT queue, state, count(*), sum(updated_at >= ?1), sum(state IN " + sqlite_claimable_states() +
+                  " AND run_at <= ?2), min(id) FROM " + t.jobs + " GROUP BY queue, state"},
+          // SQLite fills a bare column beside min() from the row holding the minimum.
+          oldest_due{"SELECT queue, id, min(run_at) FROM " + t.jobs + " WHERE state IN " + sqlite_claimable_states() +
+                     " AND run_at <= ?1 GROUP BY queue"},
+          // After "WITH failing AS (<the failing jobs>": ?1 groups, ?2 examples per group.
+          error_groups_tail(
+              "), groups AS (SELECT k, m, count(*) AS n, min(at) AS first_at, max(at) AS last_at FROM failing"
+              " GROUP BY k, m ORDER BY last_at DESC, n DESC, k, m LIMIT ?1),"
+              " ranked AS (SELECT f.k, f.m, f.id, row_number() OVER (PARTITION BY f.k, f.m ORDER BY f.at DESC,"
+              " f.id DESC) AS r FROM failing AS f JOIN groups AS g ON g.k = f.k AND g.m = f.m)"
+              " SELECT g.k, g.m, g.n, g.first_at, g.last_at, r.id FROM groups AS g LEFT JOIN ranked AS r"
+              " ON r.k = g.k AND r.m = g.m AND r.r <= ?2 ORDER BY g.last_at DESC, g.n DESC, g.k, g.m, r.r"),
           prune_finished_history{"DELETE FROM " + t.history + " WHERE job_id IN (SELECT id FROM " + t.jobs +
                                  " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"},
           prune_finished_jobs{"DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"},
@@ -323,12 +452,18 @@ class sqlite_store {
     std::string update_set;
     fixed update, claim, insert_history;
     std::string due, due_order;
-    fixed due_in_any_queue, expired, history, counts, prune_finished_history, prune_finished_jobs, prune_old_history;
+    fixed due_in_any_queue, expired, history, history_position, history_after, counts, summary, oldest_due;
+    std::string error_groups_tail;
+    fixed prune_finished_history, prune_finished_jobs, prune_old_history;
     fixed begin{"BEGIN IMMEDIATE"}, commit{"COMMIT"};
   };
 
   static void require_applied(const decision& d) {
     if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");
+  }
+
+  static std::int64_t as_sql_count(std::size_t n) {
+    return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
   }
 
   void configure() {

@@ -155,13 +155,55 @@ struct statements {
                                           " WHERE state = 'running' AND lease_until <= $1::timestamptz"
                                           " ORDER BY lease_until, id LIMIT $2"};
 
-  // $1 after id, $2 state, $3 queue, $4 kind, $5 has error, $6 limit; NULL: no filter.
+  // $1 after id, $2 state, $3 queue, $4 kind, $5 has error, $6 limit, $7 updated since, $8 updated
+  // before; NULL: no filter. query_recent adds $9, $10: the updated_at and id to continue after.
+  std::string query_filter =
+      " WHERE id > $1 AND ($2::text IS NULL OR state = $2::text)"
+      " AND ($3::text IS NULL OR queue = $3::text) AND ($4::text IS NULL OR kind = $4::text)"
+      " AND ($5::boolean IS NULL OR (last_error IS NOT NULL) = $5::boolean)"
+      " AND ($7::timestamptz IS NULL OR updated_at >= $7::timestamptz)"
+      " AND ($8::timestamptz IS NULL OR updated_at < $8::timestamptz)";
   statement query{"errand_query",
-                  "SELECT " + job_columns + " FROM " + tables.jobs +
-                      " WHERE id > $1 AND ($2::text IS NULL OR state = $2::text)"
-                      " AND ($3::text IS NULL OR queue = $3::text) AND ($4::text IS NULL OR kind = $4::text)"
-                      " AND ($5::boolean IS NULL OR (last_error IS NOT NULL) = $5::boolean)"
-                      " ORDER BY id LIMIT $6"};
+                  "SELECT " + job_columns + " FROM " + tables.jobs + query_filter + " ORDER BY id LIMIT $6"};
+  statement query_recent{"errand_query_recent",
+                         "SELECT " + job_columns + " FROM " + tables.jobs + query_filter +
+                             " AND ($9::timestamptz IS NULL OR (updated_at, id) < ($9::timestamptz, $10::bigint))"
+                             " ORDER BY updated_at DESC, id DESC LIMIT $6"};
+
+  // $1 since, $2 now: per queue and state, the jobs, those updated since, those due, the lowest id.
+  statement summary{"errand_summary",
+                    "SELECT queue, state, count(*), count(*) FILTER (WHERE updated_at >= $1::timestamptz),"
+                    " count(*) FILTER (WHERE state IN " +
+                        claimable + " AND run_at <= $2::timestamptz), min(id) FROM " + tables.jobs +
+                        " GROUP BY queue, state"};
+  // $1 now: per queue, the due job with the earliest run_at.
+  statement oldest_due{"errand_oldest_due", "SELECT DISTINCT ON (queue) queue, id, " + readable("", "run_at", true) +
+                                                " FROM " + tables.jobs + " WHERE state IN " + claimable +
+                                                " AND run_at <= $1::timestamptz ORDER BY queue, run_at, id"};
+  // $1 groups, $2 examples per group, $3 state, $4 queue, $5 kind, $6 since; NULL: no filter. Groups
+  // and their examples, latest error first; kinds and messages compared byte by byte, as in SQLite.
+  statement error_groups{
+      "errand_error_groups",
+      "WITH failing AS (\n"
+      "  SELECT id, coalesce(last_error_kind, '') COLLATE \"C\" AS k, last_error COLLATE \"C\" AS m,\n"
+      "         coalesce(last_error_at, updated_at) AS at FROM " +
+          tables.jobs +
+          "\n"
+          "  WHERE last_error IS NOT NULL AND ($3::text IS NULL OR state = $3::text)\n"
+          "    AND ($4::text IS NULL OR queue = $4::text) AND ($5::text IS NULL OR kind = $5::text)\n"
+          "    AND ($6::timestamptz IS NULL OR coalesce(last_error_at, updated_at) >= $6::timestamptz)\n"
+          "), groups AS (\n"
+          "  SELECT k, m, count(*) AS n, min(at) AS first_at, max(at) AS last_at FROM failing\n"
+          "  GROUP BY k, m ORDER BY last_at DESC, n DESC, k, m LIMIT $1\n"
+          "), ranked AS (\n"
+          "  SELECT f.k, f.m, f.id, row_number() OVER (PARTITION BY f.k, f.m ORDER BY f.at DESC, f.id DESC) AS r\n"
+          "  FROM failing AS f JOIN groups AS g ON g.k = f.k AND g.m = f.m\n"
+          ")\n"
+          "SELECT g.k, g.m, g.n, " +
+          readable("g", "first_at", true) + ", " + readable("g", "last_at", true) +
+          ", r.id FROM groups AS g\n"
+          "LEFT JOIN ranked AS r ON r.k = g.k AND r.m = g.m AND r.r <= $2\n"
+          "ORDER BY g.last_at DESC, g.n DESC, g.k, g.m, r.r"};
 
   // $1 job id
   statement history{"errand_history", "SELECT " + select_list<history_record>() + " FROM " + tables.history +
@@ -208,9 +250,10 @@ struct statements {
                         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"};
 
   std::vector<const statement*> all() const {
-    return {&get,          &enqueue, &find_unique, &write,  &write_one, &versions,   &claimable_any,    &claimable_in,
-            &expired,      &query,   &history,     &record, &counts,    &prune_lock, &prune_history_of, &prune_jobs,
-            &trim_history, &notify,  &json_check, &server_time};
+    return {&get,          &enqueue,   &find_unique, &write,        &write_one,        &versions,   &claimable_any,
+            &claimable_in, &expired,   &query,       &query_recent, &summary,          &oldest_due, &error_groups,
+            &history,      &record,    &counts,      &prune_lock,   &prune_history_of, &prune_jobs, &trim_history,
+            &notify,       &json_check, &server_time};
   }
 };
 
