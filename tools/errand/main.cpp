@@ -63,7 +63,6 @@ int main(int argc, char** argv) {
                "PostgreSQL database your workers use.",
                "errand"};
   app.set_version_flag("--version", "errand " ERRAND_TOOL_VERSION);
-  app.require_subcommand(1);
   app.fallthrough();
 
   database_options where;
@@ -167,6 +166,8 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+    if (!command) throw tool_error(usage, "name a command: jobs, show, errors, retry, cancel, stats, tail, prune, "
+                                          "migrate or serve (errand --help says what each does)");
     return command();
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? success : usage;

@@ -44,7 +44,7 @@ int tail_command(database& db, const tail_options& o, bool json) {
     std::cout << (json ? errand::to_json(view) : line_of(view)) << std::endl;
     ++printed;
   });
-  if (!json) std::cerr << "errand: following " << db.name() << "; Ctrl-C stops\n";
+  std::cerr << "errand: following " << db.name() << "; Ctrl-C stops" << std::endl;
   signals.wait([&] {
     std::scoped_lock lock(mutex);
     return enough();
