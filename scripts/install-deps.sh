@@ -3,12 +3,15 @@
 # missing: when everything is there it runs no apt at all, so a re-run is quick
 # and changes nothing. Uses sudo when not run as root.
 #
-#   scripts/install-deps.sh        everything: build, tests, benchmarks, a PostgreSQL server for the tests
-#   scripts/install-deps.sh demo   what the demo needs
+#   scripts/install-deps.sh        everything: build, tests, benchmarks, a PostgreSQL server and a
+#                                  browser for the tests
+#   scripts/install-deps.sh demo   what the demo needs (the library, the examples and the errand command)
 set -euo pipefail
 
-build=(g++ make cmake ninja-build pkg-config libboost1.81-dev libcereal-dev libsqlite3-dev sqlite3 libpqxx-dev libpq-dev)
-tests=(catch2 libbenchmark-dev postgresql)
+build=(g++ make cmake ninja-build pkg-config libboost1.81-dev libcereal-dev libsqlite3-dev sqlite3 libpqxx-dev libpq-dev
+  libcli11-dev libcpp-httplib-dev)
+# The dashboard's browser test drives chromium with puppeteer-core, which npm installs.
+tests=(catch2 libbenchmark-dev postgresql chromium nodejs npm)
 case "${1:-all}" in
   demo) wanted=("${build[@]}") ;;
   all) wanted=("${build[@]}" "${tests[@]}") ;;
@@ -23,9 +26,19 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 0
 fi
 
+# A Node.js installed from elsewhere (it brings its own npm) serves as well as Debian's.
+provided_by_command() {
+  case $1 in
+    nodejs) command -v node >/dev/null 2>&1 ;;
+    npm) command -v npm >/dev/null 2>&1 ;;
+    *) return 1 ;;
+  esac
+}
+
 missing=()
 for package in "${wanted[@]}"; do
-  if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]]; then
+  if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null)" != installed ]] &&
+    ! provided_by_command "$package"; then
     missing+=("$package")
   fi
 done

@@ -22,6 +22,7 @@ vcpkg_cmake_configure(
         -DERRAND_BUILD_TESTS=OFF
         -DERRAND_BUILD_EXAMPLES=OFF
         -DERRAND_BUILD_BENCHMARKS=OFF
+        -DERRAND_BUILD_TOOLS=OFF
         -DERRAND_INSTALL=ON
         -DERRAND_INSTALL_CMAKEDIR=share/errand
 )

@@ -86,7 +86,8 @@ seeded seed(Store& store) {
   s.recovered = fail_next(store, "images", t0 + 2s, "disk full", "io", true);
   const auto again = store.claim({"worker-images", 30s, t0 + 1h, {"images"}});
   REQUIRE(again->id == s.recovered);
-  REQUIRE(errand::report(store, s.recovered, errand::succeed{again->attempt, *again->worker}, policy, t0 + 1h).applied());
+  REQUIRE(
+      errand::report(store, s.recovered, errand::succeed{again->attempt, *again->worker}, policy, t0 + 1h).applied());
   s.running = store.enqueue(spec("images", "thumbnail"), t0 + 2h).id;
   REQUIRE(store.claim({"thumbnailer-1", 30s, t0 + 2h, {"images"}})->id == s.running);
   auto later = spec("images", "resize");
@@ -124,8 +125,10 @@ TEMPLATE_LIST_TEST_CASE("errand show answers why a job failed, in one command", 
   const auto shown_text = errand_on(fixture, {"show", std::to_string(s.failed)});
   INFO(shown_text.out << shown_text.err);
   CHECK(shown_text.status == 0);
-  CHECK(has(shown_text.out, "job " + std::to_string(s.failed) + " · send_invoice · queue mail · failed, attempt 1 of 3"));
-  CHECK(has(shown_text.out, "why it failed:\n  SMTP 550: mailbox unavailable\n  (smtp, attempt 1, 2026-01-01T00:00:00Z"));
+  CHECK(
+      has(shown_text.out, "job " + std::to_string(s.failed) + " · send_invoice · queue mail · failed, attempt 1 of 3"));
+  CHECK(
+      has(shown_text.out, "why it failed:\n  SMTP 550: mailbox unavailable\n  (smtp, attempt 1, 2026-01-01T00:00:00Z"));
   CHECK(has(shown_text.out, "pending → running"));
   CHECK(has(shown_text.out, "running → failed   fail   1        worker-mail  smtp: SMTP 550: mailbox unavailable"));
 
@@ -168,9 +171,8 @@ TEMPLATE_LIST_TEST_CASE("errand jobs lists failures first, filters, pages and pr
   CHECK(ids == std::vector<std::int64_t>{s.pending, s.running, s.recovered, s.waiting, s.failed});
   CHECK_FALSE(every.next);
 
-  const auto images = errand::from_json<listed>(errand_on(fixture, {"jobs", "--queue", "images", "--kind", "resize",
-                                                                    "--json"})
-                                                    .out);
+  const auto images =
+      errand::from_json<listed>(errand_on(fixture, {"jobs", "--queue", "images", "--kind", "resize", "--json"}).out);
   CHECK(images.jobs.empty());  // neither resize job holds an error
   const auto resize = errand::from_json<listed>(
       errand_on(fixture, {"jobs", "--queue", "images", "--kind", "resize", "--all", "--json"}).out);
@@ -181,8 +183,8 @@ TEMPLATE_LIST_TEST_CASE("errand jobs lists failures first, filters, pages and pr
   const auto early = errand::from_json<listed>(
       errand_on(fixture, {"jobs", "--all", "--before", "2026-01-01T00:00:02Z", "--json"}).out);
   CHECK(early.jobs.size() == 2);
-  const auto late = errand::from_json<listed>(
-      errand_on(fixture, {"jobs", "--all", "--since", "2026-01-01T02:00:00Z", "--json"}).out);
+  const auto late =
+      errand::from_json<listed>(errand_on(fixture, {"jobs", "--all", "--since", "2026-01-01T02:00:00Z", "--json"}).out);
   CHECK(late.jobs.size() == 2);
 
   // Pages of two visit every job once.
@@ -312,10 +314,12 @@ TEMPLATE_LIST_TEST_CASE("errand tail prints the transitions other processes comm
   REQUIRE(done);
   INFO(done->out << done->err);
   CHECK(done->status == 0);
-  CHECK(has(done->out, "job " + std::to_string(s.running) + " thumbnail (images)  running → failed  fail #1  "
-                                                            "thumbnailer-1  oom: out of memory\n"));
-  CHECK(has(done->out, "job " + std::to_string(s.pending) + " resize (images)  pending → failed  cancel #0  "
-                                                            "cancelled: no longer needed\n"));
+  CHECK(has(done->out, "job " + std::to_string(s.running) +
+                           " thumbnail (images)  running → failed  fail #1  "
+                           "thumbnailer-1  oom: out of memory\n"));
+  CHECK(has(done->out, "job " + std::to_string(s.pending) +
+                           " resize (images)  pending → failed  cancel #0  "
+                           "cancelled: no longer needed\n"));
   CHECK_FALSE(has(done->out, "requeue"));
 
   process json(command_on(fixture, {"tail", "--json", "--job", std::to_string(s.failed), "--count", "1"}));
@@ -365,8 +369,9 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
   auto before = fixture.dump();
   const auto older = errand_on(fixture, {"retry", std::to_string(s.failed)});
   CHECK(older.status == 3);
-  CHECK(has(older.err, "is at schema version 1; this errand needs version 2. Upgrade it with `errand migrate "
-                       "--apply`"));
+  CHECK(has(older.err,
+            "is at schema version 1; this errand needs version 2. Upgrade it with `errand migrate "
+            "--apply`"));
   CHECK(errand_on(fixture, {"migrate", "--check"}).status == 3);
   CHECK(fixture.dump() == before);
   const auto applied = errand_on(fixture, {"migrate", "--apply"});
@@ -377,11 +382,10 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
   // A newer schema: every command refuses it, migrate --apply included, and writes nothing.
   fixture.make_schema_newer();
   before = fixture.dump();
-  for (const auto& args : {std::vector<std::string>{"jobs"},
-                            std::vector<std::string>{"retry", std::to_string(s.failed)},
-                            std::vector<std::string>{"cancel", std::to_string(s.running), "--reason", "x"},
-                            std::vector<std::string>{"prune", "--keep-history", "0"},
-                            std::vector<std::string>{"migrate", "--apply"}}) {
+  for (const auto& args :
+       {std::vector<std::string>{"jobs"}, std::vector<std::string>{"retry", std::to_string(s.failed)},
+        std::vector<std::string>{"cancel", std::to_string(s.running), "--reason", "x"},
+        std::vector<std::string>{"prune", "--keep-history", "0"}, std::vector<std::string>{"migrate", "--apply"}}) {
     const auto newer = errand_on(fixture, args);
     INFO(args[0] << ": " << newer.out << newer.err);
     CHECK(newer.status == 3);
@@ -390,8 +394,8 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
   CHECK(fixture.dump() == before);
 }
 
-TEMPLATE_LIST_TEST_CASE("errand refuses bad input with a sentence and a status, and writes nothing",
-                        "[cli][bad-input]", cli_fixtures) {
+TEMPLATE_LIST_TEST_CASE("errand refuses bad input with a sentence and a status, and writes nothing", "[cli][bad-input]",
+                        cli_fixtures) {
   using namespace cli_test;
   TestType fixture;
   const auto s = seed(fixture.store());
@@ -405,7 +409,8 @@ TEMPLATE_LIST_TEST_CASE("errand refuses bad input with a sentence and a status, 
       {{"show", "424242"}, 4, "errand: no job 424242 in "},
       {{"retry", "424242"}, 4, ""},
       {{"cancel", "424242", "--reason", "x"}, 4, ""},
-      {{"jobs", "--state", "exploded"}, 2,
+      {{"jobs", "--state", "exploded"},
+       2,
        "errand: 'exploded' is not a job state; the states are pending, running, retry_pending, failed, succeeded"},
       {{"retry", "--state", "exploded"}, 2, "is not a job state"},
       {{"jobs", "--since", "yesterday"}, 2, "--since 'yesterday' is neither an age"},
@@ -480,8 +485,8 @@ TEMPLATE_LIST_TEST_CASE("errand retries jobs while workers fail them, and every 
       while (!stop) {
         const auto now = errand::system_clock{}.now();
         for (const auto& row : store.claim_batch({name, std::chrono::seconds{30}, now, {"flaky"}}, 4)) {
-          const errand::fail e{row.attempt, name, {"probe failed on attempt " + std::to_string(row.attempt), "probe",
-                                                   false, {}}};
+          const errand::fail e{
+              row.attempt, name, {"probe failed on attempt " + std::to_string(row.attempt), "probe", false, {}}};
           if (!errand::report(store, row.id, e, policy, now).applied()) ++refused;
         }
         std::this_thread::yield();

@@ -1,5 +1,6 @@
-#include "backends.hpp"
 #include "database.hpp"
+
+#include "backends.hpp"
 
 #include <string>
 

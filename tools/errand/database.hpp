@@ -61,8 +61,8 @@ struct schema_state {
   std::string jobs_table;
   bool has_jobs_table = false;
   std::vector<std::string> elsewhere;  // errand tables the database holds under other names, as options
-  int found = 0;  // the version it is at; 0 when errand's tables are missing or predate versions
-  int known = 0;  // the version this errand writes
+  int found = 0;                       // the version it is at; 0 when errand's tables are missing or predate versions
+  int known = 0;                       // the version this errand writes
   std::vector<migration_step> steps;
 };
 

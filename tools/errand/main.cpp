@@ -45,7 +45,8 @@ struct selection {
 
 void add_selection(CLI::App* command, selection s, const std::string& what) {
   command->add_option_function<std::string>(
-      "--state", [s](const std::string& v) { s.state = state_named(v); }, what + " in this state (" + state_names() + ")");
+      "--state", [s](const std::string& v) { s.state = state_named(v); },
+      what + " in this state (" + state_names() + ")");
   command->add_option_function<std::string>(
       "--queue", [s](const std::string& v) { s.queue = v; }, what + " in this queue");
   command->add_option_function<std::string>(
@@ -53,15 +54,17 @@ void add_selection(CLI::App* command, selection s, const std::string& what) {
 }
 
 void add_text(CLI::App* command, const std::string& name, std::optional<std::string>& into, const std::string& help) {
-  command->add_option_function<std::string>(name, [&into](const std::string& v) { into = v; }, help);
+  command->add_option_function<std::string>(
+      name, [&into](const std::string& v) { into = v; }, help);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"errand: see why jobs failed, follow them live, retry or cancel them, on the SQLite file or "
-               "PostgreSQL database your workers use.",
-               "errand"};
+  CLI::App app{
+      "errand: see why jobs failed, follow them live, retry or cancel them, on the SQLite file or "
+      "PostgreSQL database your workers use.",
+      "errand"};
   app.set_version_flag("--version", "errand " ERRAND_TOOL_VERSION);
   app.fallthrough();
 
@@ -154,8 +157,9 @@ int main(int argc, char** argv) {
   serve_options serve;
   auto* serve_cmd = app.add_subcommand("serve", "the dashboard: jobs, errors, live updates, retry and cancel");
   serve_cmd->add_option("--listen", serve.listen, "the address to listen on")->capture_default_str();
-  serve_cmd->add_option("--port", serve.port, "the port (0: any free port)")->capture_default_str()->check(
-      CLI::Range(0, 65535));
+  serve_cmd->add_option("--port", serve.port, "the port (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
   serve_cmd->add_flag("--read-only", serve.read_only, "no retry or cancel");
   serve_cmd
       ->add_option_function<std::string>(
@@ -166,8 +170,10 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if (!command) throw tool_error(usage, "name a command: jobs, show, errors, retry, cancel, stats, tail, prune, "
-                                          "migrate or serve (errand --help says what each does)");
+    if (!command)
+      throw tool_error(usage,
+                       "name a command: jobs, show, errors, retry, cancel, stats, tail, prune, "
+                       "migrate or serve (errand --help says what each does)");
     return command();
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? success : usage;

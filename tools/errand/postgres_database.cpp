@@ -60,7 +60,8 @@ schema_state inspect_postgres_schema(const database_options& options) {
   try {
     errand::detail::pg::connection c(options.location);
     c.autocommit([&](errand::detail::pg::transaction& tx) {
-      schema.has_jobs_table = tx.exec("SELECT to_regclass(" + sql_literal(tables.jobs) + ") IS NOT NULL").at(0).at(0) == "t";
+      schema.has_jobs_table =
+          tx.exec("SELECT to_regclass(" + sql_literal(tables.jobs) + ") IS NOT NULL").at(0).at(0) == "t";
       std::map<int, std::string> applied;
       if (tx.exec("SELECT to_regclass(" + sql_literal(tables.schema_version) + ") IS NOT NULL").at(0).at(0) == "t")
         for (const auto& row : tx.exec("SELECT version, to_char(applied_at AT TIME ZONE 'UTC', "
@@ -75,7 +76,8 @@ schema_state inspect_postgres_schema(const database_options& options) {
         const auto name = row.at(1).value_or("");
         const auto prefix = name.substr(0, name.size() - 14);
         if (row.at(0) != tables.schema || prefix != tables.prefix)
-          schema.elsewhere.push_back("--schema " + row.at(0).value_or("") + " --prefix " + (prefix.empty() ? "''" : prefix));
+          schema.elsewhere.push_back("--schema " + row.at(0).value_or("") + " --prefix " +
+                                     (prefix.empty() ? "''" : prefix));
       }
     });
   } catch (const errand::store_error& e) {

@@ -40,7 +40,8 @@ void print_headline(const job_report& r, std::ostream& out) {
   out << "job " << row.id << " · " << terminal_safe(row.kind) << " · queue " << terminal_safe(row.queue) << " · "
       << state_name(row.state) << ", attempt " << row.attempt << " of " << row.max_attempts << "\n";
   const auto error_line = [&](const std::string& lead) {
-    out << lead << ":\n" << indented(terminal_safe(row.last_error.value_or("")), "  ") << "\n  ("
+    out << lead << ":\n"
+        << indented(terminal_safe(row.last_error.value_or("")), "  ") << "\n  ("
         << terminal_safe(row.last_error_kind.value_or("?")) << ", attempt " << row.attempt << ", "
         << when(row.last_error_at) << ", worker " << or_dash(row.worker) << ")\n";
   };
@@ -150,10 +151,10 @@ int jobs_command(database& db, const jobs_options& o, bool json) {
   }
   text_table table({"id", "queue", "kind", "state", "attempt", "updated", "error"});
   for (const auto& row : page.jobs)
-    table.add({std::to_string(row.id), one_line(row.queue, 30), one_line(row.kind, 30), state_name(row.state),
-               std::to_string(row.attempt) + "/" + std::to_string(row.max_attempts), when(row.updated_at),
-               row.last_error ? one_line(row.last_error_kind.value_or("?") + ": " + *row.last_error, message_width)
-                              : ""});
+    table.add(
+        {std::to_string(row.id), one_line(row.queue, 30), one_line(row.kind, 30), state_name(row.state),
+         std::to_string(row.attempt) + "/" + std::to_string(row.max_attempts), when(row.updated_at),
+         row.last_error ? one_line(row.last_error_kind.value_or("?") + ": " + *row.last_error, message_width) : ""});
   table.print(std::cout);
   if (page.next) std::cout << "more: add --after " << *page.next << "\n";
   return success;

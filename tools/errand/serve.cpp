@@ -70,9 +70,7 @@ bool same_secret(std::string_view given, std::string_view expected) {
   return difference == 0 && !expected.empty();
 }
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.starts_with("127.");
-}
+bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.starts_with("127."); }
 
 // Every connected page's queue of events; a page that stops reading is dropped.
 class event_hub {
@@ -213,7 +211,8 @@ class dashboard {
                                    " (in use, or not an address of this machine)");
     const auto following = db_.follow(
         [this](const errand::notification& n) { events_.publish("transition", errand::to_json(view_of(n))); });
-    const std::string host = options_.listen.find(':') != std::string::npos ? "[" + options_.listen + "]" : options_.listen;
+    const std::string host =
+        options_.listen.find(':') != std::string::npos ? "[" + options_.listen + "]" : options_.listen;
     const std::string url = "http://" + host + ":" + std::to_string(port) + "/";
     std::cout << "errand: dashboard for " << db_.name() << " at " << url << std::endl;
     if (options_.token) std::cout << "errand: open " << url << "?token=<your token> in a browser" << std::endl;
@@ -252,10 +251,10 @@ class dashboard {
     if (bearer.starts_with("Bearer ") && same_secret(bearer.substr(7), *options_.token)) return true;
     const auto cookies = req.get_header_value("Cookie");
     const auto at = cookies.find("errand_session=");
-    if (at != std::string::npos &&
-        same_secret(cookies.substr(at + 15, cookies.find(';', at) == std::string::npos ? std::string::npos
-                                                                                        : cookies.find(';', at) - at - 15),
-                    session_))
+    if (at != std::string::npos && same_secret(cookies.substr(at + 15, cookies.find(';', at) == std::string::npos
+                                                                           ? std::string::npos
+                                                                           : cookies.find(';', at) - at - 15),
+                                               session_))
       return true;
     if (req.method == "GET" && req.path == "/" && same_secret(req.get_param_value("token"), *options_.token)) {
       res.set_header("Set-Cookie", "errand_session=" + session_ + "; Path=/; HttpOnly; SameSite=Strict");
@@ -271,7 +270,8 @@ class dashboard {
   // A write must come from the page (its CSRF token) or a script holding the bearer token.
   bool may_write(const httplib::Request& req, httplib::Response& res) {
     const auto bearer = req.get_header_value("Authorization");
-    const bool script = options_.token && bearer.starts_with("Bearer ") && same_secret(bearer.substr(7), *options_.token);
+    const bool script =
+        options_.token && bearer.starts_with("Bearer ") && same_secret(bearer.substr(7), *options_.token);
     if (!script && !same_secret(req.get_header_value("X-Errand-CSRF"), csrf_)) {
       send_error(res, 403, "a write needs the page's CSRF token (header X-Errand-CSRF)");
       return false;
@@ -357,16 +357,21 @@ class dashboard {
           }
         }
         const auto done = change(db_, id_of(req), make_event(body), errand::system_clock{}.now(), false);
-        send_json(res, errand::to_json(done), done.outcome == "not_found" ? 404 : done.outcome == "rejected" ? 409 : 200);
+        send_json(res, errand::to_json(done),
+                  done.outcome == "not_found"  ? 404
+                  : done.outcome == "rejected" ? 409
+                                               : 200);
       };
     };
     server_.Post(R"(/api/jobs/(\d+)/retry)", act([](const action_request& body) {
-      return errand::requeue{body.reason ? body.reason : std::optional<std::string>("retried from the dashboard"),
-                             std::max(1, body.attempts.value_or(1))};
-    }));
-    server_.Post(R"(/api/jobs/(\d+)/cancel)", act([](const action_request& body) {
-      return errand::cancel{body.reason ? body.reason : std::optional<std::string>("cancelled from the dashboard")};
-    }));
+                   return errand::requeue{
+                       body.reason ? body.reason : std::optional<std::string>("retried from the dashboard"),
+                       std::max(1, body.attempts.value_or(1))};
+                 }));
+    server_.Post(
+        R"(/api/jobs/(\d+)/cancel)", act([](const action_request& body) {
+          return errand::cancel{body.reason ? body.reason : std::optional<std::string>("cancelled from the dashboard")};
+        }));
   }
 
   database& db_;

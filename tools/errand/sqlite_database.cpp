@@ -87,14 +87,16 @@ class sqlite_follower final : public following {
         const auto batch = store_.history_after(position_, poll_batch);
         for (const auto& entry : batch) {
           position_ = entry.position;
-          if (const auto row = store_.get(entry.record.job_id)) on_transition_(errand::notification{*row, entry.record});
+          if (const auto row = store_.get(entry.record.job_id))
+            on_transition_(errand::notification{*row, entry.record});
         }
         if (batch.size() < poll_batch) break;
       }
       last_error_.clear();
     } catch (const std::exception& e) {
       // Said once, not on every poll; the next poll tries again.
-      if (last_error_ != e.what()) std::cerr << "errand: following " << store_.tables().jobs << ": " << e.what() << std::endl;
+      if (last_error_ != e.what())
+        std::cerr << "errand: following " << store_.tables().jobs << ": " << e.what() << std::endl;
       last_error_ = e.what();
     }
   }
@@ -112,7 +114,8 @@ class sqlite_follower final : public following {
 class sqlite_database final : public store_database<errand::sqlite_store> {
  public:
   explicit sqlite_database(const database_options& options)
-      : store_database(named(options), options.location, errand::sqlite_options{.table_prefix = options.table_prefix}) {}
+      : store_database(named(options), options.location, errand::sqlite_options{.table_prefix = options.table_prefix}) {
+  }
 
   std::unique_ptr<following> follow(errand::listener on_transition) override {
     return std::make_unique<sqlite_follower>(store(), std::move(on_transition));
@@ -139,8 +142,9 @@ schema_state inspect_sqlite_schema(const database_options& options) {
     }
     schema.found = applied.empty() ? 0 : applied.rbegin()->first;
     schema.steps = steps_of(errand::sqlite_migrations(tables), applied);
-    for (const auto& name : text_column(db, "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE "
-                                            "'%schema_version' ORDER BY name"))
+    for (const auto& name : text_column(db,
+                                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE "
+                                        "'%schema_version' ORDER BY name"))
       if (name != tables.schema_version) schema.elsewhere.push_back("--prefix " + name.substr(0, name.size() - 14));
   } catch (const errand::store_error& e) {
     throw tool_error(unusable_database, "cannot read " + named(options) + " as an errand database: " + e.what());

@@ -27,7 +27,8 @@ class stop_signals {
   // looking at done() every `every`.
   template <class Done>
   bool wait(Done&& done, std::chrono::milliseconds every = std::chrono::milliseconds{100}) {
-    const timespec pause{static_cast<std::time_t>(every.count() / 1000), static_cast<long>(every.count() % 1000) * 1000000};
+    const timespec pause{static_cast<std::time_t>(every.count() / 1000),
+                         static_cast<long>(every.count() % 1000) * 1000000};
     while (!done())
       if (sigtimedwait(&signals_, nullptr, &pause) > 0) return true;
     return false;

@@ -69,7 +69,9 @@ std::string terminal_safe(std::string_view text) {
   std::string out;
   for_each_character(
       text, [&](std::string_view c) { out += c; },
-      [&](unsigned code) { out += code == '\n' || code == '\t' ? std::string(1, static_cast<char>(code)) : escaped(code); });
+      [&](unsigned code) {
+        out += code == '\n' || code == '\t' ? std::string(1, static_cast<char>(code)) : escaped(code);
+      });
   return out;
 }
 
@@ -116,12 +118,23 @@ std::optional<errand::duration> parse_age(std::string_view text) {
     const char unit = *end;
     text.remove_prefix(static_cast<std::size_t>(end - text.data()) + 1);
     switch (unit) {
-      case 's': total += seconds{count}; break;
-      case 'm': total += minutes{count}; break;
-      case 'h': total += hours{count}; break;
-      case 'd': total += days{count}; break;
-      case 'w': total += weeks{count}; break;
-      default: return std::nullopt;
+      case 's':
+        total += seconds{count};
+        break;
+      case 'm':
+        total += minutes{count};
+        break;
+      case 'h':
+        total += hours{count};
+        break;
+      case 'd':
+        total += days{count};
+        break;
+      case 'w':
+        total += weeks{count};
+        break;
+      default:
+        return std::nullopt;
     }
   }
   return total;

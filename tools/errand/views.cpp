@@ -57,8 +57,12 @@ transition_view view_of(const errand::notification& n) {
   try {
     view.error = errand::error_of(n.record);
   } catch (const errand::codec_error&) {
-    view.error = errand::error_info{"errand cannot read this history record's payload", "unreadable", n.record.attempt,
-                                    n.record.at, n.record.worker, std::nullopt};
+    view.error = errand::error_info{"errand cannot read this history record's payload",
+                                    "unreadable",
+                                    n.record.attempt,
+                                    n.record.at,
+                                    n.record.worker,
+                                    std::nullopt};
   }
   return view;
 }
@@ -87,7 +91,8 @@ stats_view stats_of(database& db, errand::time_point now, errand::duration windo
     stats.queues.push_back(std::move(queue));
   }
   const double minutes = std::chrono::duration<double, std::ratio<60>>(window).count();
-  if (minutes > 0) stats.finished_per_minute = static_cast<double>(stats.succeeded_in_window + stats.failed_in_window) / minutes;
+  if (minutes > 0)
+    stats.finished_per_minute = static_cast<double>(stats.succeeded_in_window + stats.failed_in_window) / minutes;
   return stats;
 }
 

@@ -64,13 +64,14 @@ struct stats_view {
   std::int64_t failed_in_window = 0;
   double finished_per_minute = 0;
 };
-BOOST_DESCRIBE_STRUCT(stats_view, (), (database, now, window_seconds, jobs, queues, succeeded_in_window, failed_in_window,
-                                       finished_per_minute))
+BOOST_DESCRIBE_STRUCT(stats_view, (),
+                      (database, now, window_seconds, jobs, queues, succeeded_in_window, failed_in_window,
+                       finished_per_minute))
 
 // What `errand retry` and `errand cancel` did (or, in a dry run, would do) to one job.
 struct change_view {
   std::int64_t id = 0;
-  std::string outcome;  // applied, duplicate, rejected, not_found; "would_apply" in a dry run
+  std::string outcome;                // applied, duplicate, rejected, not_found; "would_apply" in a dry run
   std::optional<std::string> reason;  // why it was rejected
   std::optional<errand::job> before;
   std::optional<errand::job> after;

@@ -57,8 +57,8 @@ int print_changes(const changes_view& view, const std::string& verb, bool json) 
       ++done;
       result = (view.dry_run ? "would be " : "") + verb;
       if (c.after && c.before && c.after->max_attempts != c.before->max_attempts)
-        result += ", max_attempts " + std::to_string(c.before->max_attempts) + " → " +
-                  std::to_string(c.after->max_attempts);
+        result +=
+            ", max_attempts " + std::to_string(c.before->max_attempts) + " → " + std::to_string(c.after->max_attempts);
     }
     const std::string before = c.before ? state_name(c.before->state) : "-";
     const std::string after = c.after && c.outcome != "rejected" ? " → " + state_name(c.after->state) : "";
@@ -87,10 +87,9 @@ int retry_command(database& db, const retry_options& o, bool json) {
                                           : "retry: name job ids or select jobs with --state, --queue and --kind, "
                                             "not both");
   if (o.attempts < 1) throw tool_error(usage, "--attempts " + std::to_string(o.attempts) + ": grant at least 1");
-  const auto ids = selecting ? selected(db, {.state = o.state.value_or(errand::job_state::failed),
-                                             .queue = o.queue,
-                                             .kind = o.kind})
-                             : o.ids;
+  const auto ids =
+      selecting ? selected(db, {.state = o.state.value_or(errand::job_state::failed), .queue = o.queue, .kind = o.kind})
+                : o.ids;
   const auto now = errand::system_clock{}.now();
   changes_view view{"requeue", o.dry_run, {}};
   for (const auto id : ids) view.jobs.push_back(change(db, id, errand::requeue{o.reason, o.attempts}, now, o.dry_run));
@@ -107,9 +106,10 @@ int cancel_command(database& db, const cancel_options& o, bool json) {
 
 int prune_command(database& db, const prune_options& o, bool json) {
   if (!o.finished_before && !o.keep_history)
-    throw tool_error(usage, "prune: say what to delete: --finished-before AGE (succeeded and failed jobs last "
-                            "changed before then, with their history) and/or --keep-history N (each job's last N "
-                            "history records)");
+    throw tool_error(usage,
+                     "prune: say what to delete: --finished-before AGE (succeeded and failed jobs last "
+                     "changed before then, with their history) and/or --keep-history N (each job's last N "
+                     "history records)");
   errand::prune_request request;
   if (o.finished_before)
     request.finished_before = time_option("--finished-before", *o.finished_before, errand::system_clock{}.now());
@@ -132,10 +132,10 @@ int migrate_command(const database_options& where, bool apply, bool check, bool 
   } else {
     std::cout << terminal_safe(schema.database) << ": schema version " << schema.found << "; this errand writes "
               << schema.known << ": "
-              << (current  ? "up to date"
-                  : newer  ? "NEWER than this errand knows"
-                  : apply  ? "not migrated"
-                           : "behind; `errand migrate --apply` upgrades it")
+              << (current ? "up to date"
+                  : newer ? "NEWER than this errand knows"
+                  : apply ? "not migrated"
+                          : "behind; `errand migrate --apply` upgrades it")
               << "\n";
     text_table table({"version", "description", "applied"});
     for (const auto& step : schema.steps)

@@ -53,7 +53,7 @@ function jobRow(job) {
     el('td', {}, job.kind),
     el('td', { class: 'state' }, el('span', { class: `badge ${job.state}` }, job.state)),
     el('td', {}, `${job.attempt}/${job.max_attempts}`),
-    el('td', {}, when(job.updated_at)),
+    el('td', { class: 'when' }, when(job.updated_at)),
     el('td', { class: 'error' }, errorText(job.last_error_kind, job.last_error)));
 }
 
@@ -164,7 +164,7 @@ async function loadJob(id) {
   const errorOf = new Map(errors.map((e) => [`${e.attempt}|${e.at}`, e]));
   $('#history tbody').replaceChildren(...history.map((r) => {
     const e = ['fail', 'cancel', 'lease_expired'].includes(r.event) ? errorOf.get(`${r.attempt}|${r.at}`) : null;
-    return el('tr', {}, el('td', {}, String(r.seq)), el('td', {}, when(r.at)), el('td', {}, `${r.from} → ${r.to}`),
+    return el('tr', {}, el('td', {}, String(r.seq)), el('td', { class: 'when' }, when(r.at)), el('td', {}, `${r.from} → ${r.to}`),
       el('td', {}, r.event), el('td', {}, String(r.attempt)), el('td', {}, r.worker ?? ''),
       el('td', { class: 'error' }, e ? errorText(e.kind, e.message) : ''));
   }));
@@ -191,8 +191,10 @@ function route() {
   const match = window.location.pathname.match(/^\/jobs\/(\d+)$/);
   $('#overview').hidden = Boolean(match);
   $('#job').hidden = !match;
-  if (match) loadJob(match[1]);
-  else {
+  if (match) {
+    loadJob(match[1]);
+    loadCounts();  // the header names the database on every page
+  } else {
     shownJob = null;
     refreshOverview();
   }
