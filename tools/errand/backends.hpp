@@ -30,11 +30,12 @@ std::vector<migration_step> steps_of(const std::vector<Migration>& migrations,
 }
 
 schema_state inspect_sqlite_schema(const database_options& options);
-schema_state migrate_sqlite_schema(const database_options& options);
+// Applies the migrations the tables lack; the caller has checked the schema is not newer.
+void migrate_sqlite_tables(const database_options& options);
 std::unique_ptr<database> open_sqlite_database(const database_options& options);
 
 schema_state inspect_postgres_schema(const database_options& options);
-schema_state migrate_postgres_schema(const database_options& options);
+void migrate_postgres_tables(const database_options& options);
 std::unique_ptr<database> open_postgres_database(const database_options& options);
 
 }  // namespace errand_tool

@@ -52,7 +52,13 @@ schema_state inspect_schema(const database_options& options) {
 }
 
 schema_state apply_migrations(const database_options& options) {
-  return names_postgres(options) ? migrate_postgres_schema(options) : migrate_sqlite_schema(options);
+  const auto before = inspect_schema(options);
+  if (before.found > before.known) require_current(before);
+  if (names_postgres(options))
+    migrate_postgres_tables(options);
+  else
+    migrate_sqlite_tables(options);
+  return inspect_schema(options);
 }
 
 }  // namespace errand_tool

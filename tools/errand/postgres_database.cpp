@@ -86,13 +86,10 @@ schema_state inspect_postgres_schema(const database_options& options) {
   return schema;
 }
 
-schema_state migrate_postgres_schema(const database_options& options) {
-  const auto before = inspect_postgres_schema(options);
-  if (before.found > before.known) require_current(before);
+void migrate_postgres_tables(const database_options& options) {
   auto o = store_options(options);
   o.migrate = true;
   errand::postgres_migrate(o);
-  return inspect_postgres_schema(options);
 }
 
 std::unique_ptr<database> open_postgres_database(const database_options& options) {

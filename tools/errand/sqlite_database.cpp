@@ -152,11 +152,8 @@ schema_state inspect_sqlite_schema(const database_options& options) {
   return schema;
 }
 
-schema_state migrate_sqlite_schema(const database_options& options) {
-  const auto before = inspect_sqlite_schema(options);
-  if (before.found > before.known) require_current(before);
+void migrate_sqlite_tables(const database_options& options) {
   errand::sqlite_store migrated(options.location, {.table_prefix = options.table_prefix});
-  return inspect_sqlite_schema(options);
 }
 
 std::unique_ptr<database> open_sqlite_database(const database_options& options) {

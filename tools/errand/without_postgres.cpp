@@ -14,7 +14,7 @@ namespace {
 }  // namespace
 
 schema_state inspect_postgres_schema(const database_options&) { not_built(); }
-schema_state migrate_postgres_schema(const database_options&) { not_built(); }
+void migrate_postgres_tables(const database_options&) { not_built(); }
 std::unique_ptr<database> open_postgres_database(const database_options&) { not_built(); }
 
 }  // namespace errand_tool
