@@ -53,6 +53,13 @@ void add_selection(CLI::App* command, selection s, const std::string& what) {
       "--kind", [s](const std::string& v) { s.kind = v; }, what + " of this kind");
 }
 
+// Prints an error on one line of its own (libpq ends its messages with newlines) and returns `status`.
+int complain(std::string message, exit_status status) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+  std::cerr << message << std::endl;
+  return status;
+}
+
 void add_text(CLI::App* command, const std::string& name, std::optional<std::string>& into, const std::string& help) {
   command->add_option_function<std::string>(
       name, [&into](const std::string& v) { into = v; }, help);
@@ -178,13 +185,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? success : usage;
   } catch (const tool_error& e) {
-    std::cerr << "errand: " << e.what() << std::endl;
-    return e.status;
+    return complain(std::string("errand: ") + e.what(), e.status);
   } catch (const std::invalid_argument& e) {
-    std::cerr << e.what() << std::endl;
-    return usage;
+    return complain(e.what(), usage);
   } catch (const std::exception& e) {
-    std::cerr << e.what() << std::endl;
-    return failed;
+    return complain(e.what(), failed);
   }
 }

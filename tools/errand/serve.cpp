@@ -15,6 +15,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -70,7 +71,29 @@ bool same_secret(std::string_view given, std::string_view expected) {
   return difference == 0 && !expected.empty();
 }
 
-bool is_loopback(const std::string& host) { return host == "localhost" || host == "::1" || host.starts_with("127."); }
+// The value of the request's cookie `name`; empty when it has none.
+std::string cookie(const httplib::Request& req, std::string_view name) {
+  const std::string header = req.get_header_value("Cookie");
+  std::string_view rest = header;
+  while (!rest.empty()) {
+    const auto end = std::min(rest.find(';'), rest.size());
+    auto pair = rest.substr(0, end);
+    while (pair.starts_with(' ')) pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=')
+      return std::string(pair.substr(name.size() + 1));
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+  }
+  return {};
+}
+
+// localhost, ::1 (bracketed or not) or 127.x.y.z written as digits: a name
+// such as 127.0.0.1.example.com is someone else's host.
+bool is_loopback(std::string_view host) {
+  if (host.starts_with('[') && host.ends_with(']')) host = host.substr(1, host.size() - 2);
+  return host == "localhost" || host == "::1" ||
+         (host.starts_with("127.") &&
+          std::all_of(host.begin(), host.end(), [](char c) { return c == '.' || (c >= '0' && c <= '9'); }));
+}
 
 // Every connected page's queue of events; a page that stops reading is dropped.
 class event_hub {
@@ -241,21 +264,12 @@ class dashboard {
     if (host_checked_) {
       const auto host = req.get_header_value("Host");
       const auto name = host.substr(0, host.starts_with("[") ? host.find(']') + 1 : host.find(':'));
-      if (name != "localhost" && name != "[::1]" && !name.starts_with("127.")) {
+      if (!is_loopback(name)) {
         send_error(res, 421, "this dashboard answers to localhost and 127.0.0.1, not '" + host + "'");
         return false;
       }
     }
-    if (!options_.token) return true;
-    const auto bearer = req.get_header_value("Authorization");
-    if (bearer.starts_with("Bearer ") && same_secret(bearer.substr(7), *options_.token)) return true;
-    const auto cookies = req.get_header_value("Cookie");
-    const auto at = cookies.find("errand_session=");
-    if (at != std::string::npos && same_secret(cookies.substr(at + 15, cookies.find(';', at) == std::string::npos
-                                                                           ? std::string::npos
-                                                                           : cookies.find(';', at) - at - 15),
-                                               session_))
-      return true;
+    if (!options_.token || holds_token(req) || same_secret(cookie(req, "errand_session"), session_)) return true;
     if (req.method == "GET" && req.path == "/" && same_secret(req.get_param_value("token"), *options_.token)) {
       res.set_header("Set-Cookie", "errand_session=" + session_ + "; Path=/; HttpOnly; SameSite=Strict");
       res.set_redirect("/", 303);
@@ -267,12 +281,16 @@ class dashboard {
     return false;
   }
 
+  // A script sent --token's token as a bearer token.
+  bool holds_token(const httplib::Request& req) const {
+    const auto authorization = req.get_header_value("Authorization");
+    return options_.token && authorization.starts_with("Bearer ") &&
+           same_secret(std::string_view(authorization).substr(7), *options_.token);
+  }
+
   // A write must come from the page (its CSRF token) or a script holding the bearer token.
   bool may_write(const httplib::Request& req, httplib::Response& res) {
-    const auto bearer = req.get_header_value("Authorization");
-    const bool script =
-        options_.token && bearer.starts_with("Bearer ") && same_secret(bearer.substr(7), *options_.token);
-    if (!script && !same_secret(req.get_header_value("X-Errand-CSRF"), csrf_)) {
+    if (!holds_token(req) && !same_secret(req.get_header_value("X-Errand-CSRF"), csrf_)) {
       send_error(res, 403, "a write needs the page's CSRF token (header X-Errand-CSRF)");
       return false;
     }
