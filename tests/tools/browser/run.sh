@@ -40,6 +40,13 @@ case $action in
     ;;
   test)
     [ -d "$work/node_modules/puppeteer-core" ] || unavailable "puppeteer-core is not installed in $work"
+    chromium=
+    previous=
+    for argument in "$@"; do
+      if [ "$previous" = --chromium ]; then chromium=$argument; fi
+      previous=$argument
+    done
+    [ -n "$chromium" ] && [ -x "$chromium" ] || unavailable "no chromium at '$chromium'"
     cp "$here/dashboard_test.mjs" "$work/"
     if [ "${1:-}" = --pg-url-file ]; then
       url=${ERRAND_TEST_PG_URL:-}
