@@ -521,3 +521,26 @@ TEMPLATE_LIST_TEST_CASE("errand retries jobs while workers fail them, and every 
   }
   CHECK(requeues == retries);
 }
+
+TEMPLATE_LIST_TEST_CASE("errand serve warns when anyone may reach it without a token, and stops on Ctrl-C",
+                        "[cli][serve]", cli_fixtures) {
+  using namespace cli_test;
+  TestType fixture;
+  seed(fixture.store());
+  process open(command_on(fixture, {"serve", "--listen", "0.0.0.0", "--port", "0"}));
+  REQUIRE(open.wait_for_output("errand: dashboard for "));
+  REQUIRE(open.wait_for_output("errand: WARNING: listening on 0.0.0.0 without --token: anyone who can reach this "
+                               "port can read every job, and retry or cancel them"));
+  open.signal(SIGINT);
+  const auto stopped = open.finish();
+  REQUIRE(stopped);
+  CHECK(stopped->status == 0);
+
+  process guarded(command_on(fixture, {"serve", "--listen", "0.0.0.0", "--port", "0", "--token", "s3cret"}));
+  REQUIRE(guarded.wait_for_output("errand: open http://0.0.0.0:"));
+  CHECK_FALSE(has(guarded.err(), "WARNING"));
+  guarded.signal(SIGTERM);
+  const auto ended = guarded.finish();
+  REQUIRE(ended);
+  CHECK(ended->status == 0);
+}

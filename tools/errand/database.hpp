@@ -102,7 +102,8 @@ class database {
   virtual errand::report_result report(std::int64_t id, const errand::cancel& e, errand::time_point now) = 0;
 
   // Calls on_transition, on a thread of the database's, for every transition
-  // any process commits from now on, until the result is destroyed.
+  // any process commits from now on, until the result is destroyed; a call in
+  // progress then finishes before the destructor returns.
   virtual std::unique_ptr<following> follow(errand::listener on_transition) = 0;
 
  protected:
