@@ -18,8 +18,6 @@ namespace {
 
 constexpr std::size_t message_width = 100;
 
-std::string state_name(errand::job_state s) { return std::string(errand::name_of(s).value_or("<unknown>")); }
-
 std::string or_dash(const std::optional<std::string>& text) { return text ? terminal_safe(*text) : "-"; }
 
 std::string error_cell(const errand::error_info& e) { return one_line(e.kind + ": " + e.message, message_width); }

@@ -15,8 +15,6 @@ namespace errand_tool {
 
 namespace {
 
-std::string state_name(errand::job_state s) { return std::string(errand::name_of(s).value_or("<unknown>")); }
-
 std::string line_of(const transition_view& t) {
   std::string line = errand::to_iso8601(t.record.at) + "  job " + std::to_string(t.job.id) + " " +
                      one_line(t.job.kind, 30) + " (" + one_line(t.job.queue, 30) + ")  " + state_name(t.record.from) +

@@ -1,5 +1,6 @@
 #include "text.hpp"
 
+#include <errand/enum_name.hpp>
 #include <errand/error_text.hpp>
 
 #include <algorithm>
@@ -48,6 +49,8 @@ std::string when(errand::time_point t) {
 }
 
 std::string when(const std::optional<errand::time_point>& t) { return t ? when(*t) : "-"; }
+
+std::string state_name(errand::job_state s) { return std::string(errand::name_of(s).value_or("<unknown>")); }
 
 std::string span(errand::duration d) {
   using namespace std::chrono;

@@ -3,6 +3,7 @@
 // that is safe on a terminal whatever a job's error holds, and aligned
 // tables. And how it reads times and ages from the command line.
 
+#include <errand/lifecycle_states.hpp>
 #include <errand/time.hpp>
 
 #include <cstddef>
@@ -17,6 +18,9 @@ namespace errand_tool {
 // "2026-01-01T00:04:05Z": to the second, as an operator reads a time.
 std::string when(errand::time_point t);
 std::string when(const std::optional<errand::time_point>& t);  // "-" when absent
+
+// A state's name as errand stores it ("retry_pending"); "<unknown>" for a value that is none.
+std::string state_name(errand::job_state s);
 
 // "45s", "3m12s", "2h05m", "6d4h".
 std::string span(errand::duration d);

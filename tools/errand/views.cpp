@@ -1,5 +1,6 @@
 #include "views.hpp"
 
+#include "text.hpp"
 #include <errand/codec.hpp>
 #include <errand/decide.hpp>
 #include <errand/enum_name.hpp>
@@ -10,12 +11,6 @@
 #include <chrono>
 
 namespace errand_tool {
-
-namespace {
-
-std::string state_name(errand::job_state s) { return std::string(errand::name_of(s).value_or("<unknown>")); }
-
-}  // namespace
 
 std::string cursor_text(const errand::job& last) {
   return std::to_string(last.id) + "@" + errand::to_iso8601(last.updated_at);

@@ -24,8 +24,6 @@ BOOST_DESCRIBE_STRUCT(schema_state, (), (database, jobs_table, has_jobs_table, f
 
 namespace {
 
-std::string state_name(errand::job_state s) { return std::string(errand::name_of(s).value_or("<unknown>")); }
-
 // The ids a selection names, in id order, read before anything is written.
 std::vector<std::int64_t> selected(database& db, errand::job_query q) {
   std::vector<std::int64_t> ids;
