@@ -170,7 +170,7 @@ template <class S>
 concept store = requires(S& s, const job_spec& spec, std::span<const job_spec> specs, std::int64_t id,
                          const decision& d, std::span<const decision> ds, const claim_request& claim,
                          std::size_t n, time_point now, const job_query& query, const prune_request& prune,
-                         const summary_request& summary, const error_group_query& errors, listener on_commit) {
+                         listener on_commit) {
   { s.enqueue(spec, now) } -> std::same_as<enqueued>;
   { s.enqueue_batch(specs, now) } -> std::same_as<std::vector<enqueued>>;
   { s.get(id) } -> std::same_as<std::optional<job>>;
@@ -187,11 +187,19 @@ concept store = requires(S& s, const job_spec& spec, std::span<const job_spec> s
   { s.history(id) } -> std::same_as<std::vector<history_record>>;
   { s.latest_outcome(id) } -> std::same_as<std::optional<outcome>>;
   { s.count_by_state() } -> std::same_as<state_counts>;
+  { s.prune(prune) } -> std::same_as<prune_result>;
+  { s.subscribe(on_commit) } -> std::same_as<subscription>;
+};
+
+// A store an operator's tools read: a store that also summarises its queues
+// and groups the errors its jobs hold, in the database. The stores errand
+// ships are operator stores; a store of one's own needs to be one only for
+// the `errand` command and the dashboard, never for the runner.
+template <class S>
+concept operator_store = store<S> && requires(S& s, const summary_request& summary, const error_group_query& errors) {
   // Ordered by queue name; queues without jobs are absent.
   { s.summarize(summary) } -> std::same_as<std::vector<queue_summary>>;
   { s.error_groups(errors) } -> std::same_as<std::vector<error_group>>;
-  { s.prune(prune) } -> std::same_as<prune_result>;
-  { s.subscribe(on_commit) } -> std::same_as<subscription>;
 };
 
 }  // namespace errand

@@ -8,7 +8,7 @@
 //
 // A fixture is default-constructible, starts from an empty store, cleans up
 // after itself, and provides:
-//   using store_type = ...;                 // satisfies errand::store
+//   using store_type = ...;                 // satisfies errand::operator_store
 //   store_type& store();                    // used from many threads at once
 //   void reopen();                          // close and open again on the same data
 //   static constexpr const char* name;

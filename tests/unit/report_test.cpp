@@ -53,10 +53,6 @@ class interposing_store {
   std::vector<errand::history_record> history(std::int64_t id) const { return inner_.history(id); }
   std::optional<errand::outcome> latest_outcome(std::int64_t id) const { return inner_.latest_outcome(id); }
   errand::state_counts count_by_state() const { return inner_.count_by_state(); }
-  std::vector<errand::queue_summary> summarize(const errand::summary_request& r) const { return inner_.summarize(r); }
-  std::vector<errand::error_group> error_groups(const errand::error_group_query& q) const {
-    return inner_.error_groups(q);
-  }
   errand::prune_result prune(const errand::prune_request& r) { return inner_.prune(r); }
   errand::subscription subscribe(errand::listener l) { return inner_.subscribe(std::move(l)); }
 

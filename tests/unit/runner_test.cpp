@@ -183,10 +183,6 @@ class hooked_store {
   std::vector<errand::history_record> history(std::int64_t id) { return real_.history(id); }
   std::optional<errand::outcome> latest_outcome(std::int64_t id) { return real_.latest_outcome(id); }
   errand::state_counts count_by_state() { return real_.count_by_state(); }
-  std::vector<errand::queue_summary> summarize(const errand::summary_request& r) const { return real_.summarize(r); }
-  std::vector<errand::error_group> error_groups(const errand::error_group_query& q) const {
-    return real_.error_groups(q);
-  }
   errand::prune_result prune(const errand::prune_request& request) { return real_.prune(request); }
   errand::subscription subscribe(errand::listener on_commit) { return real_.subscribe(std::move(on_commit)); }
 

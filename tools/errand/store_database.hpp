@@ -16,7 +16,7 @@
 
 namespace errand_tool {
 
-template <errand::store Store>
+template <errand::operator_store Store>
 class store_database : public database {
  public:
   template <class... Args>
