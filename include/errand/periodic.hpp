@@ -57,8 +57,12 @@ namespace errand {
 // When a periodic job is due: a cron expression or a fixed interval.
 class schedule {
  public:
-  // Throws std::invalid_argument for a bad expression (cron.hpp says what is accepted).
+  // The fields are read at `utc_offset` from UTC, which must be less than a
+  // day either way. Throws std::invalid_argument for a bad expression
+  // (cron.hpp says what is accepted) or offset.
   static schedule cron(std::string_view expression, std::chrono::minutes utc_offset = {}) {
+    if (utc_offset <= -std::chrono::hours{24} || utc_offset >= std::chrono::hours{24})
+      throw std::invalid_argument("errand: a schedule's UTC offset must be less than 24 hours either way");
     return schedule(cron_rule{cron_expression(expression), utc_offset});
   }
 
@@ -85,7 +89,7 @@ class schedule {
       std::string zone = "UTC";
       if (offset != 0) {
         const auto magnitude = offset < 0 ? -offset : offset;
-        char text[16];
+        char text[48];
         std::snprintf(text, sizeof text, "%c%02lld:%02lld", offset < 0 ? '-' : '+',
                       static_cast<long long>(magnitude / 60), static_cast<long long>(magnitude % 60));
         zone += text;
@@ -124,7 +128,7 @@ struct scheduled_tick {
 
 struct periodic_pass {
   std::vector<scheduled_tick> ticks;
-  std::int64_t skipped = 0;  // ticks since the last pass that were older than backfill and max_lateness allow
+  std::int64_t skipped = 0;  // ticks since the last pass that backfill and max_lateness left out
 };
 
 class periodic_scheduler {
@@ -165,11 +169,13 @@ class periodic_scheduler {
       const auto& e = entries_[i];
       const auto oldest = now - std::max(e.job.backfill, e.job.max_lateness);
       const auto fill_from = now - e.job.backfill;
+      // Ticks before a scheduler's first pass are not its own to skip: it was not running.
+      const auto skip = [&] { pass.skipped += e.handled_until ? 1 : 0; };
       std::vector<time_point> recent;  // the ticks since the last pass that are not too old
       for (auto t = e.job.when.next_after(e.handled_until.value_or(oldest - duration{1})); t <= now;
            t = e.job.when.next_after(t)) {
         if (t < oldest)
-          ++pass.skipped;
+          skip();
         else
           recent.push_back(t);
       }
@@ -177,7 +183,7 @@ class periodic_scheduler {
         if (t >= fill_from || t == recent.back())
           due.emplace_back(i, t);
         else
-          ++pass.skipped;
+          skip();
     }
     for (const auto& [i, tick] : due) {
       job_spec spec = entries_[i].job.job;
