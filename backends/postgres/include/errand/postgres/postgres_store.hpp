@@ -174,10 +174,13 @@ class postgres_store {
         std::vector<detail::pg::cell> full;  // limited queues with no room left
         std::optional<std::map<std::string, std::int64_t>> room;
         for (;;) {
+          const auto at = to_iso8601(request.now);
           const auto wanted = detail::pg::text_of(as_int(limit - decisions.size()));
-          const auto not_from = detail::pg::array_literal(full);
-          const auto rows = queues ? run(tx, sql_.claimable_in, {to_iso8601(request.now), wanted, not_from, queues})
-                                   : run(tx, sql_.claimable_any, {to_iso8601(request.now), wanted, not_from});
+          const auto not_from = full.empty() ? detail::pg::cell{} : detail::pg::array_literal(full);
+          const auto rows = queues ? (not_from ? run(tx, sql_.claimable_in_except, {at, wanted, not_from, queues})
+                                               : run(tx, sql_.claimable_in, {at, wanted, queues}))
+                                   : (not_from ? run(tx, sql_.claimable_any_except, {at, wanted, not_from})
+                                               : run(tx, sql_.claimable_any, {at, wanted}));
           const bool limited = std::any_of(
               rows.begin(), rows.end(), [](const detail::pg::row& cells) { return cells.at(job_columns).has_value(); });
           if (limited && !room) room = lock_limited_queues(tx, queues, full);

@@ -166,27 +166,30 @@ struct statements {
   // $1 ids: their versions now, to say which decision of a refused batch conflicted.
   statement versions{"errand_versions", "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
 
-  // $1 now, $2 limit, $3 queues not to take from (limited and full). The
-  // WHERE repeats the claim index's predicate, and leaves out paused queues.
-  // Each row comes with its queue's limit (NULL: none). FOR NO KEY UPDATE is
-  // FOR UPDATE without the key lock errand never needs (it never changes an
-  // id): two claimers still exclude each other, and the foreign-key check of
-  // a history INSERT (KEY SHARE) does not hide a row.
-  std::string claimable_where = " WHERE state IN " + claimable +
-                                " AND run_at <= $1::timestamptz"
-                                " AND queue <> ALL(ARRAY(SELECT queue FROM " +
-                                tables.queues + " WHERE paused) || $3::text[])";
+  // $1 now, $2 limit. The WHERE repeats the claim index's predicate, and
+  // leaves out paused queues (an anti-join, which keeps the ordered scan of
+  // the claim index). Each row comes with its queue's limit (NULL: none). FOR
+  // NO KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
+  // never changes an id): two claimers still exclude each other, and the
+  // foreign-key check of a history INSERT (KEY SHARE) does not hide a row.
   std::string claimable_select = "SELECT " + job_columns + ", (SELECT q.max_running FROM " + tables.queues +
-                                 " AS q WHERE q.queue = j.queue) FROM " + tables.jobs + " AS j";
-  statement claimable_any{"errand_claimable_any", claimable_select + claimable_where +
-                                                      " ORDER BY priority, run_at, id LIMIT $2"
-                                                      " FOR NO KEY UPDATE OF j SKIP LOCKED"};
+                                 " AS q WHERE q.queue = j.queue) FROM " + tables.jobs + " AS j WHERE state IN " +
+                                 claimable + " AND run_at <= $1::timestamptz AND NOT EXISTS (SELECT 1 FROM " +
+                                 tables.queues + " AS p WHERE p.queue = j.queue AND p.paused)";
+  std::string claimable_order = " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE OF j SKIP LOCKED";
+  statement claimable_any{"errand_claimable_any", claimable_select + claimable_order};
 
-  // $1 now, $2 limit, $3 queues not to take from, $4 queues to take from
-  statement claimable_in{"errand_claimable_in", claimable_select + claimable_where +
-                                                    " AND queue = ANY($4::text[])"
-                                                    " ORDER BY priority, run_at, id LIMIT $2"
-                                                    " FOR NO KEY UPDATE OF j SKIP LOCKED"};
+  // $1 now, $2 limit, $3 queues
+  statement claimable_in{"errand_claimable_in", claimable_select + " AND queue = ANY($3::text[])" + claimable_order};
+
+  // The same, leaving out limited queues with no room left: $1 now, $2
+  // limit, $3 those queues (and $4 the queues to take from). Statements of
+  // their own, so that the usual claim's plan never weighs an array.
+  statement claimable_any_except{"errand_claimable_any_except",
+                                 claimable_select + " AND queue <> ALL($3::text[])" + claimable_order};
+  statement claimable_in_except{
+      "errand_claimable_in_except",
+      claimable_select + " AND queue = ANY($4::text[]) AND queue <> ALL($3::text[])" + claimable_order};
 
   // $1 queues (NULL: every queue): the limited ones among them, locked until
   // the claim commits, so that claimers of a limited queue count its running
@@ -276,11 +279,33 @@ struct statements {
                         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"};
 
   std::vector<const statement*> all() const {
-    return {&get,        &enqueue,      &lock_unique_keys, &enqueue_unique, &write,
-            &write_one,  &versions,     &claimable_any,    &claimable_in,   &lock_limited_queues,
-            &running_in, &set_queue,    &queue_settings,   &expired,        &query,
-            &history,    &record,       &counts,           &prune_lock,     &prune_history_of,
-            &prune_jobs, &trim_history, &notify,           &json_check,     &server_time};
+    return {&get,
+            &enqueue,
+            &lock_unique_keys,
+            &enqueue_unique,
+            &write,
+            &write_one,
+            &versions,
+            &claimable_any,
+            &claimable_in,
+            &claimable_any_except,
+            &claimable_in_except,
+            &lock_limited_queues,
+            &running_in,
+            &set_queue,
+            &queue_settings,
+            &expired,
+            &query,
+            &history,
+            &record,
+            &counts,
+            &prune_lock,
+            &prune_history_of,
+            &prune_jobs,
+            &trim_history,
+            &notify,
+            &json_check,
+            &server_time};
   }
 };
 
