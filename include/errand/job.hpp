@@ -39,8 +39,7 @@ BOOST_DESCRIBE_STRUCT(job_spec, (),
 
 // The states of a job that has not finished: unique_states = unfinished_states
 // lets a key be enqueued again once the job with it succeeded or failed.
-inline const std::vector<job_state> unfinished_states{job_state::pending, job_state::running,
-                                                      job_state::retry_pending};
+inline const std::vector<job_state> unfinished_states{job_state::pending, job_state::running, job_state::retry_pending};
 
 struct job {
   std::int64_t id = 0;

@@ -1089,6 +1089,9 @@ TEMPLATE_LIST_TEST_CASE("conformance: a queue limit caps its running jobs for ev
                     "(pause_queue stops a queue)");
   CHECK_THROWS_AS(store.set_queue_limit("slow", -3, t0 + 7s), std::invalid_argument);
   CHECK_THROWS_WITH(store.pause_queue("", t0 + 7s), "errand: a queue setting needs a queue name");
+  CHECK_THROWS_WITH(store.pause_queue(std::string("sl\0w", 4), t0 + 7s),
+                    "errand: a queue name in a queue setting holds a NUL byte at offset 2; nothing was written");
+  CHECK_THROWS_AS(store.set_queue_limit("\xFF", 2, t0 + 7s), std::invalid_argument);
   CHECK(store.queue_settings() == std::vector<errand::queue_setting>{{"slow", false, 1, t0 + 6s}});
 }
 
