@@ -139,10 +139,12 @@ class periodic_scheduler {
   void add(periodic_job job) {
     if (job.name.empty()) throw std::invalid_argument("errand: a periodic job needs a name");
     const std::string which = "errand: periodic job '" + job.name + "'";
-    validate(job.job);
     if (job.job.run_at) throw std::invalid_argument(which + " sets run_at; each tick's job runs at its tick");
     if (job.job.unique_key || !job.job.unique_states.empty() || job.job.unique_period)
       throw std::invalid_argument(which + " sets a unique key; the scheduler keys each tick's job itself");
+    job_spec keyed = job.job;  // the name goes into every key: refused now, not at every tick
+    keyed.unique_key = unique_key_for(job.name, time_point{});
+    validate(keyed);
     if (job.backfill < duration::zero() || job.max_lateness < duration::zero())
       throw std::invalid_argument(which + " has a negative backfill or max_lateness");
     std::scoped_lock lock(mutex_);
@@ -192,10 +194,8 @@ class periodic_scheduler {
       specs.push_back(std::move(spec));
     }
     const auto results = specs.empty() ? std::vector<enqueued>{} : jobs.enqueue_batch(specs, now);
-    for (std::size_t k = 0; k < due.size(); ++k) {
-      auto& e = entries_[due[k].first];
-      pass.ticks.push_back({e.job.name, due[k].second, results.at(k)});
-    }
+    for (std::size_t k = 0; k < due.size(); ++k)
+      pass.ticks.push_back({entries_[due[k].first].job.name, due[k].second, results.at(k)});
     for (auto& e : entries_) e.handled_until = now;
     next_due_ = std::nullopt;
     for (const auto& e : entries_) {

@@ -185,6 +185,8 @@ TEST_CASE("periodic: a periodic job that could not run as asked is refused, nami
           "periodic job 'timed' sets run_at; each tick's job runs at its tick");
   refused({.name = "back", .when = errand::schedule::every(1h), .job = {.kind = "x"}, .backfill = -1s},
           "periodic job 'back' has a negative backfill or max_lateness");
+  refused({.name = std::string("nul\0name", 8), .when = errand::schedule::every(1h), .job = {.kind = "x"}},
+          "field 'unique_key' holds a NUL byte at offset 19");
   periodic.add({.name = "twice", .when = errand::schedule::every(1h), .job = {.kind = "x"}});
   refused({.name = "twice", .when = errand::schedule::every(2h), .job = {.kind = "y"}},
           "periodic job 'twice' is added already");
