@@ -12,6 +12,13 @@
 //       one claim with N due jobs waiting.
 //   end_to_end/errand,notify=off
 //       errand without pg_notify (postgres_options::notify = false).
+//   claim_queues/errand/setup:S
+//       one claim from 1000 due jobs, S = 0: no queue settings, 1: a limit on
+//       their queue (that never binds), 2: another queue paused, 3: a paused
+//       queue holding 1000 due jobs ahead of them in claim order.
+//   enqueue/errand/key:K
+//       one enqueue, K = 0: without a unique key, 1: with one, 2: with one
+//       scoped to unfinished jobs.
 //
 // <queue> is errand (postgres_store) or one of two hand-written libpqxx
 // SKIP LOCKED queues doing the same work on the same server in the same run:
@@ -313,6 +320,46 @@ void claim_raw(benchmark::State& state) {
   }
 }
 
+// What queue settings cost a claim (docs/scheduling.md). The claimed job
+// succeeds and a new one is enqueued outside the timed region, so nothing
+// runs and 1000 jobs wait in every iteration.
+void claim_queues(benchmark::State& state) {
+  const auto setup = state.range(0);
+  scratch schema("errand_bench_claim_queues");
+  errand_queue queue(schema.name(), 2);
+  auto& store = queue.store;
+  const errand::job_spec work{.kind = "noop"};
+  store.enqueue_batch(std::vector<errand::job_spec>(1000, work), now());
+  if (setup == 1) store.set_queue_limit("default", 1'000'000, now());
+  if (setup == 2) store.pause_queue("other", now());
+  if (setup == 3) {
+    store.enqueue_batch(std::vector<errand::job_spec>(1000, {.queue = "other", .kind = "noop", .priority = -1}), now());
+    store.pause_queue("other", now());
+  }
+  sql("ANALYZE " + store.tables().jobs);
+  for (auto _ : state) {
+    const auto row = store.claim({"w", 30s, now(), {}});
+    state.PauseTiming();
+    if (!row || row->queue != "default") throw std::runtime_error("claimed nothing, or from the paused queue");
+    errand::report(store, row->id, errand::succeed{row->attempt, "w", {}}, {}, now());
+    store.enqueue(work, now());
+    state.ResumeTiming();
+  }
+}
+
+void enqueue_keys(benchmark::State& state) {
+  const auto key = state.range(0);
+  scratch schema("errand_bench_enqueue_keys");
+  errand_queue queue(schema.name(), 2);
+  errand::job_spec spec{.kind = "noop"};
+  if (key == 2) spec.unique_states = errand::unfinished_states;
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    if (key != 0) spec.unique_key = "key-" + std::to_string(++n);
+    if (!queue.store.enqueue(spec, now()).created) throw std::runtime_error("not created");
+  }
+}
+
 void describe_server() {
   const auto rows =
       sql("SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') ||"
@@ -343,6 +390,8 @@ BENCHMARK(claim_errand)
     ->Arg(100000)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(claim_raw)->Name("claim/raw")->ArgName("pending")->Arg(1000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(claim_queues)->Name("claim_queues/errand")->ArgName("setup")->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK(enqueue_keys)->Name("enqueue/errand")->ArgName("key")->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

@@ -7,6 +7,12 @@
 //   end_to_end/*   enqueue, claim, run a no-op, report success; 1 and 2 worker
 //                  threads, one job per call or 32 per batched call
 //   claim/*        one claim with 1k and 1M jobs in the table
+//   claim_queues/* one claim from 1000 due jobs, with no queue settings, with a
+//                  limit on their queue (that never binds), with another queue
+//                  paused, and with a paused queue holding 1000 due jobs ahead
+//                  of them in claim order
+//   enqueue/*      one enqueue: without a unique key, with one, with one scoped
+//                  to unfinished jobs
 //
 // Every database is a file under $TMPDIR in WAL mode with synchronous=NORMAL,
 // the store's defaults; the files are removed when a benchmark ends.
@@ -254,6 +260,53 @@ void claim_cost(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// What queue settings cost a claim (docs/scheduling.md). The claimed job
+// succeeds and a new one is enqueued outside the timed region, so nothing
+// runs and 1000 jobs wait in every iteration.
+enum class queue_setup { none, limited, paused_other, paused_backlog };
+
+void claim_queues(benchmark::State& state) {
+  const auto setup = static_cast<queue_setup>(state.range(0));
+  bench_file file("claim-queues");
+  errand::sqlite_store store(file.path());
+  const errand::job_spec work{.kind = "work"};
+  store.enqueue_batch(std::vector<errand::job_spec>(1000, work), t0);
+  if (setup == queue_setup::limited) store.set_queue_limit("default", 1'000'000, t0);
+  if (setup == queue_setup::paused_other) store.pause_queue("other", t0);
+  if (setup == queue_setup::paused_backlog) {
+    store.enqueue_batch(std::vector<errand::job_spec>(1000, {.queue = "other", .kind = "work", .priority = -1}), t0);
+    store.pause_queue("other", t0);
+  }
+  for (auto _ : state) {
+    const auto job = store.claim({"w", 30s, t0, {}});
+    state.PauseTiming();
+    if (!job || job->queue != "default") {
+      state.SkipWithError("claimed nothing, or from the paused queue");
+      break;
+    }
+    errand::report(store, job->id, errand::succeed{job->attempt, "w", {}}, {}, t0);
+    store.enqueue(work, t0);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+enum class key_kind { none, forever, unfinished };
+
+void enqueue_keys(benchmark::State& state) {
+  const auto kind = static_cast<key_kind>(state.range(0));
+  bench_file file("enqueue-keys");
+  errand::sqlite_store store(file.path());
+  errand::job_spec spec{.kind = "work"};
+  if (kind == key_kind::unfinished) spec.unique_states = errand::unfinished_states;
+  std::int64_t n = 0;
+  for (auto _ : state) {
+    if (kind != key_kind::none) spec.unique_key = "key-" + std::to_string(++n);
+    if (!store.enqueue(spec, t0).created) state.SkipWithError("not created");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 }  // namespace
 
 BENCHMARK(transition_store)->Name("transition/sqlite_store");
@@ -266,6 +319,17 @@ BENCHMARK(claim_cost)
     ->Args({1'000, 1'000})
     ->Args({1'000'000, 1'000'000})
     ->Args({1'000'000, 1'000})
+    ->Unit(benchmark::kMicrosecond);
+
+BENCHMARK(claim_queues)
+    ->Name("claim_queues")
+    ->ArgName("setup")  // 0 none, 1 limited, 2 another queue paused, 3 a paused queue with 1000 due jobs ahead
+    ->DenseRange(0, 3)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(enqueue_keys)
+    ->Name("enqueue")
+    ->ArgName("key")  // 0 none, 1 unique key, 2 unique key scoped to unfinished jobs
+    ->DenseRange(0, 2)
     ->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

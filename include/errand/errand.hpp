@@ -2,11 +2,12 @@
 // errand: work that can fail, with the reason it failed kept.
 //
 // The core: the machine DSL, the job lifecycle and its decision function, the
-// codec, the store concept and the runner. Backends come with their own
+// codec, the store concept, the runner and periodic jobs. Backends come with their own
 // umbrella headers: <errand/memory.hpp>, <errand/sqlite.hpp>, <errand/postgres.hpp>.
 
 #include <errand/clock.hpp>
 #include <errand/codec.hpp>
+#include <errand/cron.hpp>
 #include <errand/decide.hpp>
 #include <errand/diagram.hpp>
 #include <errand/enum_name.hpp>
@@ -16,6 +17,8 @@
 #include <errand/lifecycle.hpp>
 #include <errand/machine.hpp>
 #include <errand/outcome.hpp>
+#include <errand/periodic.hpp>
+#include <errand/queue_settings.hpp>
 #include <errand/report.hpp>
 #include <errand/retry_policy.hpp>
 #include <errand/runner.hpp>

@@ -9,12 +9,14 @@
 
 #include <boost/describe/class.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace errand {
 
@@ -27,8 +29,17 @@ struct job_spec {
   std::optional<time_point> run_at{};  // absent: due now
   std::int32_t max_attempts = 3;
   std::optional<std::string> unique_key{};  // a second enqueue with the same key is a no-op
+  // While an existing job holds the key, by default for as long as it exists
+  // (until prune deletes it). These narrow it, as the new spec asks:
+  std::vector<job_state> unique_states{};   // only while that job is in one of these states (empty: any state)
+  std::optional<duration> unique_period{};  // only while that job was enqueued less than this long ago
 };
-BOOST_DESCRIBE_STRUCT(job_spec, (), (queue, kind, payload, priority, run_at, max_attempts, unique_key))
+BOOST_DESCRIBE_STRUCT(job_spec, (),
+                      (queue, kind, payload, priority, run_at, max_attempts, unique_key, unique_states, unique_period))
+
+// The states of a job that has not finished: unique_states = unfinished_states
+// lets a key be enqueued again once the job with it succeeded or failed.
+inline const std::vector<job_state> unfinished_states{job_state::pending, job_state::running, job_state::retry_pending};
 
 struct job {
   std::int64_t id = 0;
@@ -83,6 +94,12 @@ inline void validate_spec(const job_spec& spec, const std::string& label) {
   if (spec.max_attempts < 1)
     throw std::invalid_argument("errand: job spec of kind '" + spec.kind + "' has max_attempts " +
                                 std::to_string(spec.max_attempts) + "; it must be at least 1");
+  if (!spec.unique_key && (!spec.unique_states.empty() || spec.unique_period))
+    throw std::invalid_argument("errand: job spec of kind '" + spec.kind +
+                                "' scopes its uniqueness (unique_states or unique_period) but has no unique_key");
+  if (spec.unique_period && *spec.unique_period <= duration::zero())
+    throw std::invalid_argument("errand: job spec of kind '" + spec.kind +
+                                "' has a unique_period that is not positive; leave it empty for no time limit");
   constexpr std::string_view consequence = "nothing was enqueued";
   refuse_unstorable(spec.queue, label + " field 'queue'", consequence);
   refuse_unstorable(spec.kind, label + " field 'kind'", consequence);
@@ -135,6 +152,15 @@ inline job new_job_row(const job_spec& spec, std::int64_t id, time_point now) {
 inline job make_job(const job_spec& spec, std::int64_t id, time_point now) {
   validate(spec);
   return detail::new_job_row(spec, id, now);
+}
+
+// Whether `existing`, a job with the same unique_key, keeps `spec` from being
+// enqueued at `now`: it is in one of spec.unique_states (any, when empty) and
+// was enqueued less than spec.unique_period ago (any time, when empty).
+inline bool holds_unique_key(const job& existing, const job_spec& spec, time_point now) {
+  const bool in_state = spec.unique_states.empty() || std::find(spec.unique_states.begin(), spec.unique_states.end(),
+                                                                existing.state) != spec.unique_states.end();
+  return in_state && (!spec.unique_period || existing.created_at > now - *spec.unique_period);
 }
 
 }  // namespace errand

@@ -12,7 +12,8 @@
 //   poll()            claim due jobs for idle threads and start their handlers
 //   supervise()       at clock.now(): time out attempts past their deadline,
 //                     send due heartbeats, release jobs at the end of a
-//                     shutdown's grace period, run the reaper when it is due
+//                     shutdown's grace period, run the reaper when it is due,
+//                     enqueue the periodic jobs whose ticks came due
 //   wait_idle()       block until every started handler has returned and reported
 //   begin_shutdown()  stop claiming and request stop on the running handlers
 //
@@ -22,6 +23,7 @@
 
 #include <errand/clock.hpp>
 #include <errand/handler.hpp>
+#include <errand/periodic.hpp>
 #include <errand/report.hpp>
 #include <errand/retry_policy.hpp>
 #include <errand/store.hpp>
@@ -80,6 +82,8 @@ struct runner_stats {
   std::int64_t reaped = 0;                // jobs of dead workers recovered by this runner's reaper
   std::int64_t rejected_reports = 0;      // late reports the store refused (after a timeout, a lost lease, a shutdown)
   std::int64_t store_errors = 0;          // store operations that threw; logged, retried on the next pass
+  std::int64_t periodic_enqueued = 0;     // periodic jobs' ticks this runner enqueued (other runners enqueue the rest)
+  std::int64_t periodic_skipped = 0;      // ticks older than their backfill and max_lateness allow, not enqueued
 };
 
 namespace detail {
@@ -199,6 +203,18 @@ class runner {
     return add_handler(std::move(kind), detail::raw_handler(std::move(handler)), options);
   }
 
+  // Enqueues a job on every tick of `job.when` (periodic.hpp): each
+  // supervise() enqueues the ticks that came due, and start()'s loop wakes for
+  // them. Every runner of a database may schedule the same periodic jobs:
+  // each tick is enqueued once. Register them before the first poll() or
+  // start(), as handlers.
+  runner& schedule(periodic_job job) {
+    std::scoped_lock lock(mutex_);
+    if (started_) throw std::logic_error("errand: schedule periodic jobs before the runner's first poll() or start()");
+    periodic_.add(std::move(job));
+    return *this;
+  }
+
   // Claims a due job for every idle thread and starts its handler. Returns how
   // many it started.
   std::size_t poll() {
@@ -240,11 +256,12 @@ class runner {
   }
 
   // Everything that depends on the time, at clock.now(): deadlines, heartbeats,
-  // the end of a shutdown's grace period, and the reaper (its first pass, the
-  // crash recovery, happens on the first call).
+  // the end of a shutdown's grace period, the reaper (its first pass, the
+  // crash recovery, happens on the first call) and periodic jobs.
   void supervise() {
     const time_point now = clock_.now();
     supervise_attempts(now);
+    if (!periodic_.empty()) enqueue_periodic(now);
     bool reap_due = false;
     {
       std::scoped_lock lock(mutex_);
@@ -562,6 +579,26 @@ class runner {
       log("job " + std::to_string(row.id) + " recovered by the reaper: " + row.last_error.value_or(""));
   }
 
+  void enqueue_periodic(time_point now) {
+    periodic_pass pass;
+    try {
+      pass = periodic_.enqueue_due(store_, now);
+    } catch (const std::exception& e) {
+      store_failed("enqueueing periodic jobs", e);
+      return;
+    }
+    const auto created =
+        std::count_if(pass.ticks.begin(), pass.ticks.end(), [](const scheduled_tick& t) { return t.result.created; });
+    {
+      std::scoped_lock lock(mutex_);
+      stats_.periodic_enqueued += created;
+      stats_.periodic_skipped += pass.skipped;
+    }
+    if (pass.skipped > 0)
+      log(std::to_string(pass.skipped) +
+          " tick(s) of periodic jobs not enqueued: older than their backfill and max_lateness allow");
+  }
+
   void run_loop(std::stop_token stop) {
     while (!stop.stop_requested()) {
       wake_->wait(stop, until_next_pass());
@@ -575,7 +612,7 @@ class runner {
     }
   }
 
-  // The poll interval, or less when a deadline, a heartbeat or the reaper is due sooner.
+  // The poll interval, or less when a deadline, a heartbeat, the reaper or a periodic job is due sooner.
   // Something already due is a store write that failed on the last pass: it is
   // retried at the poll interval, not in a busy loop.
   duration until_next_pass() const {
@@ -584,6 +621,7 @@ class runner {
     const auto consider = [&](time_point due) {
       if (due > now) next = std::min(next, due);
     };
+    if (const auto tick = periodic_.next_due()) consider(*tick);
     std::scoped_lock lock(mutex_);
     consider(next_reap_);
     for (const auto& s : slots_)
@@ -615,6 +653,7 @@ class runner {
   const clock& clock_;
   duration heartbeat_interval_{};
   std::map<std::string, detail::registered_handler, std::less<>> handlers_;
+  periodic_scheduler periodic_;
 
   mutable std::mutex mutex_;
   std::condition_variable_any work_ready_;

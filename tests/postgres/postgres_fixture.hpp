@@ -3,7 +3,8 @@
 // tables on the shared test server, either in a schema of its own or beside
 // other instances in one schema under a table prefix of its own. reopen()
 // closes the store (its connections, its LISTEN thread) and opens a new one
-// on the same tables, as a restarted process would.
+// on the same tables, as a restarted process would; second_store() is
+// another store on the same tables, as another process would open.
 
 #include "pg_test_support.hpp"
 #include <errand/postgres.hpp>
@@ -17,14 +18,19 @@ struct postgres_schema_fixture {
 
   postgres_schema_fixture() : store_(std::make_unique<store_type>(schema_.options())) {}
   store_type& store() { return *store_; }
+  store_type& second_store() {
+    if (!second_) second_ = std::make_unique<store_type>(schema_.options());
+    return *second_;
+  }
   void reopen() {
     store_.reset();
     store_ = std::make_unique<store_type>(schema_.options());
   }
 
  private:
-  pg_test::scratch_schema schema_;  // dropped after the store closed
+  pg_test::scratch_schema schema_;  // dropped after the stores closed
   std::unique_ptr<store_type> store_;
+  std::unique_ptr<store_type> second_;
 };
 
 struct postgres_prefix_fixture {
@@ -34,10 +40,16 @@ struct postgres_prefix_fixture {
   postgres_prefix_fixture() : store_(std::make_unique<store_type>(options())) {}
   ~postgres_prefix_fixture() {
     const auto tables = store_->tables();
+    second_.reset();
     store_.reset();
-    pg_test::sql("DROP TABLE IF EXISTS " + tables.history + ", " + tables.jobs + ", " + tables.schema_version);
+    pg_test::sql("DROP TABLE IF EXISTS " + tables.history + ", " + tables.jobs + ", " + tables.schema_version + ", " +
+                 tables.queues);
   }
   store_type& store() { return *store_; }
+  store_type& second_store() {
+    if (!second_) second_ = std::make_unique<store_type>(options());
+    return *second_;
+  }
   void reopen() {
     store_.reset();
     store_ = std::make_unique<store_type>(options());
@@ -54,4 +66,5 @@ struct postgres_prefix_fixture {
 
   std::string prefix_ = pg_test::unique_name("t") + "_";
   std::unique_ptr<store_type> store_;
+  std::unique_ptr<store_type> second_;
 };

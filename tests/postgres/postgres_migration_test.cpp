@@ -26,9 +26,16 @@ TEST_CASE("migrations: a fresh schema is created at the current version, and aga
   pg_test::scratch_schema schema;
   CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
+        std::vector<std::string>{"1", "2", "3"});
   CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
-  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"2"});
+  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"3"});
+  CHECK(column("SELECT indexname FROM pg_indexes WHERE schemaname = '" + schema.name() +
+               "' AND indexname LIKE '%unique_key' ORDER BY indexname") ==
+        std::vector<std::string>{"errand_jobs_by_unique_key"});
+  CHECK(column("SELECT column_name FROM information_schema.columns WHERE table_schema = '" + schema.name() +
+               "' AND table_name = 'errand_queues' ORDER BY ordinal_position") ==
+        std::vector<std::string>{"queue", "paused", "max_running", "updated_at"});
   CHECK(
       column("SELECT data_type FROM information_schema.columns WHERE table_schema = '" + schema.name() +
              "' AND table_name = 'errand_jobs' AND column_name IN ('payload', 'run_at', 'id') ORDER BY column_name") ==
@@ -54,7 +61,9 @@ TEST_CASE("migrations: sessions migrating at the same moment migrate once", "[po
         if (i % 2)
           versions[i] = errand::postgres_migrate(schema.options());
         else
-          versions[i] = errand::postgres_store(schema.options()).enqueue({.kind = "work"}, t0).created ? 2 : 0;
+          versions[i] = errand::postgres_store(schema.options()).enqueue({.kind = "work"}, t0).created
+                            ? errand::postgres_schema_version
+                            : 0;
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }
@@ -66,7 +75,8 @@ TEST_CASE("migrations: sessions migrating at the same moment migrate once", "[po
     CHECK(versions[i] == errand::postgres_schema_version);
   }
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
+        std::vector<std::string>{"1", "2", "3"});
   CHECK(column("SELECT count(*) FROM " + t.jobs) == std::vector<std::string>{std::to_string(sessions / 2)});
 }
 
@@ -99,7 +109,8 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
                at + ", NULL, 2, " + at + ", " + at + ")");
 
   errand::postgres_store store(schema.options());
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == std::vector<std::string>{"1", "2"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
+        std::vector<std::string>{"1", "2", "3"});
 
   const auto flaky = store.get(2);
   REQUIRE(flaky);
@@ -137,12 +148,56 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
                     Catch::Matchers::Contains("jobs_failure_has_reason"));
 }
 
+TEST_CASE("migrations: a version 2 schema is upgraded: unique keys it holds still hold, queues can be paused",
+          "[postgres][migrate]") {
+  pg_test::scratch_schema schema;
+  const auto t = errand::postgres_tables_for(schema.name(), "errand_");
+  // Version 2 as errand built it: migrations 1 and 2, which have not changed since.
+  pg_test::sql("CREATE SCHEMA \"" + schema.name() + "\"");
+  pg_test::sql(
+      "CREATE TABLE " + t.schema_version +
+      " (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+  for (const auto& m : errand::postgres_migrations(t)) {
+    if (m.version > 2) break;
+    for (const auto& statement : m.statements) pg_test::sql(statement);
+    pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (" + std::to_string(m.version) +
+                 ", 'as errand wrote it')");
+  }
+  const std::string at = "'2025-12-22T02:39:54Z'";
+  pg_test::sql("INSERT INTO " + t.jobs +
+               " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, version, unique_key,"
+               " created_at, updated_at) VALUES ('default', 'report', '{}', 'succeeded', 0, 1, 3, " +
+               at + ", 'w', 3, 'nightly:2025-12-22', " + at + ", " + at + ")");
+  CHECK(column("SELECT count(*) FROM pg_indexes WHERE schemaname = '" + schema.name() +
+               "' AND indexname = 'errand_jobs_unique_key'") == std::vector<std::string>{"1"});
+
+  errand::postgres_store store(schema.options());
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
+        std::vector<std::string>{"1", "2", "3"});
+  CHECK(column("SELECT indexname FROM pg_indexes WHERE schemaname = '" + schema.name() +
+               "' AND indexname LIKE '%unique_key' ORDER BY indexname") ==
+        std::vector<std::string>{"errand_jobs_by_unique_key"});
+
+  // The old job keeps its key for as long as it exists, as under version 2 ...
+  errand::job_spec nightly{.kind = "report", .unique_key = "nightly:2025-12-22"};
+  CHECK(store.enqueue(nightly, t0) == errand::enqueued{1, false});
+  // ... and a spec scoped to unfinished jobs finds it finished.
+  nightly.unique_states = errand::unfinished_states;
+  CHECK(store.enqueue(nightly, t0).created);
+  CHECK(column("SELECT count(*) FROM " + t.jobs + " WHERE unique_key = 'nightly:2025-12-22'") ==
+        std::vector<std::string>{"2"});
+
+  store.pause_queue("default", t0);
+  CHECK_FALSE(store.claim({"w", 30s, t0, {}}));
+  CHECK(column("SELECT queue || ' ' || paused FROM " + t.queues) == std::vector<std::string>{"default true"});
+}
+
 TEST_CASE("migrations: a schema newer than this errand is refused, untouched", "[postgres][migrate]") {
   pg_test::scratch_schema schema;
   errand::postgres_migrate(schema.options());
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (3, 'from the future')");
+  pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (4, 'from the future')");
   CHECK_THROWS_WITH(errand::postgres_store(schema.options()),
-                    Catch::Matchers::Contains("schema version 3, newer than this errand knows (2)"));
-  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"3"});
+                    Catch::Matchers::Contains("schema version 4, newer than this errand knows (3)"));
+  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"4"});
 }

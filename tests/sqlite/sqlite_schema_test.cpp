@@ -88,7 +88,7 @@ INSERT INTO errand_history VALUES
 
 }  // namespace
 
-TEST_CASE("schema: a fresh database has every column, the generated CHECK, the indexes and version 2",
+TEST_CASE("schema: a fresh database has every column, the generated CHECK, the indexes and version 3",
           "[sqlite][schema]") {
   temp_database db;
   { errand::sqlite_store store(db.path()); }
@@ -104,10 +104,12 @@ TEST_CASE("schema: a fresh database has every column, the generated CHECK, the i
         std::string::npos);
   CHECK(errand::sqlite_state_list() == "('pending', 'running', 'retry_pending', 'failed', 'succeeded')");
   CHECK(raw.text("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'errand_%' ORDER BY name") ==
-        "errand_jobs_due\nerrand_jobs_due_any_queue\nerrand_jobs_leases\nerrand_jobs_unique_key");
+        "errand_jobs_by_unique_key\nerrand_jobs_due\nerrand_jobs_due_any_queue\nerrand_jobs_leases");
   CHECK(raw.text("SELECT version, description FROM errand_schema_version ORDER BY version") ==
-        "1|jobs, history and the claim indexes\n2|error columns and success detail");
-  CHECK(errand::sqlite_schema_version == 2);
+        "1|jobs, history and the claim indexes\n2|error columns and success detail\n"
+        "3|queue settings; unique keys held for a scope");
+  CHECK(columns_of(raw, "errand_queues") == std::set<std::string>{"queue", "paused", "max_running", "updated_at"});
+  CHECK(errand::sqlite_schema_version == 3);
 }
 
 TEST_CASE("schema: opening again migrates nothing and keeps every row", "[sqlite][schema]") {
@@ -117,7 +119,7 @@ TEST_CASE("schema: opening again migrates nothing and keeps every row", "[sqlite
     store.enqueue({.kind = "work"}, t0);
   }
   raw_connection raw(db.path());
-  CHECK(raw.text("SELECT count(*) FROM errand_schema_version") == "2");
+  CHECK(raw.text("SELECT count(*) FROM errand_schema_version") == "3");
   CHECK(raw.text("SELECT count(*) FROM errand_jobs") == "3");
 }
 
@@ -137,7 +139,7 @@ TEST_CASE("schema: processes opening a fresh file at the same moment migrate it 
   for (auto& t : openers) t.join();
   CHECK(failures.load() == 0);
   raw_connection raw(db.path());
-  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2");
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
   CHECK(raw.text("SELECT count(*) FROM errand_jobs") == "4");
 }
 
@@ -157,7 +159,7 @@ TEST_CASE("schema: a legacy table without error columns is upgraded; its rows re
   errand::sqlite_store store(db.path());
   raw_connection raw(db.path());
   CHECK(columns_of(raw, "errand_jobs").count("last_error") == 1);
-  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2");
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
 
   const auto old_failed = store.get(2);
   REQUIRE(old_failed);
@@ -192,17 +194,62 @@ TEST_CASE("schema: tables that predate the schema_version table are upgraded too
   errand::sqlite_store store(db.path());
   CHECK_FALSE(store.get(2)->last_error);
   CHECK(store.get(1)->kind == "old-pending");
-  CHECK(raw_connection(db.path()).text("SELECT group_concat(version) FROM errand_schema_version") == "1,2");
+  CHECK(raw_connection(db.path()).text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
+}
+
+TEST_CASE("schema: a version 2 database is upgraded: unique keys it holds still hold, queues can be paused",
+          "[sqlite][schema]") {
+  temp_database db;
+  {
+    raw_connection old_release(db.path());
+    REQUIRE(old_release.execute(legacy_schema) == SQLITE_OK);
+    // What version 2 added: the error columns, the other indexes, a unique key index.
+    REQUIRE(
+        old_release.execute(
+            "ALTER TABLE errand_jobs ADD COLUMN last_error TEXT CHECK (last_error <> '');"
+            "ALTER TABLE errand_jobs ADD COLUMN last_error_kind TEXT;"
+            "ALTER TABLE errand_jobs ADD COLUMN last_error_at TEXT;"
+            "ALTER TABLE errand_jobs ADD COLUMN detail TEXT;"
+            "CREATE INDEX errand_jobs_due_any_queue ON errand_jobs (priority, run_at, id)"
+            "  WHERE state IN ('pending', 'retry_pending');"
+            "CREATE INDEX errand_jobs_leases ON errand_jobs (lease_until, id) WHERE state = 'running';"
+            "CREATE UNIQUE INDEX errand_jobs_unique_key ON errand_jobs (unique_key) WHERE unique_key IS NOT NULL;"
+            "UPDATE errand_jobs SET unique_key = 'nightly:2025-06-01', state = 'succeeded', attempt = 1 WHERE id = 1;"
+            "CREATE TABLE errand_schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+            "  applied_at TEXT NOT NULL);"
+            "INSERT INTO errand_schema_version VALUES (1, 'jobs', '2025-06-01T00:00:00.000000Z'),"
+            "  (2, 'errors', '2025-06-01T00:00:00.000000Z')") == SQLITE_OK);
+  }
+
+  errand::sqlite_store store(db.path());
+  raw_connection raw(db.path());
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
+  CHECK(raw.text("SELECT group_concat(name) FROM sqlite_master WHERE name LIKE 'errand_jobs_%unique_key'") ==
+        "errand_jobs_by_unique_key");
+  CHECK(raw.text("SELECT count(*) FROM errand_queues") == "0");
+
+  // The old job keeps its key for as long as it exists, as it did under version 2 ...
+  errand::job_spec nightly{.kind = "report", .unique_key = "nightly:2025-06-01"};
+  CHECK(store.enqueue(nightly, t0) == errand::enqueued{1, false});
+  // ... and a spec scoped to unfinished jobs finds it finished.
+  nightly.unique_states = errand::unfinished_states;
+  const auto again = store.enqueue(nightly, t0);
+  CHECK(again.created);
+  CHECK(raw.text("SELECT count(*) FROM errand_jobs WHERE unique_key = 'nightly:2025-06-01'") == "2");
+
+  store.pause_queue("default", t0);
+  CHECK_FALSE(store.claim({"w", 30s, t0, {}}));
+  CHECK(raw.text("SELECT queue, paused, max_running IS NULL FROM errand_queues") == "default|1|1");
 }
 
 TEST_CASE("schema: a database written by a newer errand is refused and left untouched", "[sqlite][schema][bad-input]") {
   temp_database db;
   { errand::sqlite_store store(db.path()); }
-  REQUIRE(raw_connection(db.path()).execute("INSERT INTO errand_schema_version VALUES (3, 'from the future', "
+  REQUIRE(raw_connection(db.path()).execute("INSERT INTO errand_schema_version VALUES (4, 'from the future', "
                                             "'2030-01-01T00:00:00.000000Z')") == SQLITE_OK);
   CHECK_THROWS_WITH(errand::sqlite_store(db.path()),
-                    Catch::Matchers::Contains("says version 3, newer than this errand understands (2)"));
-  CHECK(raw_connection(db.path()).text("SELECT count(*) FROM errand_schema_version") == "3");
+                    Catch::Matchers::Contains("says version 4, newer than this errand understands (3)"));
+  CHECK(raw_connection(db.path()).text("SELECT count(*) FROM errand_schema_version") == "4");
 }
 
 TEST_CASE("schema: the constraints refuse an unknown state and an empty last_error", "[sqlite][schema]") {

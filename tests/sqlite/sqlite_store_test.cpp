@@ -204,6 +204,16 @@ TEST_CASE("sqlite_store: claims are served by the partial indexes, without sorti
       "EXPLAIN QUERY PLAN SELECT id FROM errand_jobs WHERE state = 'running' AND lease_until <= "
       "'2026-01-01T00:00:00.000000Z' ORDER BY lease_until, id");
   CHECK(leases.find("USING INDEX errand_jobs_leases") != std::string::npos);
+  // With paused or full queues left out, and looking up who holds a unique key.
+  const std::string except =
+      raw.text("EXPLAIN QUERY PLAN " + due + " AND queue NOT IN ('paused') ORDER BY priority, run_at, id");
+  CHECK(except.find("USING INDEX errand_jobs_due_any_queue") != std::string::npos);
+  CHECK(except.find("TEMP B-TREE") == std::string::npos);
+  const std::string holder = raw.text(
+      "EXPLAIN QUERY PLAN SELECT id FROM errand_jobs WHERE unique_key = 'k' AND instr(',pending,', ',' || state || "
+      "',') > 0 AND created_at > '2026-01-01T00:00:00.000000Z' ORDER BY id DESC LIMIT 1");
+  CHECK(holder.find("USING INDEX errand_jobs_by_unique_key (unique_key=?)") != std::string::npos);
+  CHECK(holder.find("TEMP B-TREE") == std::string::npos);
 }
 
 TEST_CASE("sqlite_store: times are ISO-8601 text an operator reads with the sqlite3 shell", "[sqlite]") {

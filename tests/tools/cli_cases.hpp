@@ -361,16 +361,16 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
   const auto current = errand_on(fixture, {"migrate", "--check"});
   INFO(current.out << current.err);
   CHECK(current.status == 0);
-  CHECK(has(current.out, "schema version 2; this errand writes 2: up to date"));
-  CHECK(has(current.out, "2        error columns and success detail"));
+  CHECK(has(current.out, "schema version 3; this errand writes 3: up to date"));
+  CHECK(has(current.out, "3        queue settings; unique keys held for a scope"));
 
   // An older schema: read and write commands refuse it until migrate --apply upgrades it.
-  fixture.sql("DELETE FROM errand_schema_version WHERE version = 2");
+  fixture.sql("DELETE FROM errand_schema_version WHERE version = 3");
   auto before = fixture.dump();
   const auto older = errand_on(fixture, {"retry", std::to_string(s.failed)});
   CHECK(older.status == 3);
   CHECK(has(older.err,
-            "is at schema version 1; this errand needs version 2. Upgrade it with `errand migrate "
+            "is at schema version 2; this errand needs version 3. Upgrade it with `errand migrate "
             "--apply`"));
   CHECK(errand_on(fixture, {"migrate", "--check"}).status == 3);
   CHECK(fixture.dump() == before);
@@ -389,7 +389,7 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
     const auto newer = errand_on(fixture, args);
     INFO(args[0] << ": " << newer.out << newer.err);
     CHECK(newer.status == 3);
-    CHECK(has(newer.err, "is at schema version 99, newer than this errand knows (2)"));
+    CHECK(has(newer.err, "is at schema version 99, newer than this errand knows (3)"));
   }
   CHECK(fixture.dump() == before);
 }

@@ -3,12 +3,14 @@
 // the same semantics as the persistent backends (it passes the same
 // conformance suite). Thread-safe; one mutex, no I/O.
 //
-// Claims do not scan every job: claimable jobs sit in an index ordered by
-// (priority, run_at, id), and running jobs in one ordered by lease expiry.
+// Claims do not scan every job: claimable jobs sit in an index per queue
+// ordered by (priority, run_at, id), running jobs in one ordered by lease
+// expiry, and a count of running jobs per queue serves queue limits.
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
 #include <errand/outcome.hpp>
+#include <errand/queue_settings.hpp>
 #include <errand/store.hpp>
 
 #include <algorithm>
@@ -75,11 +77,14 @@ class memory_store {
         require_applied(d);
         const auto it = jobs_.find(d.next.id);
         const auto version = expected.contains(d.next.id) ? expected[d.next.id]
-                             : it == jobs_.end()           ? -1
-                                                           : it->second.row.version;
-        if (it == jobs_.end()) results[i] = write_result::not_found;
-        else if (version != d.expected_version) results[i] = write_result::conflict;
-        else expected[d.next.id] = d.next.version;
+                             : it == jobs_.end()          ? -1
+                                                          : it->second.row.version;
+        if (it == jobs_.end())
+          results[i] = write_result::not_found;
+        else if (version != d.expected_version)
+          results[i] = write_result::conflict;
+        else
+          expected[d.next.id] = d.next.version;
         all_current = all_current && results[i] == write_result::applied;
       }
       if (!all_current) {
@@ -112,8 +117,8 @@ class memory_store {
       while (claimed.size() < limit) {
         const auto id = next_due(request);
         if (!id) break;
-        const auto d = decide(jobs_.at(*id).row, errand::claim{request.worker, request.lease}, retry_policy{},
-                              request.now);
+        const auto d =
+            decide(jobs_.at(*id).row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
         if (!d.applied()) throw store_error("errand: memory store could not claim: " + d.reason);
         std::optional<notification> one;
         write(d, one);
@@ -242,7 +247,11 @@ class memory_store {
       if (request.finished_before && finished && row.updated_at < *request.finished_before) {
         result.history_deleted += static_cast<std::int64_t>(it->second.history.size());
         ++result.jobs_deleted;
-        if (row.unique_key) unique_keys_.erase(*row.unique_key);
+        if (row.unique_key) {
+          const auto holders = unique_keys_.find(*row.unique_key);
+          holders->second.erase(row.id);
+          if (holders->second.empty()) unique_keys_.erase(holders);
+        }
         it = jobs_.erase(it);
         continue;
       }
@@ -258,6 +267,26 @@ class memory_store {
   }
 
   subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
+
+  queue_setting pause_queue(const std::string& queue, time_point now) {
+    return change_queue(queue, now, [](queue_setting& s) { s.paused = true; });
+  }
+
+  queue_setting resume_queue(const std::string& queue, time_point now) {
+    return change_queue(queue, now, [](queue_setting& s) { s.paused = false; });
+  }
+
+  queue_setting set_queue_limit(const std::string& queue, std::optional<std::int32_t> max_running, time_point now) {
+    validate_queue_setting(queue, max_running);
+    return change_queue(queue, now, [&](queue_setting& s) { s.max_running = max_running; });
+  }
+
+  std::vector<queue_setting> queue_settings() const {
+    std::scoped_lock lock(mutex_);
+    std::vector<queue_setting> out;
+    for (const auto& [queue, setting] : queue_settings_) out.push_back(setting);
+    return out;
+  }
 
  private:
   struct entry {
@@ -275,6 +304,30 @@ class memory_store {
            (!q.updated_before || row.updated_at < *q.updated_before);
   }
 
+  template <class Change>
+  queue_setting change_queue(const std::string& queue, time_point now, Change change) {
+    validate_queue_setting(queue, std::nullopt);
+    std::scoped_lock lock(mutex_);
+    queue_setting setting = queue_settings_.contains(queue) ? queue_settings_.at(queue) : queue_setting{queue};
+    change(setting);
+    setting.updated_at = now;
+    if (is_default(setting))
+      queue_settings_.erase(queue);
+    else
+      queue_settings_[queue] = setting;
+    return setting;
+  }
+
+  // Whether a claim may take one more job of `queue` now.
+  bool may_claim_from(const std::string& queue) const {
+    const auto setting = queue_settings_.find(queue);
+    if (setting == queue_settings_.end()) return true;
+    if (setting->second.paused) return false;
+    if (!setting->second.max_running) return true;
+    const auto running = running_.find(queue);
+    return running == running_.end() || running->second < *setting->second.max_running;
+  }
+
   static bool claimable(const job& row) {
     return row.state == job_state::pending || row.state == job_state::retry_pending;
   }
@@ -286,6 +339,7 @@ class memory_store {
   void index(const job& row) {
     if (claimable(row)) due_[row.queue].insert({row.priority, row.run_at, row.id});
     if (row.state == job_state::running && row.lease_until) leases_.insert({*row.lease_until, row.id});
+    if (row.state == job_state::running) ++running_[row.queue];
   }
 
   void unindex(const job& row) {
@@ -295,17 +349,20 @@ class memory_store {
       if (queue->second.empty()) due_.erase(queue);
     }
     if (row.state == job_state::running && row.lease_until) leases_.erase({*row.lease_until, row.id});
+    if (row.state == job_state::running && --running_[row.queue] == 0) running_.erase(row.queue);
   }
 
   enqueued insert(const job_spec& spec, time_point now) {
     if (spec.unique_key)
-      if (const auto it = unique_keys_.find(*spec.unique_key); it != unique_keys_.end()) return {it->second, false};
+      if (const auto it = unique_keys_.find(*spec.unique_key); it != unique_keys_.end())
+        for (auto id = it->second.rbegin(); id != it->second.rend(); ++id)  // the newest holder
+          if (holds_unique_key(jobs_.at(*id).row, spec, now)) return {*id, false};
     job row = detail::new_job_row(spec, last_id_ + 1, now);
     const auto id = ++last_id_;
     auto& e = jobs_[id];
     e.row = std::move(row);
     index(e.row);
-    if (spec.unique_key) unique_keys_.emplace(*spec.unique_key, id);
+    if (spec.unique_key) unique_keys_[*spec.unique_key].insert(id);
     return {id, true};
   }
 
@@ -345,10 +402,11 @@ class memory_store {
       }
     };
     if (request.queues.empty()) {
-      for (const auto& [queue, due] : due_) consider(due);
+      for (const auto& [queue, due] : due_)
+        if (may_claim_from(queue)) consider(due);
     } else {
       for (const auto& queue : request.queues)
-        if (const auto it = due_.find(queue); it != due_.end()) consider(it->second);
+        if (const auto it = due_.find(queue); it != due_.end() && may_claim_from(queue)) consider(it->second);
     }
     if (!best) return std::nullopt;
     return std::get<2>(*best);
@@ -358,11 +416,14 @@ class memory_store {
   std::map<std::int64_t, entry> jobs_;
   std::map<std::string, std::set<due_key>> due_;
   std::set<lease_key> leases_;
-  std::unordered_map<std::string, std::int64_t> unique_keys_;
+  std::map<std::string, std::int64_t> running_;  // running jobs per queue, for queue limits
+  std::map<std::string, queue_setting> queue_settings_;
+  std::unordered_map<std::string, std::set<std::int64_t>> unique_keys_;  // the jobs with each key
   std::int64_t last_id_ = 0;
   detail::listeners listeners_;
 };
 
 static_assert(store<memory_store>);
+static_assert(queue_controls<memory_store>);
 
 }  // namespace errand

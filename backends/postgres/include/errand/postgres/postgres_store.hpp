@@ -42,7 +42,11 @@
 #include <errand/postgres/migrate.hpp>
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/schema.hpp>
+#include <errand/queue_settings.hpp>
 #include <errand/store.hpp>
+
+#include <boost/describe/members.hpp>
+#include <boost/mp11/algorithm.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -121,12 +125,12 @@ class postgres_store {
     validate(specs);  // all or nothing
     try {
       // Without unique keys the INSERT is the whole enqueue, one statement and
-      // so one transaction; with them, looking up the jobs that already had a
-      // key belongs in the same transaction, so that it can be run again.
+      // so one transaction; with them, the keys are locked and their holders
+      // looked up in the transaction that inserts.
       const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
       auto results = with_connection([&](detail::pg::connection& c) {
-        const auto body = [&](detail::pg::transaction& tx) { return insert(tx, specs, now); };
-        return keyed ? c.in_transaction(body) : c.autocommit(body);
+        if (keyed) return c.in_transaction([&](detail::pg::transaction& tx) { return insert_unique(tx, specs, now); });
+        return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, specs, now); });
       });
       announce_work();
       return results;
@@ -153,6 +157,10 @@ class postgres_store {
     return std::move(claimed.front());
   }
 
+  // Paused queues are left out. When a due job belongs to a limited queue,
+  // the claim locks the limited queues' settings, counts their running jobs
+  // and takes no more than the room left; claimers of a limited queue wait
+  // for one another there, and nowhere else.
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
     validate(request);
     if (limit == 0) return {};
@@ -162,24 +170,52 @@ class postgres_store {
     with_connection([&](detail::pg::connection& c) {
       c.in_transaction([&](detail::pg::transaction& tx) {
         decisions.clear();
-        const auto rows =
-            queues ? run(tx, sql_.claimable_in, {to_iso8601(request.now), detail::pg::text_of(as_int(limit)), queues})
-                   : run(tx, sql_.claimable_any, {to_iso8601(request.now), detail::pg::text_of(as_int(limit))});
-        for (const auto& cells : rows) {
-          std::optional<job> row;
-          try {
-            row = detail::pg::read_row<job>(cells);
-          } catch (const corrupt_row&) {
-            continue;  // one unreadable row never stops a queue; get() and query() report it
+        seqs.clear();
+        std::vector<detail::pg::cell> full;  // limited queues with no room left
+        std::optional<std::map<std::string, std::int64_t>> room;
+        for (;;) {
+          const auto at = to_iso8601(request.now);
+          const auto wanted = detail::pg::text_of(as_int(limit - decisions.size()));
+          const auto not_from = full.empty() ? detail::pg::cell{} : detail::pg::array_literal(full);
+          const auto rows = queues ? (not_from ? run(tx, sql_.claimable_in_except, {at, wanted, not_from, queues})
+                                               : run(tx, sql_.claimable_in, {at, wanted, queues}))
+                                   : (not_from ? run(tx, sql_.claimable_any_except, {at, wanted, not_from})
+                                               : run(tx, sql_.claimable_any, {at, wanted}));
+          const bool limited = std::any_of(
+              rows.begin(), rows.end(), [](const detail::pg::row& cells) { return cells.at(job_columns).has_value(); });
+          if (limited && !room) room = lock_limited_queues(tx, queues, full);
+          std::vector<decision> pass;
+          bool queue_filled = false;  // a limited queue ran out of room with more of its jobs due
+          for (const auto& cells : rows) {
+            std::optional<job> row;
+            try {
+              row = detail::pg::read_row<job>(cells);
+            } catch (const corrupt_row&) {
+              continue;  // one unreadable row never stops a queue; get() and query() report it
+            }
+            if (room)
+              if (const auto left = room->find(row->queue); left != room->end()) {
+                if (left->second == 0) {
+                  queue_filled = true;
+                  continue;
+                }
+                if (--left->second == 0) full.push_back(row->queue);
+              }
+            auto d = decide(*row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
+            if (!d.applied()) throw store_error("errand: postgres store could not claim: " + d.reason);
+            pass.push_back(std::move(d));
           }
-          auto d = decide(*row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
-          if (!d.applied()) throw store_error("errand: postgres store could not claim: " + d.reason);
-          decisions.push_back(std::move(d));
+          if (!pass.empty()) {
+            const auto written = write_all(tx, pass);
+            if (written.size() != pass.size())
+              throw store_error("errand: claimed rows changed under their row locks; nothing was claimed");
+            seqs.insert(seqs.end(), written.begin(), written.end());
+            decisions.insert(decisions.end(), std::make_move_iterator(pass.begin()),
+                             std::make_move_iterator(pass.end()));
+          }
+          // Jobs of a queue that filled up were passed over: look again without that queue.
+          if (!queue_filled || decisions.size() >= limit) return;
         }
-        if (decisions.empty()) return;
-        seqs = write_all(tx, decisions);
-        if (seqs.size() != decisions.size())
-          throw store_error("errand: claimed rows changed under their row locks; nothing was claimed");
       });
     });
     return committed(decisions, seqs);
@@ -334,7 +370,81 @@ class postgres_store {
     return work_arrived_.wait_for(lock, timeout, [&] { return work_epoch_.load() != since; });
   }
 
+  queue_setting pause_queue(const std::string& queue, time_point now) {
+    return change_queue(queue, "true", false, std::nullopt, now);
+  }
+
+  // Wakes idle workers of every process: the queue's jobs may be claimed again.
+  queue_setting resume_queue(const std::string& queue, time_point now) {
+    return change_queue(queue, "false", false, std::nullopt, now);
+  }
+
+  // A changed limit wakes idle workers of every process, as a resume does.
+  queue_setting set_queue_limit(const std::string& queue, std::optional<std::int32_t> max_running, time_point now) {
+    validate_queue_setting(queue, max_running);
+    return change_queue(queue, std::nullopt, true, max_running, now);
+  }
+
+  std::vector<queue_setting> queue_settings() const {
+    std::vector<queue_setting> out;
+    for (const auto& cells : read(sql_.queue_settings, {})) out.push_back(read_queue_setting(cells));
+    return out;
+  }
+
  private:
+  // A claim's rows hold the job's columns, then the limit of its queue.
+  static constexpr std::size_t job_columns =
+      boost::mp11::mp_size<boost::describe::describe_members<job, boost::describe::mod_public>>::value;
+
+  // Locks the settings of the limited queues a claim may take from and says
+  // how many more jobs each may start; those with no room go to `full`.
+  std::map<std::string, std::int64_t> lock_limited_queues(detail::pg::transaction& tx, const detail::pg::cell& queues,
+                                                          std::vector<detail::pg::cell>& full) const {
+    std::map<std::string, std::int64_t> room;
+    std::vector<detail::pg::cell> limited;
+    for (const auto& cells : run(tx, sql_.lock_limited_queues, {queues})) {
+      room[*cells.at(0)] = integer_of(cells.at(1));
+      limited.push_back(cells.at(0));
+    }
+    if (!limited.empty())
+      for (const auto& cells : run(tx, sql_.running_in, {detail::pg::array_literal(limited)}))
+        room[*cells.at(0)] -= integer_of(cells.at(1));
+    for (auto& [queue, left] : room)
+      if (left <= 0) {
+        left = 0;
+        full.push_back(queue);
+      }
+    return room;
+  }
+
+  queue_setting change_queue(const std::string& queue, detail::pg::cell paused, bool change_limit,
+                             std::optional<std::int32_t> max_running, time_point now) {
+    validate_queue_setting(queue, std::nullopt);
+    const bool wakes = paused == "false" || change_limit;
+    const auto setting = with_connection([&](detail::pg::connection& c) {
+      return c.in_transaction([&](detail::pg::transaction& tx) {
+        const auto rows =
+            run(tx, sql_.set_queue,
+                {queue, paused, change_limit ? "true" : "false",
+                 max_running ? detail::pg::cell(std::to_string(*max_running)) : std::nullopt, to_iso8601(now)});
+        if (wakes && options_.notify) run(tx, sql_.notify, {tables_.channel, "e " + origin_});
+        return read_queue_setting(rows.at(0));
+      });
+    });
+    if (wakes) announce_work();
+    return setting;
+  }
+
+  static queue_setting read_queue_setting(const detail::pg::row& cells) {
+    queue_setting setting{cells.at(0).value_or(""), cells.at(1) == "t"};
+    if (cells.at(2)) setting.max_running = static_cast<std::int32_t>(integer_of(cells.at(2)));
+    const auto updated = from_iso8601(cells.at(3).value_or(""));
+    if (!updated)
+      throw store_error("errand: queue '" + setting.queue + "' has updated_at '" + cells.at(3).value_or("NULL") +
+                        "', which is not an ISO-8601 UTC time");
+    setting.updated_at = *updated;
+    return setting;
+  }
   // A number errand's own SQL returns (an id, a count, a version).
   static std::int64_t integer_of(const detail::pg::cell& text) {
     std::int64_t value = 0;
@@ -420,6 +530,7 @@ class postgres_store {
     }
   }
 
+  // Specs without unique keys, in one statement.
   std::vector<enqueued> insert(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now) {
     std::vector<detail::pg::cell> queue, kind, payload, priority, run_at, max_attempts, unique_key;
     for (const auto& s : specs) {
@@ -436,38 +547,36 @@ class postgres_store {
                            {array_literal(queue), array_literal(kind), array_literal(payload), array_literal(priority),
                             array_literal(run_at), array_literal(max_attempts), array_literal(unique_key),
                             to_iso8601(now), tables_.channel, "e " + origin_, options_.notify ? "true" : "false"});
+    if (added.size() != specs.size()) throw store_error("errand: enqueue returned fewer ids than it created");
+    std::vector<enqueued> results;
+    for (const auto& cells : added) results.push_back({integer_of(cells.at(0)), true});
+    return results;
+  }
 
-    // Ids were handed out in the order of the specs; a spec whose key already
-    // existed, or repeats an earlier spec's key, got none.
-    std::set<std::string> keys_added;
-    for (const auto& cells : added)
-      if (cells.at(1)) keys_added.insert(*cells.at(1));
-    std::vector<enqueued> results(specs.size());
-    std::set<std::string> keys_seen;
-    std::vector<detail::pg::cell> keys_to_find;
-    std::size_t next = 0;
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      const auto& key = specs[i].unique_key;
-      const bool created = !key || (keys_added.contains(*key) && keys_seen.insert(*key).second);
-      if (created) {
-        if (next >= added.size()) throw store_error("errand: enqueue returned fewer ids than it created");
-        results[i] = {integer_of(added[next++].at(0)), true};
-      } else {
-        keys_to_find.push_back(key);
+  // Specs some of which have unique keys: every key is locked (a
+  // transaction-scoped advisory lock, named after the tables and the key),
+  // then each spec is inserted unless a job holds its key, one after
+  // another, so a key repeated in the batch sees the job created before it.
+  std::vector<enqueued> insert_unique(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now) {
+    std::vector<detail::pg::cell> locks;
+    for (const auto& s : specs)
+      if (s.unique_key) locks.push_back("errand unique " + tables_.schema + "." + tables_.prefix + " " + *s.unique_key);
+    run(tx, sql_.lock_unique_keys, {detail::pg::array_literal(locks)});
+    std::vector<enqueued> results;
+    for (const auto& s : specs) {
+      detail::pg::cell states;
+      if (!s.unique_states.empty()) {
+        std::vector<detail::pg::cell> names;
+        for (const auto state : s.unique_states) names.push_back(std::string(*name_of(state)));
+        states = detail::pg::array_literal(names);
       }
-    }
-    if (!keys_to_find.empty()) {
-      std::map<std::string, std::int64_t> existing;
-      for (const auto& cells : run(tx, sql_.find_unique, {detail::pg::array_literal(keys_to_find)}))
-        existing[*cells.at(1)] = integer_of(cells.at(0));
-      for (std::size_t i = 0; i < specs.size(); ++i) {
-        if (results[i].created) continue;
-        const auto found = existing.find(*specs[i].unique_key);
-        if (found == existing.end())
-          throw detail::pg::transaction_aborted("errand: a job with unique key '" + *specs[i].unique_key +
-                                                "' vanished while enqueueing; trying again");
-        results[i] = {found->second, false};
-      }
+      const auto rows = run(tx, sql_.enqueue_unique,
+                            {s.queue, s.kind, s.payload, std::to_string(s.priority), to_iso8601(s.run_at.value_or(now)),
+                             std::to_string(s.max_attempts), s.unique_key, to_iso8601(now), states,
+                             s.unique_period ? detail::pg::text_of(now - *s.unique_period) : std::nullopt,
+                             tables_.channel, "e " + origin_, options_.notify ? "true" : "false"});
+      if (rows.size() != 1) throw store_error("errand: enqueue of a job with a unique key returned no id");
+      results.push_back({integer_of(rows.front().at(0)), rows.front().at(1) == "t"});
     }
     return results;
   }
@@ -677,5 +786,6 @@ class postgres_store {
 };
 
 static_assert(store<postgres_store>);
+static_assert(queue_controls<postgres_store>);
 
 }  // namespace errand

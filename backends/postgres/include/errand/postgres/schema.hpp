@@ -23,13 +23,14 @@
 namespace errand {
 
 // The names of one errand instance's objects: "schema"."prefix" + jobs,
-// history, schema_version, and the NOTIFY channel.
+// history, schema_version, queues, and the NOTIFY channel.
 struct postgres_tables {
   std::string schema;
   std::string prefix;
   std::string jobs = quoted(schema) + "." + quoted(prefix + "jobs");
   std::string history = quoted(schema) + "." + quoted(prefix + "history");
   std::string schema_version = quoted(schema) + "." + quoted(prefix + "schema_version");
+  std::string queues = quoted(schema) + "." + quoted(prefix + "queues");
   // Transitions and enqueues are announced here; channels are per database,
   // so the name carries the schema.
   std::string channel = schema + "." + prefix + "events";
@@ -181,11 +182,29 @@ inline std::vector<postgres_migration> postgres_migrations(const postgres_tables
                          detail::pg::add_check_once(t, t.jobs, "jobs_failure_has_reason",
                                                     "state NOT IN ('retry_pending', 'failed') OR "
                                                     "(last_error IS NOT NULL AND last_error_at IS NOT NULL)")}});
+
+  // A unique key may now be held only while a job is in some states or for a
+  // period (job_spec::unique_states, unique_period), so two jobs can carry
+  // one key and the unique index gives way to a plain one; enqueue takes an
+  // advisory lock per key and looks for a holder in the same transaction.
+  migrations.push_back(
+      {3,
+       "queue settings; unique keys held for a scope",
+       {"CREATE TABLE IF NOT EXISTS " + t.queues +
+            " (\n"
+            "  queue       TEXT        PRIMARY KEY,\n"
+            "  paused      BOOLEAN     NOT NULL,\n"
+            "  max_running INTEGER     CHECK (max_running >= 1),\n"
+            "  updated_at  TIMESTAMPTZ NOT NULL\n"
+            ")",
+        "DROP INDEX IF EXISTS " + postgres_tables::quoted(t.schema) + "." + t.object("jobs_unique_key"),
+        "CREATE INDEX IF NOT EXISTS " + t.object("jobs_by_unique_key") + " ON " + t.jobs +
+            " (unique_key, id) WHERE unique_key IS NOT NULL"}});
   return migrations;
 }
 
 // The version a fully migrated database is at.
-inline constexpr int postgres_schema_version = 2;
+inline constexpr int postgres_schema_version = 3;
 
 // Advisory lock key for migrations: the same for every process migrating the
 // same tables, so they queue behind one another (pg_advisory_xact_lock).

@@ -18,12 +18,13 @@
 
 namespace errand {
 
-// The tables of one errand instance: prefix + "jobs", "history", "schema_version".
+// The tables of one errand instance: prefix + "jobs", "history", "schema_version", "queues".
 struct sqlite_tables {
   std::string prefix;
   std::string jobs = prefix + "jobs";
   std::string history = prefix + "history";
   std::string schema_version = prefix + "schema_version";
+  std::string queues = prefix + "queues";
 };
 
 // A prefix is spliced into SQL as part of identifiers, so only plain
@@ -133,11 +134,30 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
                          {t.jobs, "last_error_at", "TEXT"},
                          {t.jobs, "detail", "TEXT"}},
                         {}});
+
+  // A unique key may now be held only while a job is in some states or for a
+  // period (job_spec::unique_states, unique_period), so two jobs can carry
+  // one key and the unique index gives way to a plain one; enqueue looks for
+  // a holder inside its write transaction.
+  migrations.push_back(
+      {3,
+       "queue settings; unique keys held for a scope",
+       {},
+       {"CREATE TABLE IF NOT EXISTS " + t.queues +
+            " (\n"
+            "  queue       TEXT    PRIMARY KEY,\n"
+            "  paused      INTEGER NOT NULL CHECK (paused IN (0, 1)),\n"
+            "  max_running INTEGER CHECK (max_running >= 1),\n"
+            "  updated_at  TEXT    NOT NULL\n"
+            ")",
+        "DROP INDEX IF EXISTS " + t.jobs + "_unique_key",
+        "CREATE INDEX IF NOT EXISTS " + t.jobs + "_by_unique_key ON " + t.jobs +
+            " (unique_key, id) WHERE unique_key IS NOT NULL"}});
   // clang-format on
   return migrations;
 }
 
 // The version a fully migrated database is at.
-inline constexpr int sqlite_schema_version = 2;
+inline constexpr int sqlite_schema_version = 3;
 
 }  // namespace errand

@@ -30,6 +30,7 @@
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
 #include <errand/outcome.hpp>
+#include <errand/queue_settings.hpp>
 #include <errand/sqlite/detail/connection.hpp>
 #include <errand/sqlite/detail/rows.hpp>
 #include <errand/sqlite/schema.hpp>
@@ -397,6 +398,24 @@ class sqlite_store {
 
   subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
 
+  queue_setting pause_queue(const std::string& queue, time_point now) {
+    return change_queue(queue, now, [](queue_setting& s) { s.paused = true; });
+  }
+
+  queue_setting resume_queue(const std::string& queue, time_point now) {
+    return change_queue(queue, now, [](queue_setting& s) { s.paused = false; });
+  }
+
+  queue_setting set_queue_limit(const std::string& queue, std::optional<std::int32_t> max_running, time_point now) {
+    validate_queue_setting(queue, max_running);
+    return change_queue(queue, now, [&](queue_setting& s) { s.max_running = max_running; });
+  }
+
+  std::vector<queue_setting> queue_settings() const {
+    std::scoped_lock lock(mutex_);
+    return read([&] { return all_queue_settings(); });
+  }
+
  private:
   // Every statement's text, built once for the store's table names.
   struct statements {
@@ -404,7 +423,9 @@ class sqlite_store {
         : select_jobs("SELECT " + detail::sqlite::column_list<job>() + " FROM " + t.jobs),
           get{select_jobs + " WHERE id = ?1"},
           version_of{"SELECT version FROM " + t.jobs + " WHERE id = ?1"},
-          find_unique{"SELECT id FROM " + t.jobs + " WHERE unique_key = ?1"},
+          find_holder{"SELECT id FROM " + t.jobs +
+                      " WHERE unique_key = ?1 AND (?2 IS NULL OR instr(?2, ',' || state || ',') > 0)"
+                      " AND (?3 IS NULL OR created_at > ?3) ORDER BY id DESC LIMIT 1"},
           insert{"INSERT INTO " + t.jobs +
                  " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, unique_key,"
                  " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"},
@@ -444,17 +465,24 @@ class sqlite_store {
                                  " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"},
           prune_finished_jobs{"DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"},
           prune_old_history{"DELETE FROM " + t.history + " WHERE seq <= (SELECT last_seq FROM " + t.jobs + " WHERE " +
-                            t.jobs + ".id = " + t.history + ".job_id) - ?1"} {}
+                            t.jobs + ".id = " + t.history + ".job_id) - ?1"},
+          queue_settings{"SELECT queue, paused, max_running, updated_at FROM " + t.queues + " ORDER BY queue"},
+          queue_setting_of{"SELECT queue, paused, max_running, updated_at FROM " + t.queues + " WHERE queue = ?1"},
+          put_queue_setting{"INSERT OR REPLACE INTO " + t.queues +
+                            " (queue, paused, max_running, updated_at) VALUES (?1, ?2, ?3, ?4)"},
+          delete_queue_setting{"DELETE FROM " + t.queues + " WHERE queue = ?1"},
+          running_in_queue{"SELECT count(*) FROM " + t.jobs + " WHERE state = 'running' AND queue = ?1"} {}
 
     using fixed = detail::sqlite::fixed_statement;
     std::string select_jobs;
-    fixed get, version_of, find_unique, insert;
+    fixed get, version_of, find_holder, insert;
     std::string update_set;
     fixed update, claim, insert_history;
     std::string due, due_order;
     fixed due_in_any_queue, expired, history, history_position, history_after, counts, summary, oldest_due;
     std::string error_groups_tail;
     fixed prune_finished_history, prune_finished_jobs, prune_old_history;
+    fixed queue_settings, queue_setting_of, put_queue_setting, delete_queue_setting, running_in_queue;
     fixed begin{"BEGIN IMMEDIATE"}, commit{"COMMIT"};
   };
 
@@ -574,8 +602,16 @@ class sqlite_store {
 
   enqueued insert(const job_spec& spec, time_point now) {
     if (spec.unique_key) {
-      auto c = db_->use(sql_.find_unique);
+      std::string states;  // ",pending,running,": the states that hold the key; empty: any
+      for (const auto state : spec.unique_states) states += "," + std::string(*name_of(state));
+      if (!states.empty()) states += ",";
+      auto c = db_->use(sql_.find_holder);
       c.bind(1, *spec.unique_key);
+      if (states.empty())
+        c.bind(2, std::nullopt);
+      else
+        c.bind(2, states);
+      c.bind(3, spec.unique_period ? std::optional<time_point>(now - *spec.unique_period) : std::nullopt);
       if (c.step()) return {c.integer(0), false};
     }
     const job row = detail::new_job_row(spec, 0, now);
@@ -663,43 +699,144 @@ class sqlite_store {
     std::vector<notification> committed;
   };
 
-  claimed_jobs claim_due(const claim_request& request, std::size_t limit) {
+  // What queue settings allow a claim: the queues it must not take from
+  // (paused, or limited and full) and how many more it may take from each
+  // limited queue. Read inside the claim's write transaction, so no other
+  // claimer runs between the count and the claim.
+  struct claim_allowance {
+    std::vector<std::string> excluded;
+    std::map<std::string, std::int64_t> room;
+  };
+
+  claim_allowance allowance_for(const claim_request& request) {
+    claim_allowance allowance;
+    for (const auto& setting : all_queue_settings()) {
+      if (!request.queues.empty() &&
+          std::find(request.queues.begin(), request.queues.end(), setting.queue) == request.queues.end())
+        continue;
+      if (setting.paused) {
+        allowance.excluded.push_back(setting.queue);
+        continue;
+      }
+      if (!setting.max_running) continue;
+      auto c = db_->use(sql_.running_in_queue);
+      c.bind(1, setting.queue);
+      const std::int64_t room = *setting.max_running - (c.step() ? c.integer(0) : 0);
+      if (room > 0)
+        allowance.room[setting.queue] = room;
+      else
+        allowance.excluded.push_back(setting.queue);
+    }
+    return allowance;
+  }
+
+  // Up to `limit` due jobs in claim order, from the requested queues minus `excluded`.
+  std::vector<job> due_jobs(const claim_request& request, const std::vector<std::string>& excluded, std::size_t limit) {
     std::vector<job> candidates;
-    {
-      std::string in_queues;
-      if (!request.queues.empty()) {
-        in_queues = sql_.due + " AND queue IN (";
-        for (std::size_t i = 0; i < request.queues.size(); ++i) in_queues += (i ? ", ?" : "?") + std::to_string(i + 2);
-        in_queues += ")" + sql_.due_order;
-      }
-      auto c = request.queues.empty() ? db_->use(sql_.due_in_any_queue) : db_->use(in_queues);
-      c.bind(1, request.now);
-      for (std::size_t i = 0; i < request.queues.size(); ++i) c.bind(static_cast<int>(i + 2), request.queues[i]);
-      while (candidates.size() < limit && c.step()) {
-        try {
-          candidates.push_back(detail::sqlite::read_row<job>(c));
-        } catch (const corrupt_row&) {
-          // Unreadable: skipped, so that one bad row does not stop the queue; get() reports it.
-        }
+    std::string sql;
+    const auto list = [&](std::size_t count, int first) {
+      std::string text = "(";
+      for (std::size_t i = 0; i < count; ++i) text += (i ? ", ?" : "?") + std::to_string(first + static_cast<int>(i));
+      return text + ")";
+    };
+    if (!request.queues.empty() || !excluded.empty()) {
+      sql = sql_.due;
+      if (!request.queues.empty()) sql += " AND queue IN " + list(request.queues.size(), 2);
+      if (!excluded.empty())
+        sql += " AND queue NOT IN " + list(excluded.size(), 2 + static_cast<int>(request.queues.size()));
+      sql += sql_.due_order;
+    }
+    auto c = sql.empty() ? db_->use(sql_.due_in_any_queue) : db_->use(sql);
+    c.bind(1, request.now);
+    int parameter = 2;
+    for (const auto& queue : request.queues) c.bind(parameter++, queue);
+    for (const auto& queue : excluded) c.bind(parameter++, queue);
+    while (candidates.size() < limit && c.step()) {
+      try {
+        candidates.push_back(detail::sqlite::read_row<job>(c));
+      } catch (const corrupt_row&) {
+        // Unreadable: skipped, so that one bad row does not stop the queue; get() reports it.
       }
     }
+    return candidates;
+  }
+
+  claimed_jobs claim_due(const claim_request& request, std::size_t limit) {
+    auto allowance = allowance_for(request);
     claimed_jobs claimed;
-    for (const auto& row : candidates) {
-      const auto d = decide(row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
-      if (!d.applied()) continue;  // its run_at text sorted as due, but the time it holds is not
-      std::int64_t seq = 0;
-      job written;
-      {
-        auto c = db_->use(sql_.claim);
-        bind_update(c, d);
-        if (!c.step()) continue;
-        seq = c.integer(0);
-        written = detail::sqlite::read_row<job>(c, 1);
+    for (;;) {
+      bool queue_filled = false;  // a limited queue ran out of room with more of its jobs due
+      for (const auto& row : due_jobs(request, allowance.excluded, limit - claimed.rows.size())) {
+        const auto room = allowance.room.find(row.queue);
+        if (room != allowance.room.end() && room->second == 0) {
+          queue_filled = true;
+          continue;
+        }
+        const auto d = decide(row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
+        if (!d.applied()) continue;  // its run_at text sorted as due, but the time it holds is not
+        std::int64_t seq = 0;
+        job written;
+        {
+          auto c = db_->use(sql_.claim);
+          bind_update(c, d);
+          if (!c.step()) continue;
+          seq = c.integer(0);
+          written = detail::sqlite::read_row<job>(c, 1);
+        }
+        if (auto note = append_history(d, written, seq)) claimed.committed.push_back(std::move(*note));
+        claimed.rows.push_back(std::move(written));
+        if (room != allowance.room.end() && --room->second == 0) allowance.excluded.push_back(row.queue);
       }
-      if (auto note = append_history(d, written, seq)) claimed.committed.push_back(std::move(*note));
-      claimed.rows.push_back(std::move(written));
+      // Jobs of a queue that filled up were passed over: look again without that queue.
+      if (!queue_filled || claimed.rows.size() >= limit) return claimed;
     }
-    return claimed;
+  }
+
+  std::vector<queue_setting> all_queue_settings() const {
+    std::vector<queue_setting> out;
+    auto c = db_->use(sql_.queue_settings);
+    while (c.step()) out.push_back(read_queue_setting(c));
+    return out;
+  }
+
+  static queue_setting read_queue_setting(const detail::sqlite::cursor& c) {
+    queue_setting setting{std::string(c.text(0)), c.integer(1) != 0};
+    if (c.type(2) != SQLITE_NULL) setting.max_running = static_cast<std::int32_t>(c.integer(2));
+    const auto updated = from_iso8601(c.text(3));
+    if (!updated)
+      throw store_error("errand sqlite: queue '" + setting.queue + "' has updated_at '" + std::string(c.text(3)) +
+                        "', which is not an ISO-8601 UTC time");
+    setting.updated_at = *updated;
+    return setting;
+  }
+
+  template <class Change>
+  queue_setting change_queue(const std::string& queue, time_point now, Change change) {
+    validate_queue_setting(queue, std::nullopt);
+    std::scoped_lock lock(mutex_);
+    return write([&] {
+      queue_setting setting{queue};
+      {
+        auto c = db_->use(sql_.queue_setting_of);
+        c.bind(1, queue);
+        if (c.step()) setting = read_queue_setting(c);
+      }
+      change(setting);
+      setting.updated_at = now;
+      if (is_default(setting)) {
+        auto c = db_->use(sql_.delete_queue_setting);
+        c.bind(1, queue);
+        c.step();
+      } else {
+        auto c = db_->use(sql_.put_queue_setting);
+        c.bind(1, queue);
+        c.bind(2, std::int64_t{setting.paused ? 1 : 0});
+        c.bind(3, setting.max_running);
+        c.bind(4, now);
+        c.step();
+      }
+      return setting;
+    });
   }
 
   sqlite_options options_;
@@ -711,5 +848,6 @@ class sqlite_store {
 };
 
 static_assert(store<sqlite_store>);
+static_assert(queue_controls<sqlite_store>);
 
 }  // namespace errand

@@ -33,10 +33,11 @@ struct statements {
   // $1 id
   statement get{"errand_get", "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE id = $1"};
 
-  // Arrays, one element per spec: $1 queue, $2 kind, $3 payload, $4 priority,
-  // $5 run_at, $6 max_attempts, $7 unique_key; $8 now, $9 channel, $10 the
-  // announcement, $11 announce?. Returns the ids created, with their keys,
-  // in the order of the specs (ids grow in insertion order).
+  // Specs without a unique key. Arrays, one element per spec: $1 queue,
+  // $2 kind, $3 payload, $4 priority, $5 run_at, $6 max_attempts,
+  // $7 unique_key (NULL); $8 now, $9 channel, $10 the announcement,
+  // $11 announce?. Returns the ids created in the order of the specs (ids
+  // grow in insertion order).
   statement enqueue{"errand_enqueue",
                     "WITH input AS (\n"
                     "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::timestamptz[],\n"
@@ -52,16 +53,46 @@ struct statements {
                         "', priority, 0, max_attempts, run_at, 1,\n"
                         "         unique_key, $8::timestamptz, $8::timestamptz, 0\n"
                         "  FROM input ORDER BY ord\n"
-                        "  ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
                         "  RETURNING id, unique_key\n"
                         "), announced AS (\n"
                         "  SELECT pg_notify($9::text, $10::text) WHERE $11::boolean AND EXISTS (SELECT 1 FROM added)\n"
                         ")\n"
                         "SELECT id, unique_key FROM added WHERE (SELECT count(*) FROM announced) >= 0 ORDER BY id"};
 
-  // $1 unique keys
-  statement find_unique{"errand_find_unique",
-                        "SELECT id, unique_key FROM " + tables.jobs + " WHERE unique_key = ANY($1::text[])"};
+  // $1 lock names, one per unique key: a transaction-scoped advisory lock on
+  // each, taken in one order by every enqueuer so that two never deadlock.
+  statement lock_unique_keys{"errand_lock_unique_keys",
+                             "SELECT pg_advisory_xact_lock(hashtextextended(k, 0))"
+                             " FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys"};
+
+  // One spec, with its unique key locked: inserted unless a job holds the key.
+  // $1 queue, $2 kind, $3 payload, $4 priority, $5 run_at, $6 max_attempts,
+  // $7 unique_key, $8 now, $9 the states that hold the key (NULL: any),
+  // $10 held only by jobs enqueued after this (NULL: any time), $11 channel,
+  // $12 the announcement, $13 announce?. Returns the id, and whether it is new.
+  statement enqueue_unique{
+      "errand_enqueue_unique",
+      "WITH holder AS (\n"
+      "  SELECT id FROM " +
+          tables.jobs +
+          " WHERE unique_key = $7::text AND ($9::text[] IS NULL OR state = ANY($9::text[]))\n"
+          "    AND ($10::timestamptz IS NULL OR created_at > $10::timestamptz) ORDER BY id DESC LIMIT 1\n"
+          "), added AS (\n"
+          "  INSERT INTO " +
+          tables.jobs +
+          " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version,\n"
+          "                      unique_key, created_at, updated_at, last_seq)\n"
+          "  SELECT $1::text, $2::text, $3::json, '" +
+          std::string(*name_of(job_state::pending)) +
+          "', $4::integer, 0, $6::integer, $5::timestamptz, 1,\n"
+          "         $7::text, $8::timestamptz, $8::timestamptz, 0\n"
+          "  WHERE NOT EXISTS (SELECT 1 FROM holder)\n"
+          "  RETURNING id\n"
+          "), announced AS (\n"
+          "  SELECT pg_notify($11::text, $12::text) WHERE $13::boolean AND EXISTS (SELECT 1 FROM added)\n"
+          ")\n"
+          "SELECT * FROM (SELECT id, true FROM added UNION ALL SELECT id, false FROM holder) AS result\n"
+          "WHERE (SELECT count(*) FROM announced) >= 0"};
 
   // Arrays, one element per decision (ids distinct): $1 id, $2 expected
   // version, then the new row's lifecycle columns $3..$15, then the history
@@ -135,20 +166,60 @@ struct statements {
   // $1 ids: their versions now, to say which decision of a refused batch conflicted.
   statement versions{"errand_versions", "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
 
-  // $1 now, $2 limit. The WHERE repeats the claim index's predicate. FOR NO
-  // KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
+  // $1 now, $2 limit. The WHERE repeats the claim index's predicate, and
+  // leaves out paused queues (an anti-join, which keeps the ordered scan of
+  // the claim index). Each row comes with its queue's limit (NULL: none). FOR
+  // NO KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
   // never changes an id): two claimers still exclude each other, and the
   // foreign-key check of a history INSERT (KEY SHARE) does not hide a row.
-  statement claimable_any{"errand_claimable_any",
-                          "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE state IN " + claimable +
-                              " AND run_at <= $1::timestamptz ORDER BY priority, run_at, id LIMIT $2"
-                              " FOR NO KEY UPDATE SKIP LOCKED"};
+  std::string claimable_select = "SELECT " + job_columns + ", (SELECT q.max_running FROM " + tables.queues +
+                                 " AS q WHERE q.queue = j.queue) FROM " + tables.jobs + " AS j WHERE state IN " +
+                                 claimable + " AND run_at <= $1::timestamptz AND NOT EXISTS (SELECT 1 FROM " +
+                                 tables.queues + " AS p WHERE p.queue = j.queue AND p.paused)";
+  std::string claimable_order = " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE OF j SKIP LOCKED";
+  statement claimable_any{"errand_claimable_any", claimable_select + claimable_order};
 
   // $1 now, $2 limit, $3 queues
-  statement claimable_in{"errand_claimable_in",
-                         "SELECT " + job_columns + " FROM " + tables.jobs + " WHERE state IN " + claimable +
-                             " AND run_at <= $1::timestamptz AND queue = ANY($3::text[])"
-                             " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED"};
+  statement claimable_in{"errand_claimable_in", claimable_select + " AND queue = ANY($3::text[])" + claimable_order};
+
+  // The same, leaving out limited queues with no room left: $1 now, $2
+  // limit, $3 those queues (and $4 the queues to take from). Statements of
+  // their own, so that the usual claim's plan never weighs an array.
+  statement claimable_any_except{"errand_claimable_any_except",
+                                 claimable_select + " AND queue <> ALL($3::text[])" + claimable_order};
+  statement claimable_in_except{
+      "errand_claimable_in_except",
+      claimable_select + " AND queue = ANY($4::text[]) AND queue <> ALL($3::text[])" + claimable_order};
+
+  // $1 queues (NULL: every queue): the limited ones among them, locked until
+  // the claim commits, so that claimers of a limited queue count its running
+  // jobs one after another.
+  statement lock_limited_queues{"errand_lock_limited_queues",
+                                "SELECT queue, max_running FROM " + tables.queues +
+                                    " WHERE max_running IS NOT NULL AND ($1::text[] IS NULL OR queue = ANY($1::text[]))"
+                                    " ORDER BY queue FOR UPDATE"};
+
+  // $1 queues: how many jobs of each are running.
+  statement running_in{"errand_running_in", "SELECT queue, count(*) FROM " + tables.jobs +
+                                                " WHERE state = 'running' AND queue = ANY($1::text[]) GROUP BY queue"};
+
+  // $1 queue, $2 paused (NULL: as it is), $3 change the limit?, $4 the limit
+  // (NULL: none), $5 now. A queue back to neither paused nor limited keeps its
+  // row; queue_settings leaves it out.
+  statement set_queue{"errand_set_queue",
+                      "INSERT INTO " + tables.queues +
+                          " AS q (queue, paused, max_running, updated_at)"
+                          " VALUES ($1::text, coalesce($2::boolean, false), CASE WHEN $3::boolean THEN $4::integer END,"
+                          " $5::timestamptz)"
+                          " ON CONFLICT (queue) DO UPDATE SET paused = coalesce($2::boolean, q.paused),"
+                          " max_running = CASE WHEN $3::boolean THEN $4::integer ELSE q.max_running END,"
+                          " updated_at = $5::timestamptz"
+                          " RETURNING queue, paused, max_running, " +
+                          readable({}, "updated_at", true)};
+
+  statement queue_settings{"errand_queue_settings", "SELECT queue, paused, max_running, " +
+                                                        readable({}, "updated_at", true) + " FROM " + tables.queues +
+                                                        " WHERE paused OR max_running IS NOT NULL ORDER BY queue"};
 
   // $1 now, $2 limit
   statement expired{"errand_expired", "SELECT " + job_columns + " FROM " + tables.jobs +
@@ -250,10 +321,37 @@ struct statements {
                         "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"};
 
   std::vector<const statement*> all() const {
-    return {&get,          &enqueue,   &find_unique, &write,        &write_one,        &versions,   &claimable_any,
-            &claimable_in, &expired,   &query,       &query_recent, &summary,          &oldest_due, &error_groups,
-            &history,      &record,    &counts,      &prune_lock,   &prune_history_of, &prune_jobs, &trim_history,
-            &notify,       &json_check, &server_time};
+    return {&get,
+            &enqueue,
+            &lock_unique_keys,
+            &enqueue_unique,
+            &write,
+            &write_one,
+            &versions,
+            &claimable_any,
+            &claimable_in,
+            &claimable_any_except,
+            &claimable_in_except,
+            &lock_limited_queues,
+            &running_in,
+            &set_queue,
+            &queue_settings,
+            &expired,
+            &query,
+            &query_recent,
+            &summary,
+            &oldest_due,
+            &error_groups,
+            &history,
+            &record,
+            &counts,
+            &prune_lock,
+            &prune_history_of,
+            &prune_jobs,
+            &trim_history,
+            &notify,
+            &json_check,
+            &server_time};
   }
 };
 
