@@ -544,3 +544,43 @@ TEMPLATE_LIST_TEST_CASE("errand serve warns when anyone may reach it without a t
   REQUIRE(ended);
   CHECK(ended->status == 0);
 }
+
+TEMPLATE_LIST_TEST_CASE("errand queues pauses, limits and resumes a queue for every runner, and lists them",
+                        "[cli][queues]", cli_fixtures) {
+  using namespace cli_test;
+  TestType fixture;
+  auto& store = fixture.store();
+  seed(store);
+  const auto none = errand_on(fixture, {"queues"});
+  CHECK(none.status == 0);
+  CHECK(has(none.out, "no queue is paused or limited"));
+
+  CHECK(errand_on(fixture, {"queues", "pause", "mail"}).status == 0);
+  CHECK(errand_on(fixture, {"queues", "limit", "reports", "2"}).status == 0);
+  const auto listed = errand_on(fixture, {"queues"});
+  INFO(listed.out << listed.err);
+  CHECK(has(listed.out, "mail     yes     -"));
+  CHECK(has(listed.out, "reports  no      2"));
+  const auto settings = store.queue_settings();
+  REQUIRE(settings.size() == 2);
+  CHECK(settings[0].paused);
+  CHECK(settings[1].max_running == 2);
+  CHECK(has(errand_on(fixture, {"queues", "--json"}).out, R"("queue":"reports","paused":false,"max_running":2)"));
+
+  // Bad input: a sentence, status 2, nothing written.
+  const auto before = fixture.dump();
+  for (const auto& args : {std::vector<std::string>{"queues", "limit", "reports", "0"},
+                           std::vector<std::string>{"queues", "limit", "reports"},
+                           std::vector<std::string>{"queues", "pause"},
+                           std::vector<std::string>{"queues", "stop", "mail"}}) {
+    const auto refused = errand_on(fixture, args);
+    INFO(args[1] << ": " << refused.err);
+    CHECK(refused.status == 2);
+  }
+  CHECK(store.queue_settings() == settings);
+  CHECK(fixture.dump() == before);
+
+  CHECK(errand_on(fixture, {"queues", "resume", "mail"}).status == 0);
+  CHECK(errand_on(fixture, {"queues", "limit", "reports", "none"}).status == 0);
+  CHECK(store.queue_settings().empty());
+}

@@ -59,6 +59,13 @@ struct prune_options {
   std::optional<std::size_t> keep_history;
 };
 
+// errand queues [pause|resume|limit QUEUE [N|none]]: with no action, lists the settings.
+struct queues_options {
+  std::optional<std::string> action;  // pause, resume or limit
+  std::optional<std::string> queue;
+  std::optional<std::string> limit;  // a number, or "none"
+};
+
 struct serve_options {
   std::string listen = "127.0.0.1";
   int port = 8080;
@@ -78,6 +85,7 @@ int cancel_command(database& db, const cancel_options& o, bool json);
 int prune_command(database& db, const prune_options& o, bool json);
 int tail_command(database& db, const tail_options& o, bool json);
 int migrate_command(const database_options& where, bool apply, bool check, bool json);
+int queues_command(database& db, const queues_options& o, bool json);
 int serve_command(database& db, const serve_options& o);
 
 }  // namespace errand_tool

@@ -8,6 +8,7 @@
 // implementation of the same reads.
 
 #include <errand/lifecycle.hpp>
+#include <errand/queue_settings.hpp>
 #include <errand/report.hpp>
 #include <errand/store.hpp>
 #include <errand/subscription.hpp>
@@ -100,6 +101,13 @@ class database {
   virtual errand::prune_result prune(const errand::prune_request& r) = 0;
   virtual errand::report_result report(std::int64_t id, const errand::requeue& e, errand::time_point now) = 0;
   virtual errand::report_result report(std::int64_t id, const errand::cancel& e, errand::time_point now) = 0;
+
+  // Queues paused or limited for every runner of the database (queue_settings.hpp).
+  virtual std::vector<errand::queue_setting> queue_settings() = 0;
+  virtual errand::queue_setting pause_queue(const std::string& queue, errand::time_point now) = 0;
+  virtual errand::queue_setting resume_queue(const std::string& queue, errand::time_point now) = 0;
+  virtual errand::queue_setting set_queue_limit(const std::string& queue, std::optional<std::int32_t> max_running,
+                                                errand::time_point now) = 0;
 
   // Calls on_transition, on a thread of the database's, for every transition
   // any process commits from now on, until the result is destroyed; a call in

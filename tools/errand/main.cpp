@@ -161,6 +161,17 @@ int main(int argc, char** argv) {
   migrate_cmd->add_flag("--check", check, "exit with 3 unless the schema is this errand's");
   migrate_cmd->callback([&] { command = [&] { return migrate_command(where, apply, check, json); }; });
 
+  queues_options queues;
+  auto* queues_cmd = app.add_subcommand(
+      "queues", "queues paused or limited for every runner; pause, resume or limit one (at most N running)");
+  queues_cmd->add_option_function<std::string>(
+      "action", [&](const std::string& a) { queues.action = a; }, "pause, resume or limit")
+      ->check(CLI::IsMember({"pause", "resume", "limit"}));
+  add_text(queues_cmd, "queue", queues.queue, "the queue");
+  queues_cmd->add_option_function<std::string>(
+      "limit", [&](const std::string& n) { queues.limit = n; }, "limit: the most jobs running at once, or none");
+  queues_cmd->callback(with_database([&](database& db) { return queues_command(db, queues, json); }));
+
   serve_options serve;
   auto* serve_cmd = app.add_subcommand("serve", "the dashboard: jobs, errors, live updates, retry and cancel");
   serve_cmd->add_option("--listen", serve.listen, "the address to listen on")->capture_default_str();
@@ -180,7 +191,7 @@ int main(int argc, char** argv) {
     if (!command)
       throw tool_error(usage,
                        "name a command: jobs, show, errors, retry, cancel, stats, tail, prune, "
-                       "migrate or serve (errand --help says what each does)");
+                       "migrate, queues or serve (errand --help says what each does)");
     return command();
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? success : usage;

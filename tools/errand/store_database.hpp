@@ -6,6 +6,7 @@
 #include "database.hpp"
 #include <errand/report.hpp>
 #include <errand/retry_policy.hpp>
+#include <errand/queue_settings.hpp>
 #include <errand/store.hpp>
 
 #include <cstdint>
@@ -16,7 +17,8 @@
 
 namespace errand_tool {
 
-template <errand::operator_store Store>
+template <class Store>
+  requires errand::operator_store<Store> && errand::queue_controls<Store>
 class store_database : public database {
  public:
   template <class... Args>
@@ -40,6 +42,18 @@ class store_database : public database {
   }
   errand::report_result report(std::int64_t id, const errand::cancel& e, errand::time_point now) override {
     return errand::report(store_, id, e, errand::retry_policy{}, now);
+  }
+
+  std::vector<errand::queue_setting> queue_settings() override { return store_.queue_settings(); }
+  errand::queue_setting pause_queue(const std::string& queue, errand::time_point now) override {
+    return store_.pause_queue(queue, now);
+  }
+  errand::queue_setting resume_queue(const std::string& queue, errand::time_point now) override {
+    return store_.resume_queue(queue, now);
+  }
+  errand::queue_setting set_queue_limit(const std::string& queue, std::optional<std::int32_t> max_running,
+                                        errand::time_point now) override {
+    return store_.set_queue_limit(queue, max_running, now);
   }
 
  protected:

@@ -10,6 +10,7 @@
 
 #include <boost/describe/class.hpp>
 
+#include <charconv>
 #include <iostream>
 
 namespace errand_tool {
@@ -118,6 +119,45 @@ int prune_command(database& db, const prune_options& o, bool json) {
   else
     std::cout << "deleted " << result.jobs_deleted << " finished job(s) and " << result.history_deleted
               << " history record(s)\n";
+  return success;
+}
+
+int queues_command(database& db, const queues_options& o, bool json) {
+  std::vector<errand::queue_setting> shown;
+  if (o.action) {
+    if (!o.queue) throw tool_error(usage, "queues " + *o.action + ": name the queue");
+    const auto now = errand::system_clock{}.now();
+    if (*o.action == "limit") {
+      if (!o.limit) throw tool_error(usage, "queues limit: say how many jobs may run at once, or none");
+      std::optional<std::int32_t> limit;
+      if (*o.limit != "none") {
+        std::int32_t n = 0;
+        const auto [end, error] = std::from_chars(o.limit->data(), o.limit->data() + o.limit->size(), n);
+        if (error != std::errc{} || end != o.limit->data() + o.limit->size() || n < 1)
+          throw tool_error(usage, "queues limit: '" + *o.limit + "' is not a number of jobs from 1 up, or none");
+        limit = n;
+      }
+      shown.push_back(db.set_queue_limit(*o.queue, limit, now));
+    } else {
+      if (o.limit) throw tool_error(usage, "queues " + *o.action + " takes a queue and nothing more");
+      shown.push_back(*o.action == "pause" ? db.pause_queue(*o.queue, now) : db.resume_queue(*o.queue, now));
+    }
+  } else {
+    shown = db.queue_settings();
+  }
+  if (json) {
+    std::cout << errand::to_json(shown) << "\n";
+    return success;
+  }
+  if (!o.action && shown.empty()) {
+    std::cout << "no queue is paused or limited\n";
+    return success;
+  }
+  text_table table({"queue", "paused", "at most running", "changed"});
+  for (const auto& q : shown)
+    table.add({one_line(q.queue, 40), q.paused ? "yes" : "no", q.max_running ? std::to_string(*q.max_running) : "-",
+               errand::to_iso8601(q.updated_at)});
+  table.print(std::cout);
   return success;
 }
 
