@@ -10,7 +10,7 @@
 //
 // Anything else it throws (a std::exception, an int, a type of its own) is
 // still a failure, of kind `exception`, carrying the exception's text: no
-// handler can leave a job running forever (contract item 4).
+// handler can leave a job running forever (contract 4 of docs/concepts.md).
 
 #include <errand/codec.hpp>
 #include <errand/job.hpp>

@@ -61,7 +61,7 @@ inline errand::succeed success(const errand::job& row, std::optional<std::string
   return {row.attempt, *row.worker, std::move(detail)};
 }
 
-// Contract items 1 and 2 as a predicate on any row a store returns.
+// Contracts 1 and 2 of docs/concepts.md as a predicate on any row a store returns.
 inline void require_invariants(const errand::job& row) {
   INFO("job " << row.id << " in state " << *errand::name_of(row.state));
   if (row.state == job_state::retry_pending || row.state == job_state::failed) {
@@ -73,7 +73,7 @@ inline void require_invariants(const errand::job& row) {
   REQUIRE(row.lease_until.has_value() == (row.state == job_state::running));
 }
 
-// Contract item 3: seq runs 1..n and each record starts where the last ended.
+// Contract 3 of docs/concepts.md: seq runs 1..n and each record starts where the last ended.
 inline void require_consistent_history(const std::vector<errand::history_record>& history,
                                        job_state final_state) {
   job_state at = job_state::pending;

@@ -1,5 +1,5 @@
 // postgres_store beyond the conformance suite: options, bad input end to
-// end (contract item 7 against TEXT and JSONB), rows written behind errand's
+// end (contract 7 of docs/concepts.md against TEXT and JSONB), rows written behind errand's
 // back, and notifications between two stores (two connections, as two
 // processes would have).
 #include "errand_catch.hpp"

@@ -1,5 +1,6 @@
-// decide.hpp: the one place the lifecycle's semantics live. Every contract
-// item the pure core implements has a test named after it.
+// decide.hpp: the one place the lifecycle's semantics live. Every promise of
+// docs/concepts.md that the pure core implements has a test named after its
+// number ("contract 5: ...").
 
 #include "errand_catch.hpp"
 #include <errand/codec.hpp>

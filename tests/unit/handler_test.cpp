@@ -1,5 +1,5 @@
 // handler.hpp: whatever a handler returns or throws ends as a job_result that
-// names what happened (contract item 4), and a payload that does not decode is
+// names what happened (contract 4 of docs/concepts.md), and a payload that does not decode is
 // a clear, non-retryable failure.
 #include "errand_catch.hpp"
 #include <errand/handler.hpp>

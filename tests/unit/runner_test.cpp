@@ -212,7 +212,7 @@ TEST_CASE_METHOD(fixture, "a handler that returns normally succeeds the job", "[
   CHECK(runner.poll() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (seed 002)", "[runner][codec]") {
+TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (review tasks)", "[runner][codec]") {
   errand::runner runner(store, options(), clock);
   runner.handle<resize_request>("resize", [](const resize_request& request, errand::job_context& ctx) {
     CHECK(ctx.attempt() == 1);
@@ -235,7 +235,8 @@ TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (seed 00
   CHECK(store.latest_outcome(noop)->text == "nothing to resize");
 }
 
-TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carrying its text (seeds 001, 004)",
+TEST_CASE_METHOD(fixture,
+                 "an exception from a handler becomes a failure carrying its text (pipeline steps, chat turns)",
                  "[runner][contract4]") {
   // A thread may run its handler, fail and report before poll() has claimed
   // for the next thread; with an immediate retry the next claim would take
@@ -268,7 +269,7 @@ TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carryin
   CHECK(runner.stats().failed == 3);
 }
 
-TEST_CASE_METHOD(fixture, "a handler fails deliberately, retryable or not (seed 000)", "[runner]") {
+TEST_CASE_METHOD(fixture, "a handler fails deliberately, retryable or not (work orders)", "[runner]") {
   errand::runner runner(store, options(), clock);
   runner.handle("validate", [](const std::string&, errand::job_context&) -> errand::job_result {
     return errand::failure{"invalid YAML: line 3", "invalid_input", false};
@@ -521,7 +522,7 @@ TEST_CASE_METHOD(fixture, "the reaper records why a dead worker's job stopped: i
   CHECK(log.mentions("recovered by the reaper: lease expired: worker dead-host:99:0"));
 }
 
-TEST_CASE_METHOD(fixture, "start() recovers the jobs a crashed process left running (seed 004)",
+TEST_CASE_METHOD(fixture, "start() recovers the jobs a crashed process left running (chat turns)",
                  "[runner][contract4]") {
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 3; ++i) {

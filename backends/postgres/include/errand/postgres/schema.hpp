@@ -175,7 +175,7 @@ inline std::vector<postgres_migration> postgres_migrations(const postgres_tables
                              " ADD COLUMN IF NOT EXISTS last_error_kind TEXT,"
                              " ADD COLUMN IF NOT EXISTS last_error_at TIMESTAMPTZ,"
                              " ADD COLUMN IF NOT EXISTS detail TEXT",
-                         // Contract item 1, enforced by the database as well: absent is NULL,
+                         // Contract 1 of docs/concepts.md, enforced by the database as well: absent is NULL,
                          // never '', and a job that failed says why.
                          detail::pg::add_check_once(t, t.jobs, "jobs_last_error_not_empty", "last_error <> ''"),
                          detail::pg::add_check_once(t, t.jobs, "jobs_failure_has_reason",
