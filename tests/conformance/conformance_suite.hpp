@@ -207,13 +207,13 @@ TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow",
   TestType fixture;
   auto& store = fixture.store();
   std::vector<errand::job_spec> batch;
-  for (int i = 0; i < 50; ++i) batch.push_back(spec("k" + std::to_string(i)));
+  for (int i = 0; i < 50; ++i) batch.push_back(spec(std::string("k").append(std::to_string(i))));
   const auto results = store.enqueue_batch(batch, t0);
   REQUIRE(results.size() == 50);
   for (std::size_t i = 0; i < results.size(); ++i) {
     REQUIRE(results[i].created);
     if (i > 0) REQUIRE(results[i].id > results[i - 1].id);
-    REQUIRE(store.get(results[i].id)->kind == "k" + std::to_string(i));
+    REQUIRE(store.get(results[i].id)->kind == std::string("k").append(std::to_string(i)));
   }
 }
 

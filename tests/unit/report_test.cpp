@@ -253,7 +253,7 @@ TEST_CASE("contract 4: the reaper's reason names the heartbeat that committed la
 
 TEST_CASE("reap stops at its limit; the next pass takes the rest", "[report]") {
   fixture f;
-  for (int i = 0; i < 5; ++i) f.running_job("w" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) f.running_job(std::string("w").append(std::to_string(i)));
   f.clock.advance(1min);
   CHECK(errand::reap(f.store, no_delay, f.clock.now(), 3).size() == 3);
   CHECK(errand::reap(f.store, no_delay, f.clock.now(), 3).size() == 2);

@@ -754,7 +754,7 @@ TEST_CASE_METHOD(fixture, "worker identities default to hostname:pid:index", "[r
   errand::runner runner(store, o, clock);
   const auto workers = runner.workers();
   REQUIRE(workers.size() == 2);
-  const auto pid = ":" + std::to_string(getpid()) + ":";
+  const auto pid = std::string(":").append(std::to_string(getpid())) + ":";
   CHECK(contains(workers[0], pid + "0"));
   CHECK(contains(workers[1], pid + "1"));
   CHECK(workers[0].find(':') > 0);
