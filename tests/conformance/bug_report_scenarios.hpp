@@ -83,7 +83,7 @@ TEMPLATE_LIST_TEST_CASE("work orders: invalid input fails at once with its reaso
   REQUIRE(waiting->state == job_state::retry_pending);
   const auto api = as_api(*waiting);
   CHECK(api.state == "retry_pending");
-  CHECK(api.last_error == "deployments.apps \"web\" not found");
+  CHECK(api.last_error == "std::runtime_error: deployments.apps \"web\" not found");
   CHECK(api.last_error_at == errand::to_iso8601(clock.now()));
 
   // Still visible while it waits; cleared when the next attempt starts.

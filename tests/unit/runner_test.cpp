@@ -261,7 +261,7 @@ TEST_CASE_METHOD(fixture,
     CHECK(job.last_error_kind == errand::error_kind::exception);
     CHECK(job.last_error_at == clock.now());
   }
-  CHECK(row(by_std).last_error == "disk full");
+  CHECK(row(by_std).last_error == "std::runtime_error: disk full");
   CHECK(row(by_int).last_error == "unknown exception: int");
   REQUIRE(row(by_custom).last_error);
   CHECK(contains(*row(by_custom).last_error, "unknown exception: "));
@@ -594,7 +594,7 @@ TEST_CASE_METHOD(fixture, "shutdown stops claiming, lets handlers finish, and re
   CHECK(row(stubborn).state == job_state::retry_pending);  // its late success was refused
   CHECK(runner.stats().rejected_reports == 1);
   CHECK(row(cooperative).state == job_state::retry_pending);
-  CHECK(row(cooperative).last_error == "upload interrupted by shutdown");
+  CHECK(row(cooperative).last_error == "std::runtime_error: upload interrupted by shutdown");
   CHECK(row(waiting).state == job_state::pending);
   CHECK(row(waiting).attempt == 0);
 
