@@ -74,7 +74,8 @@ TEST_CASE("options: schema and prefix must be plain identifiers that fit", "[pos
   CHECK(t.channel == "ops.queue_events");
 }
 
-TEST_CASE("options: an unreachable server is a store_error that hides the password", "[postgres][options]") {
+TEST_CASE("options: an unreachable server is tried connect_attempts times; the error hides the password",
+          "[postgres][options]") {
   errand::postgres_options o;
   o.url = "postgresql://worker:hunter2@127.0.0.1:1/app?connect_timeout=5";
   o.connect_attempts = 2;
@@ -82,9 +83,9 @@ TEST_CASE("options: an unreachable server is a store_error that hides the passwo
   try {
     errand::postgres_store store(o);
     FAIL("opening a store on a closed port succeeded");
-  } catch (const errand::store_error& e) {
+  } catch (const errand::postgres_connection_error& e) {
     const std::string what = e.what();
-    CHECK(what.find("after 2 attempt(s)") != std::string::npos);
+    CHECK(what.find("after 2 attempts: ") != std::string::npos);
     CHECK(what.find("worker:***@127.0.0.1:1") != std::string::npos);
     CHECK(what.find("hunter2") == std::string::npos);
   }
