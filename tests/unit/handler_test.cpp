@@ -90,7 +90,7 @@ TEST_CASE("an exception thrown with throw_with_trace brings its stack, and keeps
   CHECK(contains(*result.error->trace, "\n 2# "));
 }
 
-TEST_CASE("a trace comes with a job_failure, a returned failure and a thrown type of the user's own",
+TEST_CASE("a trace comes with a job_failure and with a thrown type of the user's own; current_stack_trace",
           "[handler][trace]") {
   const auto deliberate = run([] { errand::throw_with_trace(errand::job_failure{{"bad YAML", "invalid_input", false}}); });
   CHECK(deliberate.error->message == "bad YAML");

@@ -5,6 +5,7 @@
 #include "errand_catch.hpp"
 #include <errand/memory.hpp>
 #include <errand/runner.hpp>
+#include <errand/stack_trace.hpp>
 
 #include <boost/describe/class.hpp>
 
@@ -267,6 +268,23 @@ TEST_CASE_METHOD(fixture,
   CHECK(contains(*row(by_custom).last_error, "unknown exception: "));
   CHECK(contains(*row(by_custom).last_error, "not_a_std_exception"));
   CHECK(runner.stats().failed == 3);
+}
+
+TEST_CASE_METHOD(fixture, "a stack trace thrown with the exception is kept in the history with the error",
+                 "[runner][trace]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle("sync", [](const std::string&, errand::job_context&) {
+    errand::throw_with_trace(std::runtime_error("upstream closed the stream"));
+  });
+  const auto id = enqueue("sync");
+  REQUIRE(runner.poll() == 1);
+  runner.wait_idle();
+
+  CHECK(row(id).last_error == "std::runtime_error: upstream closed the stream");
+  const auto errors = errand::errors_of(store.history(id));
+  REQUIRE(errors.size() == 1);
+  REQUIRE(errors.front().trace);
+  CHECK(errors.front().trace->starts_with(" 0# "));
 }
 
 TEST_CASE_METHOD(fixture, "a handler fails deliberately, retryable or not (work orders)", "[runner]") {
