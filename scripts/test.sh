@@ -4,11 +4,13 @@
 # a configure, a build and ctest in build/<preset>:
 #
 #   ci          GCC, -O0, warnings as errors: unit, compile-fail, conformance,
-#               SQLite, PostgreSQL (a throwaway server the tests start),
+#               SQLite, PostgreSQL (a throwaway server the tests start), the
+#               errand command and its dashboard in a headless browser,
 #               examples, docs and consumer tests
-#   release     GCC, -O3 (the release preset, warnings as errors): everything,
-#               and every public header compiled alone at -O3 (label headers)
-#   clang       Debian's clang++ with libstdc++: everything, headers included
+#   release     GCC, -O3 (the release preset, warnings as errors): everything
+#               but the browser test, and every public header compiled alone at
+#               -O3 (label headers)
+#   clang       Debian's clang++ with libstdc++: the same as release
 #   asan-ubsan  AddressSanitizer and UndefinedBehaviorSanitizer: the tests that
 #               run code (the preset leaves out compile-only tests)
 #
@@ -72,8 +74,14 @@ timed() {
 run_stage() {
   local stage=$1 preset own=()
   preset=$(preset_of "$stage")
-  # GCC's header check runs at -O3 in the release stage; once is enough.
-  if [[ $stage == ci ]]; then own=(-LE headers); fi
+  # GCC's header check runs at -O3 in the release stage, and the dashboard's
+  # browser test (the same JavaScript whatever compiles the server) in the ci
+  # and asan-ubsan stages: once each is enough. Arguments given to test.sh
+  # come after these, so a -LE of yours replaces them.
+  case $stage in
+    ci) own=(-LE headers) ;;
+    release | clang) own=(-LE browser) ;;
+  esac
   cmake --preset "$preset" >/dev/null &&
     cmake --build --preset "$preset" &&
     ctest --preset "$preset" "${own[@]}" "${ctest_arguments[@]}" 2>&1 | tee "build/$preset/ctest.log"
