@@ -84,7 +84,7 @@ std::unique_ptr<baseline_queue> shared_baseline;
 
 void errand_lifecycle(benchmark::State& state) {
   if (state.thread_index() == 0) shared_store = std::make_unique<errand::memory_store>();
-  const std::string worker = "w" + std::to_string(state.thread_index());
+  const std::string worker = std::string("w").append(std::to_string(state.thread_index()));
   for (auto _ : state) {
     auto& store = *shared_store;
     store.enqueue(work(), t0);
@@ -107,7 +107,7 @@ void baseline_lifecycle(benchmark::State& state) {
 
 void errand_fail_then_retry(benchmark::State& state) {
   if (state.thread_index() == 0) shared_store = std::make_unique<errand::memory_store>();
-  const std::string worker = "w" + std::to_string(state.thread_index());
+  const std::string worker = std::string("w").append(std::to_string(state.thread_index()));
   for (auto _ : state) {
     auto& store = *shared_store;
     store.enqueue(work(), t0);

@@ -196,7 +196,7 @@ void end_to_end(benchmark::State& state) {
     shared_file = std::make_unique<bench_file>("end-to-end");
     shared_store = std::make_unique<errand::sqlite_store>(shared_file->path());
   }
-  const std::string worker = "w" + std::to_string(state.thread_index());
+  const std::string worker = std::string("w").append(std::to_string(state.thread_index()));
   const std::vector<errand::job_spec> specs(batch, errand::job_spec{.kind = "noop"});
   std::int64_t done = 0;
   for (auto _ : state) {

@@ -3,15 +3,15 @@
 # missing: when everything is there it runs no apt at all, so a re-run is quick
 # and changes nothing. Uses sudo when not run as root.
 #
-#   scripts/install-deps.sh        everything: build, tests, benchmarks, a PostgreSQL server and a
-#                                  browser for the tests
+#   scripts/install-deps.sh        everything: build, tests (with clang), benchmarks, a PostgreSQL
+#                                  server and a browser for the tests
 #   scripts/install-deps.sh demo   what the demo needs (the library, the examples and the errand command)
 set -euo pipefail
 
 build=(g++ make cmake ninja-build pkg-config libboost1.81-dev libcereal-dev libsqlite3-dev sqlite3 libpqxx-dev libpq-dev
   libcli11-dev libcpp-httplib-dev)
 # The dashboard's browser test drives chromium with puppeteer-core, which npm installs.
-tests=(catch2 libbenchmark-dev postgresql chromium nodejs npm)
+tests=(catch2 libbenchmark-dev postgresql clang chromium nodejs npm)
 case "${1:-all}" in
   demo) wanted=("${build[@]}") ;;
   all) wanted=("${build[@]}" "${tests[@]}") ;;

@@ -10,8 +10,9 @@
 #                                                 ERRAND_BENCH_PG_URL set, stop when it exits
 #
 # The cluster lives in a fresh temporary directory, listens on a free port on 127.0.0.1 only
-# (its Unix socket stays inside that directory), trusts local connections and runs with
-# fsync=off: it is fast and holds nothing worth keeping. initdb refuses to run as root, so
+# (its Unix socket stays inside that directory), trusts local connections except those of
+# members of the role errand_password_login, whom it asks for a password (so tests can show a
+# wrong one refused), and runs with fsync=off: it is fast and holds nothing worth keeping. initdb refuses to run as root, so
 # under root the cluster belongs to a dedicated user, errand_pg, created on first use.
 #
 # When ERRAND_TEST_PG_URL is already set, no cluster is started: that server is used as is.
@@ -29,6 +30,7 @@ readonly skip_status=77
 readonly service_user=errand_pg
 readonly database=errand_test
 readonly superuser=errand
+readonly password_group=errand_password_login
 
 command=${1:-}
 state_dir=${2:-${TMPDIR:-/tmp}/errand-pg-test-$(id -un)}
@@ -133,6 +135,8 @@ start_cluster() {
     cat "$root/initdb.log" >&2
     unavailable "initdb failed (log above)"
   fi
+  printf '%s\n' "local all all trust" "host all +$password_group 127.0.0.1/32 scram-sha-256" \
+    "host all all 127.0.0.1/32 trust" | as_owner tee "$data_dir/pg_hba.conf" >/dev/null
 
   local attempt port started=false
   for attempt in 1 2 3 4 5 6 7 8; do
@@ -153,7 +157,7 @@ start_cluster() {
   fi
 
   as_owner "$bin_dir/psql" -h 127.0.0.1 -p "$port" -U "$superuser" -d postgres -qAt \
-    -c "CREATE DATABASE $database" >/dev/null
+    -c "CREATE DATABASE $database" -c "CREATE ROLE $password_group NOLOGIN" >/dev/null
   local url="postgresql://$superuser@127.0.0.1:$port/$database"
   printf '%s\n' "$url" >"$state_dir/url"
   say "PostgreSQL $("$bin_dir/postgres" --version | awk '{print $3}') ready at $url (data in $data_dir)"

@@ -1,14 +1,104 @@
 #!/usr/bin/env bash
-# Every errand test, on a Debian 12 machine with nothing installed: installs
-# what is missing, configures and builds the `ci` preset (build/ci), and runs
-# ctest: unit, compile-fail, conformance, SQLite, PostgreSQL (a throwaway
-# server the tests start themselves), examples and consumer tests.
+# Every errand test, in the configurations users build, on a Debian 12 machine
+# with nothing installed: installs what is missing, then runs four stages, each
+# a configure, a build and ctest in build/<preset>:
+#
+#   ci          GCC, -O0, warnings as errors: unit, compile-fail, conformance,
+#               SQLite, PostgreSQL (a throwaway server the tests start), the
+#               errand command and its dashboard in a headless browser,
+#               examples, docs and consumer tests
+#   release     GCC, -O3 (the release preset, warnings as errors): everything
+#               but the browser test, and every public header compiled alone at
+#               -O3 (label headers)
+#   clang       Debian's clang++ with libstdc++: the same as release
+#   asan-ubsan  AddressSanitizer and UndefinedBehaviorSanitizer: the tests that
+#               run code (the preset leaves out compile-only tests)
+#
+# Each stage prints its wall and CPU time, and a summary closes the run. A
+# failed stage does not stop the others; the exit status is 1 if any failed.
 # Safe to run again: a re-run installs nothing and rebuilds only what changed.
-# Arguments are passed to ctest, e.g. `scripts/test.sh -L consumer`.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+#
+#   scripts/test.sh                        all stages
+#   scripts/test.sh -L consumer            arguments go to every stage's ctest
+#   scripts/test.sh --stages=ci -R decide  only the named stages (comma-separated)
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
 
-scripts/install-deps.sh
-cmake --preset ci
-cmake --build --preset ci
-ctest --preset ci "$@"
+stages=(ci release clang asan-ubsan)
+if [[ ${1:-} == --stages=* ]]; then
+  IFS=, read -r -a stages <<<"${1#--stages=}"
+  shift
+fi
+ctest_arguments=("$@")
+
+# A stage's configure, build and test preset.
+preset_of() {
+  case $1 in
+    ci) echo ci ;;
+    release) echo ci-release ;;
+    clang) echo clang ;;
+    asan-ubsan) echo asan-ubsan ;;
+    *) return 1 ;;
+  esac
+}
+for stage in "${stages[@]}"; do
+  preset_of "$stage" >/dev/null || {
+    echo "test.sh: unknown stage '$stage' (stages: ci, release, clang, asan-ubsan)" >&2
+    exit 2
+  }
+done
+
+timings=$(mktemp)
+trap 'rm -f "$timings"' EXIT
+summary=()
+failed=0
+
+# Runs "$@" as stage $1 (the rest is the command), timing it; its output is shown as it comes.
+timed() {
+  local name=$1
+  shift
+  local TIMEFORMAT="%R %U %S"
+  local status=0
+  echo
+  echo "==== $name: $*"
+  { time "$@" 2>&3; } 3>&2 2>"$timings" || status=$?
+  local line
+  line=$(awk -v name="$name" '{ printf "%-12s %6.0f s wall %6.0f s CPU", name, $1, $2 + $3 }' "$timings")
+  [[ $status -eq 0 ]] || line+="  FAILED"
+  echo "==== $line"
+  summary+=("$line")
+  return "$status"
+}
+
+# shellcheck disable=SC2317  # called through timed
+run_stage() {
+  local stage=$1 preset own=()
+  preset=$(preset_of "$stage")
+  # GCC's header check runs at -O3 in the release stage, and the dashboard's
+  # browser test (the same JavaScript whatever compiles the server) in the ci
+  # and asan-ubsan stages: once each is enough. Arguments given to test.sh
+  # come after these, so a -LE of yours replaces them.
+  case $stage in
+    ci) own=(-LE headers) ;;
+    release | clang) own=(-LE browser) ;;
+  esac
+  cmake --preset "$preset" >/dev/null &&
+    cmake --build --preset "$preset" &&
+    ctest --preset "$preset" "${own[@]}" "${ctest_arguments[@]}" 2>&1 | tee "build/$preset/ctest.log"
+}
+
+load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown; }
+echo "test.sh: stages ${stages[*]} on $(nproc) cores, load average $(load)"
+run_start=$(date +%s)
+
+timed dependencies scripts/install-deps.sh || exit 1
+for stage in "${stages[@]}"; do
+  timed "$stage" run_stage "$stage" || failed=1
+  counts=$(grep -E 'tests passed|tests failed' "build/$(preset_of "$stage")/ctest.log" 2>/dev/null | tail -1)
+  summary[${#summary[@]} - 1]+="  ${counts:-no tests ran}"
+done
+
+echo
+echo "==== summary ($(($(date +%s) - run_start)) s in all; load average now $(load))"
+printf '%s\n' "${summary[@]}"
+exit "$failed"

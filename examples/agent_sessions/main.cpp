@@ -1,4 +1,4 @@
-// Agent sessions run by an orchestrator (seed 003: "error persistence and
+// Agent sessions run by an orchestrator (the bug report "error persistence and
 // orchestrator notifications"). Errors went out over SSE and nowhere else: a
 // page refresh lost them, and the orchestrator, reading only the "latest
 // assistant message", never knew a session had failed and sent the same

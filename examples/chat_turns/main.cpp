@@ -1,4 +1,4 @@
-// Chat turns with a machine of their own (seed 004: "persist last_error on the
+// Chat turns with a machine of their own (the bug report "persist last_error on the
 // chats table"). A chat is pending, running, waiting for the user, or in
 // error; the reason for an error went out as an SSE event and was lost. The
 // fix stored it in a nullable last_error, set on the two error paths (a failed
@@ -120,7 +120,7 @@ using chat_machine =
                                   row<running, panicked, error, always, record_error>,
                                   row<running, stale_sweep, pending, heartbeat_is_stale, clear_error>>>;
 
-// The seed's rule, checked on the table: into `error` records, anything else clears.
+// The bug report's rule, checked on the table: into `error` records, anything else clears.
 template <class... Rows>
 constexpr bool every_row_keeps_the_rule(boost::mp11::mp_list<Rows...>) {
   return ((std::is_same_v<typename Rows::action_type, record_error> == (Rows::to == error)) && ...);
@@ -156,7 +156,7 @@ class chat_service {
     chats_[id] = next;
   }
 
-  // The seed's processChat: whatever the turn does, it ends in one transition.
+  // The bug report's processChat: whatever the turn does, it ends in one transition.
   void process(std::int64_t id, const std::function<std::optional<std::string>()>& run_turn) {
     try {
       if (const auto failure = run_turn()) {

@@ -1,4 +1,4 @@
-// Pipeline steps that call a flaky agent server (seed 001: "surface pipeline
+// Pipeline steps that call a flaky agent server (the bug report "surface pipeline
 // step failure reasons end-to-end"). Its client let three failure modes escape
 // as raw exceptions (an empty 200 body, an HTTP error, a response of the wrong
 // shape), a hung call had no deadline, and a pipeline whose task died stayed
@@ -65,7 +65,7 @@ struct agent_client_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The seed's fix, in one place: HTTP errors, empty bodies, bodies that are not
+// The bug report's fix, in one place: HTTP errors, empty bodies, bodies that are not
 // JSON and JSON of the wrong shape all become agent_client_error.
 step_reply parse_reply(const http_response& response) {
   const std::string status = std::to_string(response.status);

@@ -1,4 +1,4 @@
-// Review tasks of a code-review bot (seed 002: "persist + surface the runner
+// Review tasks of a code-review bot (the bug report "persist + surface the runner
 // failure detail"). Its runners sent a detail with every status update and the
 // control plane dropped it ("not persisted yet"), so 68% of "succeeded"
 // reviews had posted nothing and nobody could tell. Here:

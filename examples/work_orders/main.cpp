@@ -1,4 +1,4 @@
-// Work orders on a SQLite file (seed 000: "work order failure messages not
+// Work orders on a SQLite file (the bug report "work order failure messages not
 // stored during retry cycles"). Agents apply manifests to clusters; a failed
 // work order waits in retry_pending, and the reason it failed is right there
 // in the row, with when it happened, while it waits. Bad input fails at once.

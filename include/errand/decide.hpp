@@ -56,7 +56,7 @@ inline std::optional<std::string> storable(const std::optional<std::string>& tex
   return storable_error_text(*text);
 }
 
-// Events with their free text made storable (contract item 7), so that the row,
+// Events with their free text made storable (contract 7 of docs/concepts.md), so that the row,
 // the history payload and the duplicate check all see the same text.
 inline claim storable_event(claim e) { return {storable(e.worker), e.lease}; }
 inline succeed storable_event(succeed e) { return {e.attempt, storable(e.worker), storable(e.detail)}; }
@@ -75,7 +75,7 @@ inline bool attempt_ended(const job& row) {
   return row.state == job_state::retry_pending || row.state == job_state::failed;
 }
 
-// Contract item 5: the very report that ended an attempt, sent again, is acknowledged.
+// Contract 5 of docs/concepts.md: the very report that ended an attempt, sent again, is acknowledged.
 inline bool already_applied(const job& row, const succeed& e) {
   return row.state == job_state::succeeded && row.attempt == e.attempt && row.worker == e.worker &&
          row.detail == e.detail;
@@ -141,7 +141,7 @@ decision decide(const job& current, const Event& reported, const retry_policy& p
     return d;
   };
 
-  // Contract item 6: a state read off a corrupt row is named as such, whatever the event.
+  // Contract 6 of docs/concepts.md: a state read off a corrupt row is named as such, whatever the event.
   if (!enumerator_index(current.state))
     return reject(rejection::unknown_state,
                   "job " + std::to_string(current.id) + ": " +
@@ -218,7 +218,7 @@ inline decision extend_lease(const job& current, const std::string& worker, std:
   return d;
 }
 
-// The reaper's reason, in the words contract item 4 asks for.
+// The reaper's reason, in the words contract 4 of docs/concepts.md asks for.
 inline std::string lease_expiry_reason(const job& row) {
   return "lease expired: worker " + row.worker.value_or("<none>") + ", last heartbeat " +
          (row.heartbeat_at ? to_iso8601(*row.heartbeat_at) : std::string("never"));

@@ -1,5 +1,5 @@
 #pragma once
-// Contract item 7: whatever bytes a failure carries, they are stored. Error text
+// Contract 7 of docs/concepts.md: whatever bytes a failure carries, they are stored. Error text
 // is made valid UTF-8 without NUL bytes and cut to a documented limit, with a
 // marker saying so, before it reaches any backend; no write can fail on it.
 

@@ -9,10 +9,15 @@
 //   throw job_failure{...}   the same, from deep inside the handler
 //
 // Anything else it throws (a std::exception, an int, a type of its own) is
-// still a failure, of kind `exception`, carrying the exception's text: no
-// handler can leave a job running forever (contract item 4).
+// still a failure, of kind `exception`, carrying the exception's type and
+// text ("std::runtime_error: disk full"): no handler can leave a job running
+// forever (contract 4 of docs/concepts.md). An exception thrown with
+// errand::throw_with_trace (<errand/stack_trace.hpp>) also brings the stack it
+// was thrown from, recorded as the failure's trace.
 
 #include <errand/codec.hpp>
+#include <errand/detail/text.hpp>
+#include <errand/detail/traced_exception.hpp>
 #include <errand/job.hpp>
 #include <errand/lifecycle.hpp>
 
@@ -109,15 +114,22 @@ struct handler_options {
 
 namespace detail {
 
-// The name of the exception being handled, demangled where the ABI allows.
-inline std::string current_exception_type_name() {
+// A type's name as written in C++ ("std::runtime_error"), demangled where the ABI allows.
+inline std::string type_name(const std::type_info& type) {
 #if __has_include(<cxxabi.h>)
-  if (const std::type_info* type = abi::__cxa_current_exception_type()) {
-    int status = 0;
-    const std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(type->name(), nullptr, nullptr, &status),
-                                                           std::free);
-    return status == 0 && demangled ? std::string(demangled.get()) : std::string(type->name());
-  }
+  int status = 0;
+  const std::unique_ptr<char, void (*)(void*)> demangled(abi::__cxa_demangle(type.name(), nullptr, nullptr, &status),
+                                                         std::free);
+  if (status == 0 && demangled) return demangled.get();
+#endif
+  return type.name();
+}
+
+// The name of the exception being handled: the type it was thrown as.
+inline std::string current_exception_type_name(const traced_exception* traced = nullptr) {
+  if (traced) return type_name(traced->thrown_type());
+#if __has_include(<cxxabi.h>)
+  if (const std::type_info* type = abi::__cxa_current_exception_type()) return type_name(*type);
 #endif
   return "of an unknown type";
 }
@@ -129,12 +141,20 @@ inline failure failure_from_current_exception() {
   try {
     throw;
   } catch (const job_failure& deliberate) {
-    return deliberate.error;
+    f = deliberate.error;
+    if (const auto* traced = dynamic_cast<const traced_exception*>(&deliberate); traced && !f.trace)
+      f.trace = traced->stack_trace();
   } catch (const std::exception& e) {
+    const auto* traced = dynamic_cast<const traced_exception*>(&e);
+    const std::string type = current_exception_type_name(traced);
     const std::string_view what = e.what();
-    f.message = what.empty() ? current_exception_type_name() + " thrown without a message" : std::string(what);
+    f.message = what.empty() ? type + " thrown without a message" : concat(type, ": ", what);
+    if (traced) f.trace = traced->stack_trace();
+  } catch (const traced_exception& traced) {
+    f.message = concat("unknown exception: ", current_exception_type_name(&traced));
+    f.trace = traced.stack_trace();
   } catch (...) {
-    f.message = "unknown exception: " + current_exception_type_name();
+    f.message = concat("unknown exception: ", current_exception_type_name());
   }
   return f;
 }

@@ -129,7 +129,7 @@ struct retry_allowed {
   }
 };
 
-// Contract item 1: a failure without a message keeps the recorded reason
+// Contract 1 of docs/concepts.md: a failure without a message keeps the recorded reason
 // (COALESCE) or says explicitly that none was given.
 inline void record_error(transition_context& c, const std::string& message, std::string_view kind) {
   c.next.last_error = !message.empty()          ? message
@@ -144,7 +144,7 @@ inline void release_lease(transition_context& c) {
   c.next.heartbeat_at.reset();
 }
 
-// Contract item 2: a fresh attempt starts with a clean slate.
+// Contract 2 of docs/concepts.md: a fresh attempt starts with a clean slate.
 struct start_attempt {
   void operator()(transition_context& c, const claim& e) const {
     c.next.attempt = c.current.attempt + 1;
@@ -188,7 +188,7 @@ struct schedule_retry {
   }
 };
 
-// Contract item 2 again: an operator's retry clears the error it answers.
+// Contract 2 of docs/concepts.md again: an operator's retry clears the error it answers.
 struct reopen {
   void operator()(transition_context& c, const requeue& e) const {
     c.next.max_attempts = std::max(c.current.max_attempts, c.current.attempt + std::max(1, e.extra_attempts));

@@ -15,6 +15,7 @@
 // whose guard accepts wins, and its action runs. The checks below run when the
 // machine type is instantiated, so a malformed machine does not compile.
 
+#include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
 
 #include <boost/mp11/algorithm.hpp>
@@ -90,9 +91,9 @@ struct dispatch_result {
   std::string message() const {
     if (accepted) return {};
     const auto state_name = name_of(from);
-    const std::string state = state_name ? "'" + std::string(*state_name) + "'"
-                                         : "<unknown " + std::to_string(static_cast<long long>(from)) + ">";
-    const std::string event_name = "'" + std::string(event) + "'";
+    const std::string state =
+        state_name ? detail::quoted(*state_name) : "<unknown " + std::to_string(static_cast<long long>(from)) + ">";
+    const std::string event_name = detail::quoted(event);
     switch (reason) {
       case rejection_reason::unknown_state:
         return "unknown state " + state + " cannot take event " + event_name;

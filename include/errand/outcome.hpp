@@ -1,7 +1,7 @@
 #pragma once
 // Reading failures back out of a job's history: every attempt's error stays
-// queryable after the job succeeds or is requeued (contract item 3), and the
-// latest outcome is what an orchestrator reacts to (seed 003).
+// queryable after the job succeeds or is requeued (contract 3 of docs/concepts.md), and the
+// latest outcome is what an orchestrator reacts to (the agent sessions example).
 
 #include <errand/codec.hpp>
 #include <errand/lifecycle.hpp>

@@ -19,6 +19,10 @@ struct report_result {
 
   bool applied() const noexcept { return outcome == verdict::applied; }
   bool accepted() const noexcept { return outcome != verdict::rejected; }
+
+  // `if (auto r = errand::report(...))`, as with a machine's dispatch_result:
+  // true when the report was taken (applied, or a duplicate of one that was).
+  explicit operator bool() const noexcept { return accepted(); }
 };
 
 namespace detail {

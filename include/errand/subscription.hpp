@@ -1,5 +1,5 @@
 #pragma once
-// After-commit notifications (contract item 8): a store calls its listeners
+// After-commit notifications (contract 8 of docs/concepts.md): a store calls its listeners
 // once a transition has committed, never before and never for a rollback.
 
 #include <errand/job.hpp>

@@ -64,7 +64,7 @@ inline errand::succeed success(const errand::job& row, std::optional<std::string
   return {row.attempt, *row.worker, std::move(detail)};
 }
 
-// Contract items 1 and 2 as a predicate on any row a store returns.
+// Contracts 1 and 2 of docs/concepts.md as a predicate on any row a store returns.
 inline void require_invariants(const errand::job& row) {
   INFO("job " << row.id << " in state " << *errand::name_of(row.state));
   if (row.state == job_state::retry_pending || row.state == job_state::failed) {
@@ -76,7 +76,7 @@ inline void require_invariants(const errand::job& row) {
   REQUIRE(row.lease_until.has_value() == (row.state == job_state::running));
 }
 
-// Contract item 3: seq runs 1..n and each record starts where the last ended.
+// Contract 3 of docs/concepts.md: seq runs 1..n and each record starts where the last ended.
 inline void require_consistent_history(const std::vector<errand::history_record>& history,
                                        job_state final_state) {
   job_state at = job_state::pending;
@@ -210,13 +210,13 @@ TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow",
   TestType fixture;
   auto& store = fixture.store();
   std::vector<errand::job_spec> batch;
-  for (int i = 0; i < 50; ++i) batch.push_back(spec("k" + std::to_string(i)));
+  for (int i = 0; i < 50; ++i) batch.push_back(spec(std::string("k").append(std::to_string(i))));
   const auto results = store.enqueue_batch(batch, t0);
   REQUIRE(results.size() == 50);
   for (std::size_t i = 0; i < results.size(); ++i) {
     REQUIRE(results[i].created);
     if (i > 0) REQUIRE(results[i].id > results[i - 1].id);
-    REQUIRE(store.get(results[i].id)->kind == "k" + std::to_string(i));
+    REQUIRE(store.get(results[i].id)->kind == std::string("k").append(std::to_string(i)));
   }
 }
 

@@ -83,7 +83,7 @@ TEST_CASE("migrations: sessions migrating at the same moment migrate once", "[po
 TEST_CASE("migrations: a legacy table without error columns is upgraded; its rows read NULL", "[postgres][migrate]") {
   pg_test::scratch_schema schema;
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  // The table as it was before errand stored why jobs fail (seed 000): no
+  // The table as it was before errand stored why jobs fail (the work orders bug report): no
   // last_error, no history, no schema_version table.
   pg_test::sql("CREATE SCHEMA \"" + schema.name() + "\"");
   pg_test::sql("CREATE TABLE " + t.jobs +

@@ -1,5 +1,5 @@
 // postgres_store beyond the conformance suite: options, bad input end to
-// end (contract item 7 against TEXT and JSONB), rows written behind errand's
+// end (contract 7 of docs/concepts.md against TEXT and JSONB), rows written behind errand's
 // back, and notifications between two stores (two connections, as two
 // processes would have).
 #include "errand_catch.hpp"
@@ -74,7 +74,8 @@ TEST_CASE("options: schema and prefix must be plain identifiers that fit", "[pos
   CHECK(t.channel == "ops.queue_events");
 }
 
-TEST_CASE("options: an unreachable server is a store_error that hides the password", "[postgres][options]") {
+TEST_CASE("options: an unreachable server is tried connect_attempts times; the error hides the password",
+          "[postgres][options]") {
   errand::postgres_options o;
   o.url = "postgresql://worker:hunter2@127.0.0.1:1/app?connect_timeout=5";
   o.connect_attempts = 2;
@@ -82,9 +83,9 @@ TEST_CASE("options: an unreachable server is a store_error that hides the passwo
   try {
     errand::postgres_store store(o);
     FAIL("opening a store on a closed port succeeded");
-  } catch (const errand::store_error& e) {
+  } catch (const errand::postgres_connection_error& e) {
     const std::string what = e.what();
-    CHECK(what.find("after 2 attempt(s)") != std::string::npos);
+    CHECK(what.find("after 2 attempts: ") != std::string::npos);
     CHECK(what.find("worker:***@127.0.0.1:1") != std::string::npos);
     CHECK(what.find("hunter2") == std::string::npos);
   }

@@ -1,4 +1,4 @@
-// Bad input against the SQLite store (contract item 7): rows broken by hand
+// Bad input against the SQLite store (contract 7 of docs/concepts.md): rows broken by hand
 // with the sqlite3 shell are reported with their id while every other job
 // keeps working, and any error text is stored.
 

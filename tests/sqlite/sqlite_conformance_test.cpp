@@ -3,5 +3,5 @@
 #include <tuple>
 
 using conformance_fixtures = std::tuple<sqlite_file_fixture, sqlite_memory_fixture>;
+#include "bug_report_scenarios.hpp"
 #include "conformance_suite.hpp"
-#include "seed_scenarios.hpp"

@@ -1,8 +1,9 @@
-// Seed 004, written as a user of errand would write it: a chat service whose
-// turns run on workers. Its bug was that the reason a chat went to `error`
-// lived only in an ephemeral event stream; the fix stored it in a nullable
-// `last_error`, set on the two error paths (panic recovery, processing
-// failure) and cleared by every other status change. Here that rule is part of
+// The chat turns bug report (docs/examples.md), written as a user of errand
+// would write it: a chat service whose turns run on workers. Its bug was that
+// the reason a chat went to `error` lived only in an ephemeral event stream;
+// the fix stored it in a nullable `last_error`, set on the two error paths
+// (panic recovery, processing failure) and cleared by every other status
+// change. Here that rule is part of
 // the machine: error rows record, every other row clears, and a test reads the
 // table to prove no row was forgotten.
 #include "errand_catch.hpp"
@@ -127,7 +128,7 @@ using machine_type = errand::machine<
                   errand::row<running, panicked, error, errand::always, record_error>,
                   errand::row<running, stale_sweep, pending, heartbeat_stale, clear_error>>>;
 
-// The seed's processChat: run the turn, and whatever happens, end it with one
+// The bug report's processChat: run the turn, and whatever happens, end it with one
 // transition: a panic and a failure are both recorded as the error.
 inline errand::dispatch_result<chat_state> process(chat_row& chat, errand::time_point now,
                                                    const std::function<std::optional<std::string>()>& run_turn) {
@@ -156,7 +157,7 @@ using chat::machine_type;
 
 namespace {
 
-// The rule of the seed, read off the table: a row leads to `error` exactly when
+// The rule of the bug report, read off the table: a row leads to `error` exactly when
 // its action records the error. A row added later that forgets fails here.
 template <class Row>
 constexpr bool keeps_the_error_rule =
@@ -197,7 +198,7 @@ struct fixture {
 
 }  // namespace
 
-TEST_CASE("a failed turn stores its reason, and the next message clears it", "[chat][seed004]") {
+TEST_CASE("a failed turn stores its reason, and the next message clears it", "[chat][scenario]") {
   fixture f;
   f.start_turn();
 
@@ -214,7 +215,7 @@ TEST_CASE("a failed turn stores its reason, and the next message clears it", "[c
   CHECK_FALSE(f.chat.last_error.has_value());
 }
 
-TEST_CASE("a panic in a turn is recovered and stored as the error", "[chat][seed004]") {
+TEST_CASE("a panic in a turn is recovered and stored as the error", "[chat][scenario]") {
   fixture f;
   f.start_turn();
 
@@ -226,7 +227,7 @@ TEST_CASE("a panic in a turn is recovered and stored as the error", "[chat][seed
   CHECK(f.chat.last_error == "panic: nil map");
 }
 
-TEST_CASE("a turn that throws something that is no std::exception is still recorded", "[chat][seed004]") {
+TEST_CASE("a turn that throws something that is no std::exception is still recorded", "[chat][scenario]") {
   fixture f;
   f.start_turn();
   chat::process(f.chat, f.clock.now(), []() -> std::optional<std::string> { throw 42; });
@@ -234,14 +235,14 @@ TEST_CASE("a turn that throws something that is no std::exception is still recor
   CHECK(f.chat.last_error == "panic: a non-standard exception");
 }
 
-TEST_CASE("an error without a message is stored as 'no reason reported', never ''", "[chat][seed004]") {
+TEST_CASE("an error without a message is stored as 'no reason reported', never ''", "[chat][scenario]") {
   fixture f;
   f.start_turn();
   REQUIRE(f.send(chat::processing_failed{""}));
   CHECK(f.chat.last_error == "no reason reported");
 }
 
-TEST_CASE("a clean turn ends waiting, with no stale error from an earlier turn", "[chat][seed004]") {
+TEST_CASE("a clean turn ends waiting, with no stale error from an earlier turn", "[chat][scenario]") {
   fixture f;
   f.start_turn();
   REQUIRE(f.send(chat::panicked{"panic: boom"}));
@@ -254,7 +255,7 @@ TEST_CASE("a clean turn ends waiting, with no stale error from an earlier turn",
   CHECK_FALSE(f.chat.last_error.has_value());
 }
 
-TEST_CASE("every non-error transition clears last_error", "[chat][seed004]") {
+TEST_CASE("every non-error transition clears last_error", "[chat][scenario]") {
   // Start each transition from its source state with an error already set;
   // the table itself lists the transitions, so none is left out.
   std::size_t checked = 0;
@@ -279,7 +280,7 @@ TEST_CASE("every non-error transition clears last_error", "[chat][seed004]") {
   CHECK(checked == machine_type::row_count);
 }
 
-TEST_CASE("the stale sweep recovers a running chat whose heartbeat is old", "[chat][seed004]") {
+TEST_CASE("the stale sweep recovers a running chat whose heartbeat is old", "[chat][scenario]") {
   fixture f;
   f.start_turn();
 
@@ -298,7 +299,7 @@ TEST_CASE("the stale sweep recovers a running chat whose heartbeat is old", "[ch
   CHECK_FALSE(f.chat.heartbeat_at.has_value());
 }
 
-TEST_CASE("the stale sweep leaves waiting and errored chats alone", "[chat][seed004]") {
+TEST_CASE("the stale sweep leaves waiting and errored chats alone", "[chat][scenario]") {
   fixture f;
   f.start_turn();
   REQUIRE(f.send(chat::turn_done{}));
@@ -318,7 +319,7 @@ TEST_CASE("the stale sweep leaves waiting and errored chats alone", "[chat][seed
   CHECK(f.chat.last_error == "model unavailable");
 }
 
-TEST_CASE("a status read off a row that the machine does not know is rejected, naming it", "[chat][seed004]") {
+TEST_CASE("a status read off a row that the machine does not know is rejected, naming it", "[chat][scenario]") {
   fixture f;
   f.chat.status = static_cast<chat_state>(9);
   f.chat.last_error = "kept";
@@ -330,7 +331,7 @@ TEST_CASE("a status read off a row that the machine does not know is rejected, n
   CHECK_FALSE(f.chat.worker.has_value());
 }
 
-TEST_CASE("typed dispatch: the source state is known, so only legal events compile", "[chat][seed004]") {
+TEST_CASE("typed dispatch: the source state is known, so only legal events compile", "[chat][scenario]") {
   chat_row row;
   chat_update update{row, errand::time_point{}};
   const auto acquired = machine_type::dispatch<chat_state::pending>(chat::acquire{"worker-9"}, update);
@@ -341,7 +342,7 @@ TEST_CASE("typed dispatch: the source state is known, so only legal events compi
   CHECK_FALSE(row.worker.has_value());
 }
 
-TEST_CASE("the chat machine draws itself", "[chat][seed004][diagram]") {
+TEST_CASE("the chat machine draws itself", "[chat][scenario][diagram]") {
   CHECK(errand::to_mermaid<machine_type>() ==
         "stateDiagram-v2\n"
         "    [*] --> pending\n"

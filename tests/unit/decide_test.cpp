@@ -1,5 +1,6 @@
-// decide.hpp: the one place the lifecycle's semantics live. Every contract
-// item the pure core implements has a test named after it.
+// decide.hpp: the one place the lifecycle's semantics live. Every promise of
+// docs/concepts.md that the pure core implements has a test named after its
+// number ("contract 5: ...").
 
 #include "errand_catch.hpp"
 #include <errand/codec.hpp>
@@ -319,7 +320,7 @@ TEST_CASE("contract 4: an expired lease with attempts left is retried, with the 
 TEST_CASE("contract 4: exhausting attempts by lease expiry goes to failed", "[contract][decide]") {
   auto row = new_job(2);
   for (int attempt = 1; attempt <= 2; ++attempt) {
-    step(row, errand::claim{"w" + std::to_string(attempt), 10s}, row.run_at);
+    step(row, errand::claim{std::string("w").append(std::to_string(attempt)), 10s}, row.run_at);
     step(row, errand::lease_expired{row.attempt, errand::lease_expiry_reason(row)}, *row.lease_until);
   }
   CHECK(row.state == job_state::failed);

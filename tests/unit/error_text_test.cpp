@@ -1,4 +1,4 @@
-// Contract item 7: error text holding any bytes is stored, valid and bounded.
+// Contract 7 of docs/concepts.md: error text holding any bytes is stored, valid and bounded.
 
 #include "errand_catch.hpp"
 #include <errand/error_text.hpp>

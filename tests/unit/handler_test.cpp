@@ -1,8 +1,9 @@
 // handler.hpp: whatever a handler returns or throws ends as a job_result that
-// names what happened (contract item 4), and a payload that does not decode is
+// names what happened (contract 4 of docs/concepts.md), and a payload that does not decode is
 // a clear, non-retryable failure.
 #include "errand_catch.hpp"
 #include <errand/handler.hpp>
+#include <errand/stack_trace.hpp>
 
 #include <boost/describe/class.hpp>
 
@@ -20,6 +21,13 @@ struct resize_request {
 BOOST_DESCRIBE_STRUCT(resize_request, (), (path, width))
 
 struct not_a_std_exception {};
+
+struct quota_exceeded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Kept out of line, so that the trace has frames of its own below the handler.
+[[gnu::noinline]] void call_upstream() { errand::throw_with_trace(quota_exceeded("quota exceeded for tenant 7")); }
 
 struct silent_error : std::exception {
   const char* what() const noexcept override { return ""; }
@@ -49,12 +57,58 @@ errand::job_result run(Throw throwing) {
 
 }  // namespace
 
-TEST_CASE("a std::exception becomes a failure of kind exception carrying what()", "[handler][contract4]") {
+TEST_CASE("a std::exception becomes a failure of kind exception carrying its type and what()",
+          "[handler][contract4]") {
   const auto result = run([] { throw std::runtime_error("disk full"); });
   REQUIRE_FALSE(result.succeeded());
-  CHECK(result.error->message == "disk full");
+  CHECK(result.error->message == "std::runtime_error: disk full");
   CHECK(result.error->kind == errand::error_kind::exception);
   CHECK(result.error->retryable);
+  CHECK_FALSE(result.error->trace);  // thrown without throw_with_trace: no stack to record
+
+  const auto own = run([] { throw quota_exceeded("quota exceeded for tenant 7"); });
+  CHECK(own.error->message == "(anonymous namespace)::quota_exceeded: quota exceeded for tenant 7");
+}
+
+TEST_CASE("an exception thrown with throw_with_trace brings its stack, and keeps its own type", "[handler][trace]") {
+  bool caught_as_its_type = false;
+  try {
+    call_upstream();
+  } catch (const quota_exceeded&) {
+    caught_as_its_type = true;
+  }
+  CHECK(caught_as_its_type);
+
+  const auto result = run([] { call_upstream(); });
+  REQUIRE_FALSE(result.succeeded());
+  CHECK(result.error->message == "(anonymous namespace)::quota_exceeded: quota exceeded for tenant 7");
+  REQUIRE(result.error->trace);
+  INFO(*result.error->trace);
+  // One frame a line, numbered from 0: throw_with_trace's caller, the handler, the runner's call, ...
+  CHECK(result.error->trace->starts_with(" 0# "));
+  CHECK(contains(*result.error->trace, "\n 1# "));
+  CHECK(contains(*result.error->trace, "\n 2# "));
+}
+
+TEST_CASE("a trace comes with a job_failure and with a thrown type of the user's own; current_stack_trace",
+          "[handler][trace]") {
+  const auto deliberate = run([] { errand::throw_with_trace(errand::job_failure{{"bad YAML", "invalid_input", false}}); });
+  CHECK(deliberate.error->message == "bad YAML");
+  CHECK(deliberate.error->kind == "invalid_input");
+  CHECK(deliberate.error->trace);
+
+  const auto own_trace = run([] {
+    errand::throw_with_trace(errand::job_failure{{.message = "bad YAML", .trace = "the handler's own trace"}});
+  });
+  CHECK(own_trace.error->trace == "the handler's own trace");  // a trace the failure carries is kept
+
+  const auto custom = run([] { errand::throw_with_trace(not_a_std_exception{}); });
+  CHECK(contains(custom.error->message, "unknown exception: (anonymous namespace)::not_a_std_exception"));
+  CHECK(custom.error->trace);
+
+  const auto trace = errand::current_stack_trace();
+  REQUIRE(trace);
+  CHECK(trace->starts_with(" 0# "));
 }
 
 TEST_CASE("a std::exception with an empty what() is named by its type", "[handler][contract4]") {

@@ -170,7 +170,7 @@ class driver {
   int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(random_); }
   bool coin(int percent) { return pick(0, 99) < percent; }
 
-  std::string worker_name() { return "w" + std::to_string(pick(0, 4)); }
+  std::string worker_name() { return std::string("w").append(std::to_string(pick(0, 4))); }
 
   std::string message() {
     switch (pick(0, 11)) {

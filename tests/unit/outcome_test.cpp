@@ -1,5 +1,6 @@
-// outcome.hpp: every attempt's error read back out of the history (contract
-// item 3), and the latest outcome an orchestrator reacts to (seed 003).
+// outcome.hpp: every attempt's error read back out of the history (contract 3
+// of docs/concepts.md), and the latest outcome an orchestrator reacts to (the
+// agent sessions example).
 
 #include "errand_catch.hpp"
 #include <errand/memory.hpp>
@@ -118,7 +119,7 @@ TEST_CASE("latest_outcome_of: nothing until an attempt ends", "[outcome]") {
   CHECK_FALSE(errand::latest_outcome_of(f.history()));
 }
 
-TEST_CASE("latest_outcome_of: the last failure, with its text and kind (seed 003)", "[outcome]") {
+TEST_CASE("latest_outcome_of: the last failure, with its text and kind (agent sessions)", "[outcome]") {
   fixture f;
   f.report(errand::fail{f.claim("w1"), "w1", {"claude exec timed out", "timeout"}});
   const auto latest = errand::latest_outcome_of(f.history());
@@ -143,7 +144,7 @@ TEST_CASE("latest_outcome_of: the last failure, with its text and kind (seed 003
   }
 }
 
-TEST_CASE("latest_outcome_of: a success with a detail is told apart from a clean one (seed 002)", "[outcome]") {
+TEST_CASE("latest_outcome_of: a success with a detail is told apart from a clean one (review tasks)", "[outcome]") {
   fixture quiet;
   quiet.report(errand::succeed{quiet.claim("w1"), "w1", "review did not post: no comments"});
   fixture clean;

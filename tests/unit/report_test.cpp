@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -102,6 +103,25 @@ TEST_CASE("report applies an event and returns the row as written", "[report]") 
   CHECK(result.row->detail == "resized 3 images");
   CHECK(f.memory.get(job.id)->version == result.row->version);
   CHECK(f.events_of(job.id) == std::vector<std::string>{"claim", "succeed"});
+}
+
+TEST_CASE("a report_result converts to bool as a dispatch_result does: true when the report was taken", "[report]") {
+  static_assert(!std::is_convertible_v<errand::report_result, bool>, "explicit, as dispatch_result's");
+  fixture f;
+  const auto job = f.running_job();
+  const errand::succeed done{1, "w1", {}};
+  if (const auto applied = errand::report(f.store, job.id, done, no_delay, f.clock.now())) {
+    CHECK(applied.applied());
+  } else {
+    FAIL("an applied report converted to false: " << applied.reason);
+  }
+  const auto duplicate = errand::report(f.store, job.id, done, no_delay, f.clock.now());
+  CHECK(duplicate.outcome == verdict::duplicate);
+  CHECK(static_cast<bool>(duplicate));
+  const auto rejected = errand::report(f.store, job.id, errand::cancel{}, no_delay, f.clock.now());
+  CHECK(rejected.why == rejection::illegal_transition);
+  CHECK_FALSE(static_cast<bool>(rejected));
+  CHECK_FALSE(errand::report(f.store, 99, errand::cancel{}, no_delay, f.clock.now()));
 }
 
 TEST_CASE("report on a job that does not exist says so", "[report]") {
@@ -253,7 +273,7 @@ TEST_CASE("contract 4: the reaper's reason names the heartbeat that committed la
 
 TEST_CASE("reap stops at its limit; the next pass takes the rest", "[report]") {
   fixture f;
-  for (int i = 0; i < 5; ++i) f.running_job("w" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) f.running_job(std::string("w").append(std::to_string(i)));
   f.clock.advance(1min);
   CHECK(errand::reap(f.store, no_delay, f.clock.now(), 3).size() == 3);
   CHECK(errand::reap(f.store, no_delay, f.clock.now(), 3).size() == 2);

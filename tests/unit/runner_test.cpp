@@ -5,6 +5,7 @@
 #include "errand_catch.hpp"
 #include <errand/memory.hpp>
 #include <errand/runner.hpp>
+#include <errand/stack_trace.hpp>
 
 #include <boost/describe/class.hpp>
 
@@ -212,7 +213,7 @@ TEST_CASE_METHOD(fixture, "a handler that returns normally succeeds the job", "[
   CHECK(runner.poll() == 0);
 }
 
-TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (seed 002)", "[runner][codec]") {
+TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (review tasks)", "[runner][codec]") {
   errand::runner runner(store, options(), clock);
   runner.handle<resize_request>("resize", [](const resize_request& request, errand::job_context& ctx) {
     CHECK(ctx.attempt() == 1);
@@ -235,7 +236,8 @@ TEST_CASE_METHOD(fixture, "a typed handler's success detail is recorded (seed 00
   CHECK(store.latest_outcome(noop)->text == "nothing to resize");
 }
 
-TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carrying its text (seeds 001, 004)",
+TEST_CASE_METHOD(fixture,
+                 "an exception from a handler becomes a failure carrying its text (pipeline steps, chat turns)",
                  "[runner][contract4]") {
   // A thread may run its handler, fail and report before poll() has claimed
   // for the next thread; with an immediate retry the next claim would take
@@ -260,7 +262,7 @@ TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carryin
     CHECK(job.last_error_kind == errand::error_kind::exception);
     CHECK(job.last_error_at == clock.now());
   }
-  CHECK(row(by_std).last_error == "disk full");
+  CHECK(row(by_std).last_error == "std::runtime_error: disk full");
   CHECK(row(by_int).last_error == "unknown exception: int");
   REQUIRE(row(by_custom).last_error);
   CHECK(contains(*row(by_custom).last_error, "unknown exception: "));
@@ -268,7 +270,24 @@ TEST_CASE_METHOD(fixture, "an exception from a handler becomes a failure carryin
   CHECK(runner.stats().failed == 3);
 }
 
-TEST_CASE_METHOD(fixture, "a handler fails deliberately, retryable or not (seed 000)", "[runner]") {
+TEST_CASE_METHOD(fixture, "a stack trace thrown with the exception is kept in the history with the error",
+                 "[runner][trace]") {
+  errand::runner runner(store, options(), clock);
+  runner.handle("sync", [](const std::string&, errand::job_context&) {
+    errand::throw_with_trace(std::runtime_error("upstream closed the stream"));
+  });
+  const auto id = enqueue("sync");
+  REQUIRE(runner.poll() == 1);
+  runner.wait_idle();
+
+  CHECK(row(id).last_error == "std::runtime_error: upstream closed the stream");
+  const auto errors = errand::errors_of(store.history(id));
+  REQUIRE(errors.size() == 1);
+  REQUIRE(errors.front().trace);
+  CHECK(errors.front().trace->starts_with(" 0# "));
+}
+
+TEST_CASE_METHOD(fixture, "a handler fails deliberately, retryable or not (work orders)", "[runner]") {
   errand::runner runner(store, options(), clock);
   runner.handle("validate", [](const std::string&, errand::job_context&) -> errand::job_result {
     return errand::failure{"invalid YAML: line 3", "invalid_input", false};
@@ -521,7 +540,7 @@ TEST_CASE_METHOD(fixture, "the reaper records why a dead worker's job stopped: i
   CHECK(log.mentions("recovered by the reaper: lease expired: worker dead-host:99:0"));
 }
 
-TEST_CASE_METHOD(fixture, "start() recovers the jobs a crashed process left running (seed 004)",
+TEST_CASE_METHOD(fixture, "start() recovers the jobs a crashed process left running (chat turns)",
                  "[runner][contract4]") {
   std::vector<std::int64_t> ids;
   for (int i = 0; i < 3; ++i) {
@@ -593,7 +612,7 @@ TEST_CASE_METHOD(fixture, "shutdown stops claiming, lets handlers finish, and re
   CHECK(row(stubborn).state == job_state::retry_pending);  // its late success was refused
   CHECK(runner.stats().rejected_reports == 1);
   CHECK(row(cooperative).state == job_state::retry_pending);
-  CHECK(row(cooperative).last_error == "upload interrupted by shutdown");
+  CHECK(row(cooperative).last_error == "std::runtime_error: upload interrupted by shutdown");
   CHECK(row(waiting).state == job_state::pending);
   CHECK(row(waiting).attempt == 0);
 
@@ -753,7 +772,7 @@ TEST_CASE_METHOD(fixture, "worker identities default to hostname:pid:index", "[r
   errand::runner runner(store, o, clock);
   const auto workers = runner.workers();
   REQUIRE(workers.size() == 2);
-  const auto pid = ":" + std::to_string(getpid()) + ":";
+  const auto pid = std::string(":").append(std::to_string(getpid())) + ":";
   CHECK(contains(workers[0], pid + "0"));
   CHECK(contains(workers[1], pid + "1"));
   CHECK(workers[0].find(':') > 0);

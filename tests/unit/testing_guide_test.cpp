@@ -18,7 +18,7 @@ TEST_CASE("a transient failure is visible while the job waits, and cleared when 
   runner.wait_idle();
   auto row = store.get(id);
   REQUIRE(row->state == errand::job_state::retry_pending);
-  CHECK(row->last_error == "upstream 503");
+  CHECK(row->last_error == "std::runtime_error: upstream 503");
   clock.set(row->run_at);
   runner.poll();
   runner.wait_idle();

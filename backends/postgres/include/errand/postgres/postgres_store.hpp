@@ -17,8 +17,12 @@
 // connections; each call borrows one. Processes: each opens its own store.
 //
 // Failures: a connection that breaks fails the operation in flight with
-// store_error and nothing of it is written (it was one transaction); the
-// next operation connects again, retrying with a doubling pause. A deadlock
+// postgres_connection_error and nothing of it is written (it was one
+// transaction); the next operation connects again, retrying with a doubling
+// pause. A server that refuses the connection for good (an unknown role, a
+// wrong password, a missing database) fails at once with
+// postgres_login_error, naming its reason. All are store_errors
+// (<errand/postgres/postgres_errors.hpp>). A deadlock
 // or serialization failure is retried. Bad input (a NUL byte, invalid UTF-8,
 // a payload that is not JSON) is refused before anything is written, naming
 // the job_spec and the field.
@@ -40,6 +44,7 @@
 #include <errand/postgres/detail/rows.hpp>
 #include <errand/postgres/detail/statements.hpp>
 #include <errand/postgres/migrate.hpp>
+#include <errand/postgres/postgres_errors.hpp>
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/schema.hpp>
 #include <errand/queue_settings.hpp>
@@ -497,8 +502,8 @@ class postgres_store {
         c.discard();
         if (broken == on_broken::fail || reconnected) throw;
         reconnected = true;
-      } catch (const detail::pg::transaction_aborted&) {
-        if (++rolled_back >= rollback_retries) throw;
+      } catch (const detail::pg::transaction_aborted& e) {
+        if (++rolled_back >= rollback_retries) throw postgres_statement_error(e.what(), e.sqlstate);
       }
     }
   }

@@ -9,10 +9,12 @@
 // payloads (errand writes them; operators query them), and CHECK constraints
 // listing the lifecycle's state names.
 
+#include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/lifecycle_states.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -70,20 +72,12 @@ inline postgres_tables postgres_tables_for(std::string_view schema, std::string_
 }
 
 // "('pending', 'running', ...)": the lifecycle's state names.
-inline std::string postgres_state_list() {
-  std::string list = "(";
-  for (const auto state : enumerators<job_state>()) {
-    if (list.size() > 1) list += ", ";
-    list += "'" + std::string(*name_of(state)) + "'";
-  }
-  return list + ")";
-}
+inline std::string postgres_state_list() { return detail::quoted_names(enumerators<job_state>()); }
 
 // The states a claim picks from. The claim query repeats this text exactly,
 // so the planner matches it to the partial index's predicate.
 inline std::string postgres_claimable_states() {
-  return "('" + std::string(*name_of(job_state::pending)) + "', '" + std::string(*name_of(job_state::retry_pending)) +
-         "')";
+  return detail::quoted_names(std::array{job_state::pending, job_state::retry_pending});
 }
 
 struct postgres_migration {
@@ -176,7 +170,7 @@ inline std::vector<postgres_migration> postgres_migrations(const postgres_tables
                              " ADD COLUMN IF NOT EXISTS last_error_kind TEXT,"
                              " ADD COLUMN IF NOT EXISTS last_error_at TIMESTAMPTZ,"
                              " ADD COLUMN IF NOT EXISTS detail TEXT",
-                         // Contract item 1, enforced by the database as well: absent is NULL,
+                         // Contract 1 of docs/concepts.md, enforced by the database as well: absent is NULL,
                          // never '', and a job that failed says why.
                          detail::pg::add_check_once(t, t.jobs, "jobs_last_error_not_empty", "last_error <> ''"),
                          detail::pg::add_check_once(t, t.jobs, "jobs_failure_has_reason",

@@ -8,9 +8,11 @@
 // characters), so the sqlite3 CLI shows them as they are and comparing the
 // text compares the times.
 
+#include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/lifecycle_states.hpp>
 
+#include <array>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,20 +44,12 @@ inline sqlite_tables sqlite_tables_for(std::string_view prefix) {
 
 // "('pending', 'running', ...)": the lifecycle's state names, as the CHECK
 // constraints and the claim index list them.
-inline std::string sqlite_state_list() {
-  std::string list = "(";
-  for (const auto state : enumerators<job_state>()) {
-    if (list.size() > 1) list += ", ";
-    list += "'" + std::string(*name_of(state)) + "'";
-  }
-  return list + ")";
-}
+inline std::string sqlite_state_list() { return detail::quoted_names(enumerators<job_state>()); }
 
 // The states a claim picks from. The claim query repeats this text exactly:
 // SQLite uses a partial index only for a query whose WHERE names its terms.
 inline std::string sqlite_claimable_states() {
-  return "('" + std::string(*name_of(job_state::pending)) + "', '" + std::string(*name_of(job_state::retry_pending)) +
-         "')";
+  return detail::quoted_names(std::array{job_state::pending, job_state::retry_pending});
 }
 
 // A column a migration adds to a table that does not have it yet.

@@ -67,15 +67,19 @@ class sqlite_store {
  public:
   // Opens (creating it if needed) the database at `path`: a file name, ":memory:"
   // or a "file:" URI. Sets WAL, synchronous and the busy timeout, then migrates.
+  // A path that cannot be opened for writing fails with one sentence naming
+  // it and the reason: "errand sqlite: cannot open 'db/jobs.db': directory
+  // 'db' does not exist" (docs/backends/sqlite.md lists them).
   explicit sqlite_store(const std::string& path, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
-    db_ = std::make_unique<detail::sqlite::connection>(
-        path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
     try {
+      db_ = std::make_unique<detail::sqlite::connection>(
+          path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
       configure();
       migrate();
-    } catch (const store_error& e) {
-      throw store_error("errand sqlite: cannot open '" + path + "': " + e.what());
+    } catch (const detail::sqlite::failure& e) {
+      throw store_error(
+          detail::concat("errand sqlite: cannot open '", path, "': ", detail::sqlite::why_cannot_open(path, e)));
     }
   }
 
@@ -504,8 +508,10 @@ class sqlite_store {
         const char* file = sqlite3_db_filename(db_->handle(), "main");
         const bool in_memory = !file || !*file;
         if (mode != "wal" && !in_memory)
-          throw store_error("errand sqlite: cannot switch the database to WAL (journal mode is '" + mode +
-                            "'); set sqlite_options::write_ahead_log = false where WAL cannot work");
+          throw detail::sqlite::failure(
+              detail::concat("cannot switch the database to WAL (journal mode is '", mode,
+                             "'); set sqlite_options::write_ahead_log = false where WAL cannot work"),
+              0, {});
       }
       db_->execute(options_.synchronous == sqlite_synchronous::full ? "PRAGMA synchronous = FULL"
                                                                     : "PRAGMA synchronous = NORMAL");
@@ -523,9 +529,11 @@ class sqlite_store {
         if (c.step()) current = c.integer(0);
       }
       if (current > sqlite_schema_version)
-        throw store_error("errand sqlite: " + tables_.schema_version + " says version " + std::to_string(current) +
-                          ", newer than this errand understands (" + std::to_string(sqlite_schema_version) +
-                          "); refusing to write to it");
+        throw detail::sqlite::failure(
+            detail::concat(tables_.schema_version, " says version ", std::to_string(current),
+                           ", newer than this errand understands (", std::to_string(sqlite_schema_version),
+                           "); refusing to write to it"),
+            0, {});
       for (const auto& migration : sqlite_migrations(tables_)) {
         if (migration.version <= current) continue;
         for (const auto& column : migration.added_columns)

@@ -102,19 +102,27 @@ class connection_pool {
   }
 
   // Opens a connection outside the pool (for a listener or a migration),
-  // with the same retries.
+  // with the same retries. A refusal that no retry can change (a wrong
+  // role, password or database) fails at once, as postgres_login_error.
   std::unique_ptr<connection> open_connection(bool prepare = true) const {
     auto pause = settings_.backoff;
     for (int attempt = 1;; ++attempt) {
+      std::string why;
       try {
         auto c = std::make_unique<connection>(settings_.url);
         if (prepare && settings_.on_open) settings_.on_open(*c);
         return c;
-      } catch (const store_error& e) {
-        if (attempt >= settings_.attempts)
-          throw connection_lost("errand: cannot reach PostgreSQL at '" + redacted(settings_.url) + "' after " +
-                                std::to_string(attempt) + " attempt(s): " + e.what());
+      } catch (const connect_failure& e) {
+        if (e.for_good)
+          throw postgres_login_error(concat("errand: PostgreSQL at '", redacted(settings_.url),
+                                            "' refused the connection (trying again will not help): ", e.server_says));
+        why = e.server_says;
+      } catch (const connection_lost& e) {
+        why = e.what();
       }
+      if (attempt >= settings_.attempts)
+        throw connection_lost(concat("errand: cannot reach PostgreSQL at '", redacted(settings_.url), "' after ",
+                                     std::to_string(attempt), attempt == 1 ? " attempt: " : " attempts: ", why));
       std::this_thread::sleep_for(pause);
       pause *= 2;
     }

@@ -21,6 +21,8 @@
 // before sql_error, because the transaction can simply be run again; a broken
 // connection or an in-doubt commit means the connection must be dropped.
 
+#include <errand/detail/text.hpp>
+#include <errand/postgres/postgres_errors.hpp>
 #include <errand/store.hpp>
 
 #include <pqxx/pqxx>
@@ -32,6 +34,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -51,22 +54,63 @@ using rows = std::vector<row>;
 
 // The connection is gone (or a commit's outcome is unknown): nothing of the
 // failed transaction was written, and the connection must not be reused.
-struct connection_lost : store_error {
-  using store_error::store_error;
-};
+using connection_lost = postgres_connection_error;
+
+// The server refused a statement; `sqlstate` says why.
+using statement_failed = postgres_statement_error;
 
 // The server rolled the transaction back to resolve a conflict (deadlock,
-// serialization failure); running it again is safe.
-struct transaction_aborted : store_error {
-  using store_error::store_error;
+// serialization failure); running it again is safe. The store runs it again,
+// and throws a plain postgres_statement_error when it gives up.
+struct transaction_aborted : postgres_statement_error {
+  using postgres_statement_error::postgres_statement_error;
 };
 
-// The server refused a statement; `sqlstate` says why (23505 unique
-// violation, 22P02 invalid JSON, ...).
-struct statement_failed : store_error {
-  statement_failed(const std::string& what, std::string state) : store_error(what), sqlstate(std::move(state)) {}
-  std::string sqlstate;
+// libpq could not open a connection: `server_says` is its message, and
+// `for_good` whether trying again could change anything.
+struct connect_failure : store_error {
+  connect_failure(std::string says, bool permanent)
+      : store_error(concat("errand: cannot connect to PostgreSQL: ", says)),
+        server_says(std::move(says)),
+        for_good(permanent) {}
+  std::string server_says;
+  bool for_good;
 };
+
+// Whether a failed connection attempt will fail again whatever the timing.
+// libpq gives no SQLSTATE for it, only its message: a server that answered
+// reports "FATAL:" (an unknown role, a wrong password, a missing database, no
+// pg_hba.conf entry: all for good, but for a server starting up, shutting
+// down, recovering or full); a connection string libpq cannot parse, or one
+// without the password the server asks for, fails before the server decides.
+// Everything else (refused, timed out, no such host) is worth another try. A
+// server whose messages are translated (lc_messages) may not say "FATAL:";
+// its refusals are then tried again, and still fail with its reason.
+inline bool fails_for_good(std::string_view libpq_message) {
+  for (const std::string_view client_side :
+       {"no password supplied", "invalid connection option", "missing \"=\" after", "invalid URI",
+        "unterminated quoted string", "invalid integer value", "invalid sslmode value", "invalid port number"})
+    if (libpq_message.find(client_side) != std::string_view::npos) return true;
+  if (libpq_message.find("FATAL:") == std::string_view::npos) return false;
+  for (const std::string_view not_now :
+       {"the database system is starting up", "the database system is shutting down",
+        "the database system is in recovery mode", "the database system is not yet accepting connections",
+        "the database system is not accepting connections", "sorry, too many clients already",
+        "remaining connection slots are reserved"})
+    if (libpq_message.find(not_now) != std::string_view::npos) return false;
+  return true;
+}
+
+inline std::unique_ptr<pqxx::connection> open_pqxx_connection(const std::string& url) {
+  try {
+    return std::make_unique<pqxx::connection>(url);
+  } catch (const std::exception& e) {
+    std::string says = e.what();
+    while (!says.empty() && (says.back() == '\n' || says.back() == ' ')) says.pop_back();
+    const bool permanent = fails_for_good(says);
+    throw connect_failure(std::move(says), permanent);
+  }
+}
 
 namespace pqxx_calls {
 
@@ -96,12 +140,14 @@ decltype(auto) translated(const pqxx::connection& connection, Call&& call) {
   try {
     return std::forward<Call>(call)();
   } catch (const pqxx::serialization_failure& e) {
-    throw transaction_aborted(std::string("errand: PostgreSQL serialization failure, nothing written: ") + e.what());
+    // Named by SQLSTATE class 40 here: libpqxx 6 gives these no sqlstate().
+    throw transaction_aborted(std::string("errand: PostgreSQL serialization failure, nothing written: ") + e.what(),
+                              "40001");
   } catch (const pqxx::deadlock_detected& e) {
-    throw transaction_aborted(std::string("errand: PostgreSQL deadlock, nothing written: ") + e.what());
+    throw transaction_aborted(std::string("errand: PostgreSQL deadlock, nothing written: ") + e.what(), "40P01");
   } catch (const pqxx::transaction_rollback& e) {
-    throw transaction_aborted(std::string("errand: PostgreSQL rolled the transaction back, nothing written: ") +
-                              e.what());
+    throw transaction_aborted(
+        std::string("errand: PostgreSQL rolled the transaction back, nothing written: ") + e.what(), "40000");
   } catch (const pqxx::broken_connection& e) {
     throw connection_lost(std::string("errand: PostgreSQL connection lost, nothing written: ") + e.what());
   } catch (const pqxx::in_doubt_error& e) {
@@ -165,13 +211,8 @@ class transaction {
 // One connection to the server. Not thread-safe: one thread uses it at a time.
 class connection {
  public:
-  explicit connection(const std::string& url) {
-    try {
-      connection_ = std::make_unique<pqxx::connection>(url);
-    } catch (const std::exception& e) {
-      throw connection_lost(std::string("errand: cannot connect to PostgreSQL: ") + e.what());
-    }
-  }
+  // Throws connect_failure.
+  explicit connection(const std::string& url) : connection_(open_pqxx_connection(url)) {}
 
   void prepare(const std::string& name, const std::string& sql) {
     pqxx_calls::translated(*connection_, [&] { connection_->prepare(name, sql); });
@@ -260,13 +301,7 @@ class listening_connection {
 #endif
 
   struct owned_connection {
-    explicit owned_connection(const std::string& url) {
-      try {
-        connection_ = std::make_unique<pqxx::connection>(url);
-      } catch (const std::exception& e) {
-        throw connection_lost(std::string("errand: cannot connect to PostgreSQL: ") + e.what());
-      }
-    }
+    explicit owned_connection(const std::string& url) : connection_(open_pqxx_connection(url)) {}
     int backend_pid() const noexcept { return connection_->backendpid(); }
     std::unique_ptr<pqxx::connection> connection_;
   };

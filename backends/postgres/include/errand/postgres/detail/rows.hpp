@@ -7,6 +7,7 @@
 // cannot read (an unknown state in a legacy row, text where a number
 // belongs) throws corrupt_row naming the job and the column.
 
+#include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/job.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
@@ -84,11 +85,7 @@ class row_reader {
     return *cells_[column_];
   }
 
-  std::string shown() const {
-    constexpr std::size_t most = 60;
-    const std::string& t = text();
-    return "'" + t.substr(0, most) + (t.size() > most ? "…'" : "'");
-  }
+  std::string shown() const { return detail::quoted_excerpt(text()); }
 
   void read(std::string& out) { out = text(); }
 

@@ -4,23 +4,44 @@
 // sqlite_busy, so that the caller can roll back and try the whole unit again.
 // Nothing here locks: the store serialises all use of a connection.
 
+#include <errand/detail/text.hpp>
 #include <errand/store.hpp>
 #include <errand/time.hpp>
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
+#include <utility>
+
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
 
 namespace errand::detail::sqlite {
 
+// A failed SQLite call (or a database errand refuses), with the parts a
+// caller may word differently: "errand sqlite: <reason>" is the message.
+struct failure : store_error {
+  failure(std::string why, int extended_code, std::string sqlite_says)
+      : store_error(concat("errand sqlite: ", why)),
+        reason(std::move(why)),
+        code(extended_code),
+        sqlite_message(std::move(sqlite_says)) {}
+  std::string reason;
+  int code;                    // SQLite's extended result code; 0 when errand refused
+  std::string sqlite_message;  // sqlite3_errmsg(), without the statement it came from
+};
+
 // SQLite gave up waiting for another connection (SQLITE_BUSY or SQLITE_LOCKED).
-struct busy : store_error {
-  using store_error::store_error;
+struct busy : failure {
+  using failure::failure;
 };
 
 inline bool is_busy(int code) {
@@ -29,11 +50,36 @@ inline bool is_busy(int code) {
 }
 
 [[noreturn]] inline void raise(sqlite3* db, int code, std::string_view doing) {
-  std::string message = "errand sqlite: " + std::string(doing) + ": " +
-                        (db ? sqlite3_errmsg(db) : sqlite3_errstr(code)) + " (SQLite code " +
-                        std::to_string(db ? sqlite3_extended_errcode(db) : code) + ")";
-  if (is_busy(code)) throw busy(message);
-  throw store_error(message);
+  const int extended = db ? sqlite3_extended_errcode(db) : code;
+  std::string says = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  std::string reason = concat(doing, ": ", says, " (SQLite code ", std::to_string(extended), ")");
+  if (is_busy(code)) throw busy(std::move(reason), extended, std::move(says));
+  throw failure(std::move(reason), extended, std::move(says));
+}
+
+// Why the database at `path` cannot be opened for writing, in one sentence.
+// SQLite says "unable to open database file" whether the directory is
+// missing or not writable; the file system tells them apart. A "file:" URI
+// or ":memory:" keeps SQLite's words.
+inline std::string why_cannot_open(const std::string& path, const failure& f) {
+  const int primary = f.code & 0xff;
+  if (f.code == 0) return f.reason;
+  const bool file_system = primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY || primary == SQLITE_PERM;
+  if (!file_system || path.empty() || path == ":memory:" || path.starts_with("file:")) return f.sqlite_message;
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  const fs::path directory = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ignored;
+  if (!fs::exists(directory, ignored)) return concat("directory '", directory.string(), "' does not exist");
+  if (!fs::is_directory(directory, ignored)) return concat("'", directory.string(), "' is not a directory");
+#if __has_include(<unistd.h>)
+  if (fs::exists(file, ignored) && ::access(path.c_str(), W_OK) != 0)
+    return "the file is read-only, and errand writes every change to it";
+  if (::access(directory.c_str(), W_OK | X_OK) != 0)
+    return concat("directory '", directory.string(),
+                  "' is not writable, and SQLite creates the database and its journal files there");
+#endif
+  return f.sqlite_message;
 }
 
 // One use of a prepared statement: bind, step, read; the statement is reset
@@ -110,14 +156,17 @@ class connection {
     sqlite3* db = nullptr;
     const int code = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
     if (code != SQLITE_OK) {
-      std::string message =
-          "errand sqlite: cannot open '" + path + "': " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
+      failure refused("opening the database", db ? sqlite3_extended_errcode(db) : code,
+                      db ? sqlite3_errmsg(db) : sqlite3_errstr(code));
       sqlite3_close_v2(db);
-      throw store_error(message);
+      throw refused;
     }
     db_ = db;
     owned_ = true;
     sqlite3_extended_result_codes(db_, 1);
+    // SQLite opens a file it may not write read-only, and says so only at the first write.
+    if (sqlite3_db_readonly(db_, "main") == 1)
+      throw failure("the database is read-only", SQLITE_READONLY, "attempt to write a readonly database");
   }
 
   explicit connection(sqlite3* adopted) : db_(adopted), owned_(false) {}

@@ -5,6 +5,7 @@
 // errand cannot read (an unknown state, a time that is not ISO-8601 UTC, text
 // where a number belongs) throws corrupt_row naming the job and the column.
 
+#include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/job.hpp>
 #include <errand/sqlite/detail/connection.hpp>
@@ -65,11 +66,7 @@ class row_reader {
     throw corrupt_row(job_id_, "column '" + std::string(name_) + "' " + what);
   }
 
-  std::string shown() const {
-    constexpr std::size_t most = 60;
-    const auto text = cursor_.text(column_);
-    return "'" + std::string(text.substr(0, most)) + (text.size() > most ? "…'" : "'");
-  }
+  std::string shown() const { return detail::quoted_excerpt(cursor_.text(column_)); }
 
   std::string_view held_type() const {
     switch (cursor_.type(column_)) {
@@ -94,9 +91,10 @@ class row_reader {
   template <class Integer>
   requires std::is_integral_v<Integer>
   void read(Integer& out) {
-    if (cursor_.type(column_) != SQLITE_INTEGER)
-      corrupt("holds " + std::string(held_type()) + (cursor_.type(column_) == SQLITE_TEXT ? " " + shown() : "") +
-              ", not an integer");
+    if (cursor_.type(column_) != SQLITE_INTEGER) {
+      const bool text = cursor_.type(column_) == SQLITE_TEXT;
+      corrupt(detail::concat("holds ", held_type(), text ? " " : "", text ? shown() : "", ", not an integer"));
+    }
     const auto value = cursor_.integer(column_);
     if (value < std::numeric_limits<Integer>::min() || value > std::numeric_limits<Integer>::max())
       corrupt("holds " + std::to_string(value) + ", out of range");

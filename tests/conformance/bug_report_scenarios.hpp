@@ -1,7 +1,8 @@
 #pragma once
-// The five bug reports in shared/seeds/, each replayed against a backend: the
-// behaviour each one asked for, asserted. Included after conformance_suite.hpp,
-// so every backend that passes the suite passes these too.
+// The five bug reports the examples model (docs/examples.md tells each story),
+// each replayed against a backend: the behaviour each one asked for, asserted.
+// Included after conformance_suite.hpp, so every backend that passes the suite
+// passes these too.
 
 #include "conformance_suite.hpp"
 
@@ -10,7 +11,7 @@
 #include <condition_variable>
 #include <latch>
 
-namespace seeds {
+namespace scenarios {
 
 using namespace std::chrono_literals;
 using errand::job_state;
@@ -18,7 +19,7 @@ using errand::job_state;
 inline errand::runner_options quiet_options(std::size_t threads = 1) {
   errand::runner_options options;
   options.threads = threads;
-  options.worker_id = "seed-worker";
+  options.worker_id = "scenario-worker";
   options.deadline = 600s;
   options.retry = errand::retry_policy{10s, 2.0, 5min, 0.0, 1};
   options.log = [](std::string_view) {};
@@ -49,11 +50,11 @@ BOOST_DESCRIBE_STRUCT(api_view, (), (state, last_error, last_error_at))
 
 inline api_view as_api(const errand::job& row) { return errand::from_json<api_view>(errand::to_json(row)); }
 
-}  // namespace seeds
+}  // namespace scenarios
 
-TEMPLATE_LIST_TEST_CASE("seed 000: invalid input fails at once with its reason; a transient failure stays visible",
-                        "[seed][contract]", conformance_fixtures) {
-  using namespace seeds;
+TEMPLATE_LIST_TEST_CASE("work orders: invalid input fails at once with its reason; a transient failure stays visible",
+                        "[scenario][contract]", conformance_fixtures) {
+  using namespace scenarios;
   TestType fixture;
   auto& store = fixture.store();
   errand::manual_clock clock;
@@ -82,7 +83,7 @@ TEMPLATE_LIST_TEST_CASE("seed 000: invalid input fails at once with its reason; 
   REQUIRE(waiting->state == job_state::retry_pending);
   const auto api = as_api(*waiting);
   CHECK(api.state == "retry_pending");
-  CHECK(api.last_error == "deployments.apps \"web\" not found");
+  CHECK(api.last_error == "std::runtime_error: deployments.apps \"web\" not found");
   CHECK(api.last_error_at == errand::to_iso8601(clock.now()));
 
   // Still visible while it waits; cleared when the next attempt starts.
@@ -102,9 +103,9 @@ TEMPLATE_LIST_TEST_CASE("seed 000: invalid input fails at once with its reason; 
   CHECK(errand::errors_of(store.history(transient)).size() == 1);
 }
 
-TEMPLATE_LIST_TEST_CASE("seed 001: a step whose client misbehaves is never left running", "[seed][contract]",
+TEMPLATE_LIST_TEST_CASE("pipeline steps: a step whose client misbehaves is never left running", "[scenario][contract]",
                         conformance_fixtures) {
-  using namespace seeds;
+  using namespace scenarios;
   TestType fixture;
   auto& store = fixture.store();
   errand::manual_clock clock;
@@ -151,9 +152,9 @@ TEMPLATE_LIST_TEST_CASE("seed 001: a step whose client misbehaves is never left 
   CHECK(store.count_by_state()[job_state::running] == 0);
 }
 
-TEMPLATE_LIST_TEST_CASE("seed 002: a detail-less report keeps the reason; no-op successes are told apart",
-                        "[seed][contract]", conformance_fixtures) {
-  using namespace seeds;
+TEMPLATE_LIST_TEST_CASE("review tasks: a detail-less report keeps the reason; no-op successes are told apart",
+                        "[scenario][contract]", conformance_fixtures) {
+  using namespace scenarios;
   using conformance::claim_by;
   using conformance::t0;
   TestType fixture;
@@ -204,9 +205,10 @@ TEMPLATE_LIST_TEST_CASE("seed 002: a detail-less report keeps the reason; no-op 
   CHECK(silent_noops == 1);
 }
 
-TEMPLATE_LIST_TEST_CASE("seed 003: the error survives a page refresh, reaches subscribers, and is the latest outcome",
-                        "[seed][contract]", conformance_fixtures) {
-  using namespace seeds;
+TEMPLATE_LIST_TEST_CASE(
+    "agent sessions: the error survives a page refresh, reaches subscribers, and is the latest outcome",
+    "[scenario][contract]", conformance_fixtures) {
+  using namespace scenarios;
   using conformance::t0;
   TestType fixture;
   auto& store = fixture.store();
@@ -247,9 +249,9 @@ TEMPLATE_LIST_TEST_CASE("seed 003: the error survives a page refresh, reaches su
   CHECK("Latest output:\nError: " + *latest->text == "Latest output:\nError: claude exec timed out");
 }
 
-TEMPLATE_LIST_TEST_CASE("seed 004: a panic in processing is stored; stale running jobs are recovered",
-                        "[seed][contract]", conformance_fixtures) {
-  using namespace seeds;
+TEMPLATE_LIST_TEST_CASE("chat turns: a panic in processing is stored; stale running jobs are recovered",
+                        "[scenario][contract]", conformance_fixtures) {
+  using namespace scenarios;
   TestType fixture;
   auto& store = fixture.store();
   errand::manual_clock clock;
