@@ -164,9 +164,12 @@ class connection {
     db_ = db;
     owned_ = true;
     sqlite3_extended_result_codes(db_, 1);
-    // SQLite opens a file it may not write read-only, and says so only at the first write.
-    if (sqlite3_db_readonly(db_, "main") == 1)
+    // Asked to write, SQLite opens a file it may not write read-only, and says
+    // so only at the first write; a connection opened to read is what it asked for.
+    if ((flags & SQLITE_OPEN_READWRITE) && sqlite3_db_readonly(db_, "main") == 1) {
+      sqlite3_close_v2(db_);
       throw failure("the database is read-only", SQLITE_READONLY, "attempt to write a readonly database");
+    }
   }
 
   explicit connection(sqlite3* adopted) : db_(adopted), owned_(false) {}
