@@ -55,7 +55,12 @@ std::string state_name(errand::job_state s) { return std::string(errand::name_of
 std::string span(errand::duration d) {
   using namespace std::chrono;
   const auto total = duration_cast<seconds>(d < errand::duration::zero() ? -d : d).count();
-  const auto two = [](long long n) { return (n < 10 ? "0" : "") + std::to_string(n); };
+  // Appended, not "0" + to_string(n): GCC 12 at -O3 warns (-Wrestrict) on the insert that would do.
+  const auto two = [](long long n) {
+    std::string digits = n < 10 ? "0" : "";
+    digits += std::to_string(n);
+    return digits;
+  };
   std::string text;
   if (total < 60)
     text = std::to_string(total) + "s";
