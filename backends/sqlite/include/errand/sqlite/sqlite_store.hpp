@@ -611,7 +611,10 @@ class sqlite_store {
   enqueued insert(const job_spec& spec, time_point now) {
     if (spec.unique_key) {
       std::string states;  // ",pending,running,": the states that hold the key; empty: any
-      for (const auto state : spec.unique_states) states += "," + std::string(*name_of(state));
+      for (const auto state : spec.unique_states) {
+        states += ',';
+        states += *name_of(state);  // appended: "," + name trips GCC 12's -Wrestrict at -O3
+      }
       if (!states.empty()) states += ",";
       auto c = db_->use(sql_.find_holder);
       c.bind(1, *spec.unique_key);
