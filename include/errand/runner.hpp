@@ -150,13 +150,95 @@ struct registered_handler {
   handler_options options;
 };
 
+template <store S>
+class runner_engine;
+
 }  // namespace detail
 
 template <store S>
 class runner {
  public:
   // The store and the clock must outlive the runner.
-  explicit runner(S& jobs, runner_options options = {}, const clock& time = detail::wall_clock())
+  explicit runner(S& jobs, runner_options options = {}, const clock& time = detail::wall_clock());
+
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+
+  // A graceful stop(), then waits for every handler to return, even one that
+  // ignores its stop_token (its job was released already).
+  ~runner();
+
+  // Registers the handler for jobs of `kind`, whose payload the codec decodes
+  // as Payload. A payload that does not decode fails the job, not retryable.
+  template <class Payload, std::invocable<const Payload&, job_context&> F>
+  runner& handle(std::string kind, F handler, handler_options options = {}) {
+    engine_->template handle<Payload>(std::move(kind), std::move(handler), options);
+    return *this;
+  }
+
+  // Registers a handler that gets the payload as the JSON text stored.
+  template <std::invocable<const std::string&, job_context&> F>
+  runner& handle(std::string kind, F handler, handler_options options = {}) {
+    engine_->handle(std::move(kind), std::move(handler), options);
+    return *this;
+  }
+
+  // Enqueues a job on every tick of `job.when` (periodic.hpp): each
+  // supervise() enqueues the ticks that came due, and start()'s loop wakes for
+  // them. Every runner of a database may schedule the same periodic jobs:
+  // each tick is enqueued once. Register them before the first poll() or
+  // start(), as handlers.
+  runner& schedule(periodic_job job);
+
+  // Claims a due job for every idle thread and starts its handler. Returns how
+  // many it started.
+  std::size_t poll();
+
+  // Everything that depends on the time, at clock.now(): deadlines, heartbeats,
+  // the end of a shutdown's grace period, the reaper (its first pass, the
+  // crash recovery, happens on the first call) and periodic jobs.
+  void supervise();
+
+  // Blocks until no handler is running: every started attempt has returned
+  // and its report has been written (or refused).
+  void wait_idle();
+
+  // Stops claiming and requests stop on every running handler. Handlers still
+  // running when the grace period (measured on the clock) is over are recorded
+  // as failures of kind `shutdown` by supervise(), and retry.
+  void begin_shutdown();
+
+  // Production mode: runs the start-up reaper pass (crash recovery) and a
+  // first poll in the calling thread, then polls and supervises on a
+  // background thread until stop().
+  void start();
+
+  // Graceful shutdown: stop claiming, request stop on the running handlers,
+  // give them the grace period (on the clock), then record those still
+  // running as unfinished so they retry. Returns without waiting for a handler
+  // that ignores its stop_token; the destructor does. Safe to call twice.
+  void stop();
+
+  runner_stats stats() const;
+
+  // The identities the threads claim and report as, thread i at index i.
+  std::vector<std::string> workers() const;
+
+ private:
+  // The threads hold a pointer to the engine, which therefore never moves.
+  std::unique_ptr<detail::runner_engine<S>> engine_;
+};
+
+namespace detail {
+
+// The runner's work. runner<S> forwards to it from members defined out of
+// the class, so that `extern template class runner<S>` (what the backends'
+// umbrella headers declare under ERRAND_SEPARATE_COMPILATION) leaves all of
+// it to the one translation unit that instantiates runner<S>.
+template <store S>
+class runner_engine {
+ public:
+  runner_engine(S& jobs, runner_options options, const clock& time)
       : store_(jobs), options_(std::move(options)), clock_(time) {
     if (options_.threads == 0) throw std::invalid_argument("errand: a runner needs at least one thread");
     if (options_.lease <= duration::zero() || options_.poll_interval <= duration::zero() ||
@@ -177,12 +259,10 @@ class runner {
       slots_[i].thread = std::jthread([this, i](std::stop_token stop) { serve(i, stop); });
   }
 
-  runner(const runner&) = delete;
-  runner& operator=(const runner&) = delete;
+  runner_engine(const runner_engine&) = delete;
+  runner_engine& operator=(const runner_engine&) = delete;
 
-  // A graceful stop(), then waits for every handler to return, even one that
-  // ignores its stop_token (its job was released already).
-  ~runner() {
+  ~runner_engine() {
     stop();
     for (auto& s : slots_) s.thread.request_stop();
     work_ready_.notify_all();
@@ -190,33 +270,23 @@ class runner {
     listening_.reset();
   }
 
-  // Registers the handler for jobs of `kind`, whose payload the codec decodes
-  // as Payload. A payload that does not decode fails the job, not retryable.
   template <class Payload, std::invocable<const Payload&, job_context&> F>
-  runner& handle(std::string kind, F handler, handler_options options = {}) {
+  runner_engine& handle(std::string kind, F handler, handler_options options) {
     return add_handler(std::move(kind), detail::typed_handler<Payload>(std::move(handler)), options);
   }
 
-  // Registers a handler that gets the payload as the JSON text stored.
   template <std::invocable<const std::string&, job_context&> F>
-  runner& handle(std::string kind, F handler, handler_options options = {}) {
+  runner_engine& handle(std::string kind, F handler, handler_options options) {
     return add_handler(std::move(kind), detail::raw_handler(std::move(handler)), options);
   }
 
-  // Enqueues a job on every tick of `job.when` (periodic.hpp): each
-  // supervise() enqueues the ticks that came due, and start()'s loop wakes for
-  // them. Every runner of a database may schedule the same periodic jobs:
-  // each tick is enqueued once. Register them before the first poll() or
-  // start(), as handlers.
-  runner& schedule(periodic_job job) {
+  runner_engine& schedule(periodic_job job) {
     std::scoped_lock lock(mutex_);
     if (started_) throw std::logic_error("errand: schedule periodic jobs before the runner's first poll() or start()");
     periodic_.add(std::move(job));
     return *this;
   }
 
-  // Claims a due job for every idle thread and starts its handler. Returns how
-  // many it started.
   std::size_t poll() {
     std::vector<std::size_t> reserved;
     {
@@ -255,9 +325,6 @@ class runner {
     return started;
   }
 
-  // Everything that depends on the time, at clock.now(): deadlines, heartbeats,
-  // the end of a shutdown's grace period, the reaper (its first pass, the
-  // crash recovery, happens on the first call) and periodic jobs.
   void supervise() {
     const time_point now = clock_.now();
     supervise_attempts(now);
@@ -273,8 +340,6 @@ class runner {
     if (reap_due) reap_expired(now);
   }
 
-  // Blocks until no handler is running: every started attempt has returned
-  // and its report has been written (or refused).
   void wait_idle() {
     std::unique_lock lock(mutex_);
     idle_.wait(lock, [&] {
@@ -282,9 +347,6 @@ class runner {
     });
   }
 
-  // Stops claiming and requests stop on every running handler. Handlers still
-  // running when the grace period (measured on the clock) is over are recorded
-  // as failures of kind `shutdown` by supervise(), and retry.
   void begin_shutdown() {
     std::vector<std::shared_ptr<attempt>> running;
     {
@@ -301,9 +363,6 @@ class runner {
           detail::duration_text(options_.shutdown_grace) + " to finish");
   }
 
-  // Production mode: runs the start-up reaper pass (crash recovery) and a
-  // first poll in the calling thread, then polls and supervises on a
-  // background thread until stop().
   void start() {
     {
       std::scoped_lock lock(mutex_);
@@ -316,10 +375,6 @@ class runner {
     loop_ = std::jthread([this](std::stop_token stop) { run_loop(stop); });
   }
 
-  // Graceful shutdown: stop claiming, request stop on the running handlers,
-  // give them the grace period (on the clock), then record those still
-  // running as unfinished so they retry. Returns without waiting for a handler
-  // that ignores its stop_token; the destructor does. Safe to call twice.
   void stop() {
     begin_shutdown();
     if (loop_.joinable()) {
@@ -344,7 +399,6 @@ class runner {
     return stats_;
   }
 
-  // The identities the threads claim and report as, thread i at index i.
   std::vector<std::string> workers() const {
     std::vector<std::string> ids;
     for (const auto& s : slots_) ids.push_back(s.worker);
@@ -405,7 +459,7 @@ class runner {
     for (const auto& a : due_heartbeat) extend_lease(a, now);
   }
 
-  runner& add_handler(std::string kind, detail::erased_handler run, handler_options options) {
+  runner_engine& add_handler(std::string kind, detail::erased_handler run, handler_options options) {
     std::scoped_lock lock(mutex_);
     if (started_) throw std::logic_error("errand: register handlers before the runner's first poll() or start()");
     if (!handlers_.emplace(kind, detail::registered_handler{std::move(run), options}).second)
@@ -669,5 +723,60 @@ class runner {
   subscription listening_;
   std::jthread loop_;
 };
+
+}  // namespace detail
+
+template <store S>
+runner<S>::runner(S& jobs, runner_options options, const clock& time)
+    : engine_(std::make_unique<detail::runner_engine<S>>(jobs, std::move(options), time)) {}
+
+template <store S>
+runner<S>::~runner() = default;
+
+template <store S>
+runner<S>& runner<S>::schedule(periodic_job job) {
+  engine_->schedule(std::move(job));
+  return *this;
+}
+
+template <store S>
+std::size_t runner<S>::poll() {
+  return engine_->poll();
+}
+
+template <store S>
+void runner<S>::supervise() {
+  engine_->supervise();
+}
+
+template <store S>
+void runner<S>::wait_idle() {
+  engine_->wait_idle();
+}
+
+template <store S>
+void runner<S>::begin_shutdown() {
+  engine_->begin_shutdown();
+}
+
+template <store S>
+void runner<S>::start() {
+  engine_->start();
+}
+
+template <store S>
+void runner<S>::stop() {
+  engine_->stop();
+}
+
+template <store S>
+runner_stats runner<S>::stats() const {
+  return engine_->stats();
+}
+
+template <store S>
+std::vector<std::string> runner<S>::workers() const {
+  return engine_->workers();
+}
 
 }  // namespace errand

@@ -10,6 +10,7 @@
 // so CI fails.
 
 #include <errand/postgres.hpp>
+#include <errand/postgres/detail/connection_pool.hpp>
 
 #include <unistd.h>
 

@@ -1,35 +1,24 @@
 #pragma once
-// The machinery behind <errand/codec.hpp>.
+// The machinery behind <errand/codec.hpp>: templates that walk Boost.Describe'd
+// types, writing JSON text themselves and reading it from a json_document.
 //
-// cereal's JSON archives do the parsing, escaping and number formatting; this file walks
-// Boost.Describe'd types and drives the archives directly (setNextName, startNode, saveValue,
-// loadValue, ...) instead of going through cereal's serialize() dispatch, because that dispatch
-// wraps the top-level value in {"value0": ...}, writes an empty optional as {"nullopt": ...} and
-// cannot say which field a failure happened in.
-//
-// Only cereal's archive interface is used, never rapidjson's: Debian's cereal uses the system
-// rapidjson while Conan's and vcpkg's bundle their own copy under another namespace. Two
-// consequences shape the code below:
-//   - The input archive can load a value as a type it is told but cannot say which type a value
-//     has; a mismatch surfaces as cereal::RapidJSONException (cereal makes rapidjson's assertions
-//     throw), a missing member as plain cereal::Exception. Values of unknown shape (json_text,
-//     error messages) are therefore read by trying one type after another.
-//   - The output archive has no way to write raw JSON and cannot write a bare top-level value, so
-//     a json_text is parsed and its values written one by one, and every document is written as the
-//     single element of an array whose brackets are then cut off.
+// A json_document is a parsed text and a position in it, through cereal's JSON
+// archives (json_document.hpp holds that code and says why it is written the
+// way it is). Its members are not templates, so that cereal's headers and
+// code stay out of the translation units that only use the codec: by default
+// json_document.hpp follows at the end of this header; with
+// ERRAND_SEPARATE_COMPILATION (config.hpp) it is compiled once, in the file
+// that includes <errand/src.hpp> (or a backend's src.hpp).
 
 #include <errand/codec.hpp>
+#include <errand/config.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/time.hpp>
 
-#if !defined(CEREAL_ARCHIVES_JSON_HPP_) && (defined(RAPIDJSON_ASSERT) || defined(CEREAL_RAPIDJSON_ASSERT))
-#error "include <errand/codec.hpp> before rapidjson: errand needs cereal's RAPIDJSON_ASSERT, which throws"
-#endif
 #include <boost/describe/enumerators.hpp>
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>
 #include <boost/mp11/algorithm.hpp>
-#include <cereal/archives/json.hpp>
 
 #include <charconv>
 #include <chrono>
@@ -38,8 +27,8 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -175,215 +164,49 @@ std::string expectation() {
   }
 }
 
-// cereal's writer is rapidjson's PrettyWriter, which even with NoIndent() puts a newline before
-// each member and a space after each colon. That is the only whitespace it writes outside strings,
-// and inside strings it escapes every control character, so dropping unquoted spaces and newlines
-// leaves the compact form.
-inline std::string without_layout(std::string_view pretty) {
-  std::string compact;
-  compact.reserve(pretty.size());
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : pretty) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == ' ' || c == '\n') {
-      continue;
-    } else if (c == '"') {
-      in_string = true;
-    }
-    compact += c;
-  }
-  return compact;
-}
+class parsed_json;
 
-// Compact JSON for the one value `write_value` writes into the archive it is given.
-template <class WriteValue>
-std::string write_compact(WriteValue&& write_value) {
-  std::ostringstream pretty;
-  {
-    cereal::JSONOutputArchive archive(pretty, cereal::JSONOutputArchive::Options::NoIndent());
-    archive.makeArray();
-    std::forward<WriteValue>(write_value)(archive);
-  }  // the archive writes its closing brackets when it is destroyed
-  const std::string compact = without_layout(pretty.str());
-  return compact.substr(1, compact.size() - 2);
-}
-
-// Appends `text` to `out`, writing a number whose digits are all zero without its exponent
-// ("0e92" as "0", "-0.0E+300" as "-0.0"). rapidjson 1.1.0, which Debian's cereal parses with,
-// reads such a number as a huge one (0e92 as 1.41e73: it normalises a zero mantissa with
-// __builtin_clzll(0)); the value is zero whatever the exponent, so the exponent is dropped.
-inline void append_without_zero_exponents(std::string& out, std::string_view text) {
-  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size();) {
-    const char c = text[i];
-    if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size()) out += text[++i];
-      else if (c == '"') in_string = false;
-      ++i;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    if (c != '-' && !is_digit(c)) {
-      out += c;
-      ++i;
-      continue;
-    }
-    std::size_t end = i + (c == '-' ? 1 : 0);
-    bool all_zero = true;
-    while (end < text.size() && (is_digit(text[end]) || text[end] == '.')) {
-      if (text[end] != '0' && text[end] != '.') all_zero = false;
-      ++end;
-    }
-    const std::size_t significand_end = end;
-    if (end < text.size() && (text[end] == 'e' || text[end] == 'E')) {
-      ++end;
-      if (end < text.size() && (text[end] == '+' || text[end] == '-')) ++end;
-      const std::size_t exponent_digits = end;
-      while (end < text.size() && is_digit(text[end])) ++end;
-      const bool drop_exponent = all_zero && end > exponent_digits;  // "0e" stays malformed
-      out.append(text.substr(i, (drop_exponent ? significand_end : end) - i));
-    } else {
-      out.append(text.substr(i, end - i));
-    }
-    i = end;
-  }
-}
-
-// A JSON text parsed by cereal's input archive, positioned before its one value. The text is
-// parsed inside an array because the archive accepts only an object or an array at the top.
-class parsed_json {
+// A JSON text, parsed, and the reader's position in it. Each load tests one
+// guess about the next value (the member `name`, or the next in sequence when
+// `name` is null): `other_type` when it has another type, `missing` when the
+// member is not there.
+class json_document {
  public:
-  parsed_json(std::string_view text, const field_path& where) {
-    std::string bracketed;
-    bracketed.reserve(text.size() + 2);
-    bracketed.append(1, '[');
-    append_without_zero_exponents(bracketed, text);
-    bracketed.append(1, ']');
-    stream_.str(std::move(bracketed));
-    try {
-      archive_.emplace(stream_);
-    } catch (const cereal::Exception&) {
-      fail(where, "malformed or truncated JSON (" + std::to_string(text.size()) + " bytes)");
-    }
-    cereal::size_type count = 0;
-    archive_->loadSize(count);
-    if (count != 1) fail(where, "expected one JSON value, found " + std::to_string(count));
-  }
+  enum class found { value, other_type, missing };
 
-  cereal::JSONInputArchive& archive() { return *archive_; }
+  // Throws codec_error (at `where`) when the text is not exactly one JSON value.
+  ERRAND_DECL json_document(std::string_view text, const field_path& where);
+  ERRAND_DECL ~json_document();
+  json_document(const json_document&) = delete;
+  json_document& operator=(const json_document&) = delete;
+
+  ERRAND_DECL found load(const char* name, bool& value);
+  ERRAND_DECL found load(const char* name, std::int64_t& value);
+  ERRAND_DECL found load(const char* name, std::uint64_t& value);
+  ERRAND_DECL found load(const char* name, double& value);
+  ERRAND_DECL found load(const char* name, std::string& value);
+  ERRAND_DECL found load_null(const char* name);
+
+  // Enters the value if it is an object or an array; leave() ends it.
+  ERRAND_DECL found enter(const char* name);
+  ERRAND_DECL void leave();
+  // In an entered object, the next member's name; null at its end.
+  ERRAND_DECL const char* next_name();
+  // The size of the array just entered; nullopt for an object.
+  ERRAND_DECL std::optional<std::size_t> array_size();
+  ERRAND_DECL bool in_array();
+
+  // The value found where something else was expected, for error messages.
+  ERRAND_DECL std::string describe(const char* name);
+  // The value, whatever its type, as compact JSON text; nullopt when missing.
+  ERRAND_DECL std::optional<std::string> compact_copy(const char* name, const field_path& where);
 
  private:
-  std::istringstream stream_;
-  std::optional<cereal::JSONInputArchive> archive_;
+  std::unique_ptr<parsed_json> parsed_;
 };
 
-// The try_ functions below test one guess about the next value (the member `name`, or the next in
-// sequence when `name` is null): they return false when it has another type, and let
-// cereal::Exception through when the member is missing.
-
-template <class Scalar>
-bool try_load(cereal::JSONInputArchive& in, const char* name, Scalar& value) {
-  in.setNextName(name);
-  try {
-    in.loadValue(value);
-    return true;
-  } catch (const cereal::RapidJSONException&) {
-    return false;
-  }
-}
-
-// Enters the value if it is an object or an array.
-inline bool try_start_node(cereal::JSONInputArchive& in, const char* name) {
-  in.setNextName(name);
-  try {
-    in.startNode();
-    return true;
-  } catch (const cereal::RapidJSONException&) {
-    return false;
-  }
-}
-
-// The size of the node just entered if it is an array: only arrays answer loadSize.
-inline std::optional<cereal::size_type> entered_array_size(cereal::JSONInputArchive& in) {
-  cereal::size_type size = 0;
-  try {
-    in.loadSize(size);
-    return size;
-  } catch (const cereal::RapidJSONException&) {
-    return std::nullopt;
-  }
-}
-
-// An object with members shows its first member's name, sparing the exception that asking it for
-// an array size costs.
-inline bool entered_array(cereal::JSONInputArchive& in) {
-  return in.getNodeName() == nullptr && entered_array_size(in).has_value();
-}
-
-// The value the codec found where it expected something else, for error messages.
-inline std::string describe_value(cereal::JSONInputArchive& in, const char* name) {
-  if (std::nullptr_t null = nullptr; try_load(in, name, null)) return "null";
-  if (bool flag = false; try_load(in, name, flag)) return flag ? "true" : "false";
-  if (std::int64_t integer = 0; try_load(in, name, integer)) return std::to_string(integer);
-  if (std::uint64_t integer = 0; try_load(in, name, integer)) return std::to_string(integer);
-  if (double number = 0; try_load(in, name, number)) return "a number";
-  if (std::string text; try_load(in, name, text)) return quoted_excerpt(text);
-  if (try_start_node(in, name)) {
-    const bool is_array = entered_array(in);
-    in.finishNode();
-    return is_array ? "an array" : "an object";
-  }
-  return "an unreadable value";
-}
-
-template <class Scalar>
-void write_scalar(cereal::JSONOutputArchive& out, const char* name, const Scalar& value) {
-  out.setNextName(name);
-  out.writeName();
-  out.saveValue(value);
-}
-
-// Copies one value of any shape from `in` to `out`. Each wrong guess costs an exception, so the
-// common shapes go first: containers (payloads are mostly objects), strings, integers, then null,
-// which every row without a payload holds. A successful load moves the archive on, so integers
-// must be tried before double, which would accept them too and round those above 2^53.
-inline void copy_any_value(cereal::JSONInputArchive& in, const char* in_name, cereal::JSONOutputArchive& out,
-                           const char* out_name, const field_path& where) {
-  if (try_start_node(in, in_name)) {
-    out.setNextName(out_name);
-    out.startNode();
-    const auto array_size = in.getNodeName() ? std::nullopt : entered_array_size(in);
-    if (array_size) {
-      out.makeArray();
-      for (cereal::size_type i = 0; i < *array_size; ++i) copy_any_value(in, nullptr, out, nullptr, where);
-    } else {
-      while (const char* member = in.getNodeName()) copy_any_value(in, nullptr, out, member, where);
-    }
-    in.finishNode();
-    out.finishNode();
-    return;
-  }
-  if (std::string text; try_load(in, in_name, text)) return write_scalar(out, out_name, text);
-  if (std::int64_t integer = 0; try_load(in, in_name, integer)) return write_scalar(out, out_name, integer);
-  if (std::nullptr_t null = nullptr; try_load(in, in_name, null)) return write_scalar(out, out_name, null);
-  if (bool flag = false; try_load(in, in_name, flag)) return write_scalar(out, out_name, flag);
-  if (std::uint64_t integer = 0; try_load(in, in_name, integer)) return write_scalar(out, out_name, integer);
-  if (double number = 0; try_load(in, in_name, number)) {
-    // cereal's parser accepts NaN and Infinity, which no other JSON reader would.
-    if (!std::isfinite(number)) fail(where, "NaN and infinities have no JSON representation");
-    return write_scalar(out, out_name, number);
-  }
-  fail(where, "holds a JSON value of unknown type");
-}
+// The one JSON value `text` holds, as compact JSON; codec_error (at `where`) otherwise.
+ERRAND_DECL std::string compact_value(std::string_view text, const field_path& where);
 
 // Writes compact JSON straight into a string. Output is on the hot path (decide() serializes every
 // event it records) and cereal's writer costs microseconds per value, so only json_text, which
@@ -400,10 +223,7 @@ class writer {
       else
         out_ += "null";
     } else if constexpr (std::is_same_v<T, json_text>) {
-      out_ += write_compact([&](cereal::JSONOutputArchive& archive) {
-        parsed_json embedded(value.text, path_);
-        copy_any_value(embedded.archive(), nullptr, archive, nullptr, path_);
-      });
+      out_ += compact_value(value.text, path_);
     } else if constexpr (std::is_same_v<T, bool>) {
       out_ += value ? "true" : "false";
     } else if constexpr (std::is_integral_v<T>) {
@@ -478,11 +298,21 @@ class writer {
       out_.append(text, plain_from, i - plain_from);
       plain_from = i + 1;
       switch (c) {
-        case '"': out_ += "\\\""; break;
-        case '\\': out_ += "\\\\"; break;
-        case '\n': out_ += "\\n"; break;
-        case '\r': out_ += "\\r"; break;
-        case '\t': out_ += "\\t"; break;
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
         default:
           out_ += "\\u00";
           out_ += hex[c >> 4];
@@ -542,7 +372,7 @@ class reader {
       value = T{count};
     } else if constexpr (is_vector<T>) {
       enter<T>(name);
-      const auto size = entered_array_size(archive());
+      const auto size = document_.array_size();
       if (!size) fail(path_, "expected an array, found an object");
       value.clear();
       value.reserve(*size);
@@ -552,27 +382,27 @@ class reader {
         read(element, nullptr);
         value.push_back(std::move(element));
       }
-      archive().finishNode();
+      document_.leave();
     } else if constexpr (is_string_map<T>) {
       enter<T>(name);
-      if (entered_array(archive())) fail(path_, "expected an object, found an array");
+      if (document_.in_array()) fail(path_, "expected an object, found an array");
       value.clear();
-      while (const char* key = archive().getNodeName()) {
+      while (const char* key = document_.next_name()) {
         const path_entry entry(path_, std::string_view(key));
         typename T::mapped_type element{};
         read(element, nullptr);
         value.insert_or_assign(std::string(key), std::move(element));
       }
-      archive().finishNode();
+      document_.leave();
     } else if constexpr (described_struct<T>) {
       static_assert(has_only_public_members<T>, "errand codec: reads and writes public members only");
       enter<T>(name);
-      if (entered_array(archive())) fail(path_, "expected an object, found an array");
+      if (document_.in_array()) fail(path_, "expected an object, found an array");
       boost::mp11::mp_for_each<public_members<T>>([&](auto member) {
         const path_entry entry(path_, std::string_view(member.name));
         read(value.*member.pointer, member.name);
       });
-      archive().finishNode();
+      document_.leave();
     } else {
       static_assert(no_json_mapping<T>,
                     "errand codec: no JSON mapping for this type; describe structs with BOOST_DESCRIBE_STRUCT "
@@ -581,72 +411,41 @@ class reader {
   }
 
  private:
-  cereal::JSONInputArchive& archive() { return document_.archive(); }
-
   // Loads a scalar read as `Scalar` on behalf of a `Target` (a time is loaded as a string).
   template <class Target, class Scalar>
   void load(Scalar& value, const char* name) {
-    archive().setNextName(name);
-    try {
-      archive().loadValue(value);
-    } catch (const cereal::RapidJSONException&) {
-      fail_unexpected<Target>(name);
-    } catch (const cereal::Exception&) {
-      fail_missing<Target>();
-    }
+    found_or_fail<Target>(document_.load(name, value), name);
   }
 
   // Enters the object or array holding a `Target`; which of the two it is, the caller checks.
   template <class Target>
   void enter(const char* name) {
-    archive().setNextName(name);
-    try {
-      archive().startNode();
-    } catch (const cereal::RapidJSONException&) {
-      fail_unexpected<Target>(name);
-    } catch (const cereal::Exception&) {
-      fail_missing<Target>();
-    }
+    found_or_fail<Target>(document_.enter(name), name);
   }
 
   template <class Target>
-  [[noreturn]] void fail_unexpected(const char* name) {
-    fail(path_, "expected " + expectation<Target>() + ", found " + describe_value(archive(), name));
-  }
-
-  template <class Target>
-  [[noreturn]] void fail_missing() {
-    fail(path_, "missing, expected " + expectation<Target>());
+  void found_or_fail(json_document::found found, const char* name) {
+    if (found == json_document::found::other_type)
+      fail(path_, "expected " + expectation<Target>() + ", found " + document_.describe(name));
+    if (found == json_document::found::missing) fail(path_, "missing, expected " + expectation<Target>());
   }
 
   template <class T>
   void read_optional(std::optional<T>& value, const char* name) {
-    std::nullptr_t null = nullptr;
-    archive().setNextName(name);
-    try {
-      archive().loadValue(null);
+    if (document_.load_null(name) == json_document::found::other_type)
+      read(value.emplace(), name);  // present and not null
+    else
       value.reset();
-      return;
-    } catch (const cereal::RapidJSONException&) {
-      // Present and not null: read as a T below. The failed load left the archive on the member.
-    } catch (const cereal::Exception&) {
-      value.reset();
-      return;
-    }
-    read(value.emplace(), name);
   }
 
   void read_json_text(json_text& value, const char* name) {
-    try {
-      value.text =
-          write_compact([&](cereal::JSONOutputArchive& out) { copy_any_value(archive(), name, out, nullptr, path_); });
-    } catch (const cereal::Exception&) {
-      fail_missing<json_text>();
-    }
+    auto text = document_.compact_copy(name, path_);
+    if (!text) fail(path_, "missing, expected " + expectation<json_text>());
+    value.text = std::move(*text);
   }
 
   field_path path_;
-  parsed_json document_;
+  json_document document_;
 };
 
 }  // namespace errand::detail::json
@@ -669,3 +468,7 @@ T from_json(std::string_view json) {
 }
 
 }  // namespace errand
+
+#if !defined(ERRAND_SEPARATE_COMPILATION)
+#include <errand/detail/json_document.hpp>
+#endif

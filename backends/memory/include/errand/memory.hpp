@@ -3,3 +3,8 @@
 
 #include <errand/errand.hpp>
 #include <errand/memory/memory_store.hpp>
+
+#if defined(ERRAND_SEPARATE_COMPILATION)
+// Compiled once, in the source file that includes <errand/memory/src.hpp>.
+extern template class errand::runner<errand::memory_store>;
+#endif

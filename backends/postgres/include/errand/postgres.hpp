@@ -6,3 +6,8 @@
 #include <errand/postgres/migrate.hpp>
 #include <errand/postgres/postgres_store.hpp>
 #include <errand/postgres/server_clock.hpp>
+
+#if defined(ERRAND_SEPARATE_COMPILATION)
+// Compiled once, in the source file that includes <errand/postgres/src.hpp>.
+extern template class errand::runner<errand::postgres_store>;
+#endif

@@ -3,3 +3,8 @@
 
 #include <errand/errand.hpp>
 #include <errand/sqlite/sqlite_store.hpp>
+
+#if defined(ERRAND_SEPARATE_COMPILATION)
+// Compiled once, in the source file that includes <errand/sqlite/src.hpp>.
+extern template class errand::runner<errand::sqlite_store>;
+#endif

@@ -1,4 +1,3 @@
-#pragma once
 // The in-memory store: the test double users unit-test their code with, with
 // the same semantics as the persistent backends (it passes the same
 // conformance suite). Thread-safe; one mutex, no I/O.
@@ -6,6 +5,42 @@
 // Claims do not scan every job: claimable jobs sit in an index per queue
 // ordered by (priority, run_at, id), running jobs in one ordered by lease
 // expiry, and a count of running jobs per queue serves queue limits.
+
+#ifndef ERRAND_MEMORY_MEMORY_STORE_HPP
+#define ERRAND_MEMORY_MEMORY_STORE_HPP
+
+#include <errand/config.hpp>
+#include <errand/detail/store_facade.hpp>
+
+namespace errand {
+
+namespace detail::memory {
+class store_engine;
+}
+
+// The operations of store and operator_store (store.hpp) come from store_facade.
+class memory_store : public detail::store_facade<detail::memory::store_engine> {
+ public:
+  memory_store();
+};
+
+static_assert(operator_store<memory_store>);
+static_assert(queue_controls<memory_store>);
+
+}  // namespace errand
+
+#if defined(ERRAND_SEPARATE_COMPILATION)
+// Compiled once, in the source file that includes <errand/memory/src.hpp>.
+extern template class errand::detail::store_facade<errand::detail::memory::store_engine>;
+#endif
+
+#endif
+
+// The implementation: in every translation unit by default, once with
+// ERRAND_SEPARATE_COMPILATION (in the one that includes <errand/memory/src.hpp>).
+#if (!defined(ERRAND_SEPARATE_COMPILATION) || defined(ERRAND_MEMORY_SOURCE)) && \
+    !defined(ERRAND_MEMORY_MEMORY_STORE_IMPLEMENTATION)
+#define ERRAND_MEMORY_MEMORY_STORE_IMPLEMENTATION
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
@@ -29,7 +64,9 @@
 
 namespace errand {
 
-class memory_store {
+namespace detail::memory {
+
+class store_engine {
  public:
   enqueued enqueue(const job_spec& spec, time_point now) {
     validate(spec);
@@ -423,7 +460,10 @@ class memory_store {
   detail::listeners listeners_;
 };
 
-static_assert(store<memory_store>);
-static_assert(queue_controls<memory_store>);
+}  // namespace detail::memory
+
+ERRAND_DECL memory_store::memory_store() : store_facade(std::make_unique<detail::memory::store_engine>()) {}
 
 }  // namespace errand
+
+#endif

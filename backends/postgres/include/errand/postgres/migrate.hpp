@@ -1,4 +1,3 @@
-#pragma once
 // Bringing a database to errand's schema: postgres_migrate() applies the
 // migrations a database has not had yet (schema.hpp lists them) in one
 // transaction. The transaction first takes pg_advisory_xact_lock on a key
@@ -6,6 +5,28 @@
 // at the same moment queue up: the first migrates, the others find the work
 // done. postgres_store calls it when it opens (unless options.migrate is
 // false); a deployment step may call it instead.
+
+#ifndef ERRAND_POSTGRES_MIGRATE_HPP
+#define ERRAND_POSTGRES_MIGRATE_HPP
+
+#include <errand/config.hpp>
+#include <errand/postgres/postgres_options.hpp>
+
+namespace errand {
+
+// Applies the migrations the database at options.url lacks; returns the
+// schema version it is at afterwards. Safe to run from several processes at once.
+ERRAND_DECL int postgres_migrate(const postgres_options& options);
+
+}  // namespace errand
+
+#endif
+
+// The implementation: in every translation unit by default, once with
+// ERRAND_SEPARATE_COMPILATION (in the one that includes <errand/postgres/src.hpp>).
+#if (!defined(ERRAND_SEPARATE_COMPILATION) || defined(ERRAND_POSTGRES_SOURCE)) && \
+    !defined(ERRAND_POSTGRES_MIGRATE_IMPLEMENTATION)
+#define ERRAND_POSTGRES_MIGRATE_IMPLEMENTATION
 
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/postgres_options.hpp>
@@ -74,12 +95,12 @@ inline void require_migrated(connection& c, const postgres_tables& t) {
 
 }  // namespace detail::pg
 
-// Applies the migrations the database at options.url lacks; returns the
-// schema version it is at afterwards. Safe to run from several processes at once.
-inline int postgres_migrate(const postgres_options& options) {
+ERRAND_DECL int postgres_migrate(const postgres_options& options) {
   const auto tables = postgres_tables_for(options.schema, options.table_prefix);
   detail::pg::connection c(options.url);
   return detail::pg::migrate(c, tables);
 }
 
 }  // namespace errand
+
+#endif

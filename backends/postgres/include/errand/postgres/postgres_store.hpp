@@ -1,4 +1,3 @@
-#pragma once
 // errand::postgres_store: the backend for many workers on many machines. One
 // PostgreSQL database holds the jobs, their history and the schema version;
 // any number of processes open stores on it.
@@ -33,6 +32,66 @@
 // reads the row and the record before calling the subscribers. Idle workers
 // wait with wait_for_work() and wake when any process enqueues or schedules
 // a retry.
+
+#ifndef ERRAND_POSTGRES_POSTGRES_STORE_HPP
+#define ERRAND_POSTGRES_POSTGRES_STORE_HPP
+
+#include <errand/config.hpp>
+#include <errand/detail/store_facade.hpp>
+#include <errand/postgres/postgres_errors.hpp>
+#include <errand/postgres/postgres_options.hpp>
+#include <errand/postgres/schema.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace errand {
+
+namespace detail::pg {
+class store_engine;
+}
+
+// The operations of store and operator_store (store.hpp) come from store_facade.
+class postgres_store : public detail::store_facade<detail::pg::store_engine> {
+ public:
+  // Connects, and migrates the tables unless options.migrate is false (then
+  // they must be at this errand's schema version already).
+  explicit postgres_store(postgres_options options);
+  explicit postgres_store(std::string url);
+
+  const postgres_tables& tables() const noexcept;
+
+  // The time by the server's clock; postgres_server_clock keeps workers to it.
+  time_point server_time() const;
+
+  // For idle workers: take an epoch before claiming, and when the claim
+  // comes back empty, wait_for_work(epoch, timeout) returns true as soon as
+  // work may have arrived since (a job enqueued, or a retry scheduled, by
+  // this process or any other), false after `timeout`. Run-at times in the
+  // future are not announced when they come due: keep the timeout to the
+  // polling interval you would use otherwise.
+  std::uint64_t work_epoch();
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout);
+};
+
+static_assert(operator_store<postgres_store>);
+static_assert(queue_controls<postgres_store>);
+
+}  // namespace errand
+
+#if defined(ERRAND_SEPARATE_COMPILATION)
+// Compiled once, in the source file that includes <errand/postgres/src.hpp>.
+extern template class errand::detail::store_facade<errand::detail::pg::store_engine>;
+#endif
+
+#endif
+
+// The implementation: in every translation unit by default, once with
+// ERRAND_SEPARATE_COMPILATION (in the one that includes <errand/postgres/src.hpp>).
+#if (!defined(ERRAND_SEPARATE_COMPILATION) || defined(ERRAND_POSTGRES_SOURCE)) && \
+    !defined(ERRAND_POSTGRES_POSTGRES_STORE_IMPLEMENTATION)
+#define ERRAND_POSTGRES_POSTGRES_STORE_IMPLEMENTATION
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
@@ -77,9 +136,11 @@
 
 namespace errand {
 
-class postgres_store {
+namespace detail::pg {
+
+class store_engine {
  public:
-  explicit postgres_store(postgres_options options)
+  explicit store_engine(postgres_options options)
       : options_(std::move(options)),
         tables_(postgres_tables_for(options_.schema, options_.table_prefix)),
         sql_(tables_),
@@ -95,12 +156,10 @@ class postgres_store {
       detail::pg::require_migrated(*setup, tables_);
   }
 
-  explicit postgres_store(std::string url) : postgres_store(postgres_options{.url = std::move(url)}) {}
+  store_engine(const store_engine&) = delete;
+  store_engine& operator=(const store_engine&) = delete;
 
-  postgres_store(const postgres_store&) = delete;
-  postgres_store& operator=(const postgres_store&) = delete;
-
-  ~postgres_store() {
+  ~store_engine() {
     if (notifications_)
       notifications_->stop([this] {
         with_connection([&](detail::pg::connection& c) {
@@ -790,7 +849,19 @@ class postgres_store {
   std::unique_ptr<detail::pg::notification_thread> notifications_;  // stopped before the pool goes
 };
 
-static_assert(store<postgres_store>);
-static_assert(queue_controls<postgres_store>);
+}  // namespace detail::pg
+
+ERRAND_DECL postgres_store::postgres_store(postgres_options options)
+    : store_facade(std::make_unique<detail::pg::store_engine>(std::move(options))) {}
+ERRAND_DECL postgres_store::postgres_store(std::string url) : postgres_store(postgres_options{.url = std::move(url)}) {}
+
+ERRAND_DECL const postgres_tables& postgres_store::tables() const noexcept { return engine().tables(); }
+ERRAND_DECL time_point postgres_store::server_time() const { return engine().server_time(); }
+ERRAND_DECL std::uint64_t postgres_store::work_epoch() { return engine().work_epoch(); }
+ERRAND_DECL bool postgres_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
+  return engine().wait_for_work(since, timeout);
+}
 
 }  // namespace errand
+
+#endif

@@ -1,4 +1,3 @@
-#pragma once
 // errand::sqlite_store: the embedded backend. One SQLite file (or ":memory:")
 // holds the jobs, their history and the schema version; several threads and
 // several processes may work the same file at once.
@@ -26,6 +25,84 @@
 // expired_leases() skip such a row, so one bad row never stops a queue or the
 // reaper. A job's payload is the user's text and is returned verbatim, valid
 // JSON or not. docs/backends/sqlite.md is the full reference.
+
+#ifndef ERRAND_SQLITE_SQLITE_STORE_HPP
+#define ERRAND_SQLITE_SQLITE_STORE_HPP
+
+#include <errand/config.hpp>
+#include <errand/detail/store_facade.hpp>
+#include <errand/sqlite/schema.hpp>
+#include <errand/sqlite/sqlite_options.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct sqlite3;  // <sqlite3.h>'s connection handle
+
+namespace errand {
+
+namespace detail::sqlite {
+class store_engine;
+}
+
+// Tag: the store uses a sqlite3* the application opened and keeps owning.
+struct adopt_connection_t {
+  explicit adopt_connection_t() = default;
+};
+inline constexpr adopt_connection_t adopt_connection{};
+
+// The operations of store and operator_store (store.hpp) come from store_facade.
+class sqlite_store : public detail::store_facade<detail::sqlite::store_engine> {
+ public:
+  // Opens (creating it if needed) the database at `path`: a file name, ":memory:"
+  // or a "file:" URI. Sets WAL, synchronous and the busy timeout, then migrates.
+  explicit sqlite_store(const std::string& path, sqlite_options options = {});
+
+  // Uses `db` without owning it: the application closes it after the store is
+  // gone, and must not run its own transaction on it while a store call is
+  // running. The store sets no PRAGMA on it (journal mode, synchronous and
+  // busy timeout stay the application's); it creates or migrates its tables.
+  sqlite_store(adopt_connection_t, sqlite3* db, sqlite_options options = {});
+
+  const sqlite_tables& tables() const noexcept;
+  const sqlite_options& options() const noexcept;
+
+  // The change feed: how a process follows transitions that other processes
+  // commit (subscribe() hears only this store's own). Each history record has
+  // a position, growing as records are appended; history_position() is the
+  // latest, and history_after(p, n) returns up to n records appended after p,
+  // oldest first. A process polls it: an empty answer costs one index lookup.
+  // Positions are SQLite's rowids: when prune deletes the newest records, their
+  // positions are handed out again, so a follower whose position is past
+  // history_position() starts again from there.
+  struct positioned_record {
+    std::int64_t position = 0;
+    history_record record;
+  };
+
+  std::int64_t history_position() const;
+  std::vector<positioned_record> history_after(std::int64_t position, std::size_t limit) const;
+};
+
+static_assert(operator_store<sqlite_store>);
+static_assert(queue_controls<sqlite_store>);
+
+}  // namespace errand
+
+#if defined(ERRAND_SEPARATE_COMPILATION)
+// Compiled once, in the source file that includes <errand/sqlite/src.hpp>.
+extern template class errand::detail::store_facade<errand::detail::sqlite::store_engine>;
+#endif
+
+#endif
+
+// The implementation: in every translation unit by default, once with
+// ERRAND_SEPARATE_COMPILATION (in the one that includes <errand/sqlite/src.hpp>).
+#if (!defined(ERRAND_SEPARATE_COMPILATION) || defined(ERRAND_SQLITE_SOURCE)) && \
+    !defined(ERRAND_SQLITE_SQLITE_STORE_IMPLEMENTATION)
+#define ERRAND_SQLITE_SQLITE_STORE_IMPLEMENTATION
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
@@ -57,20 +134,16 @@
 
 namespace errand {
 
-// Tag: the store uses a sqlite3* the application opened and keeps owning.
-struct adopt_connection_t {
-  explicit adopt_connection_t() = default;
-};
-inline constexpr adopt_connection_t adopt_connection{};
+namespace detail::sqlite {
 
-class sqlite_store {
+class store_engine {
  public:
   // Opens (creating it if needed) the database at `path`: a file name, ":memory:"
   // or a "file:" URI. Sets WAL, synchronous and the busy timeout, then migrates.
   // A path that cannot be opened for writing fails with one sentence naming
   // it and the reason: "errand sqlite: cannot open 'db/jobs.db': directory
   // 'db' does not exist" (docs/backends/sqlite.md lists them).
-  explicit sqlite_store(const std::string& path, sqlite_options options = {})
+  explicit store_engine(const std::string& path, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
     try {
       db_ = std::make_unique<detail::sqlite::connection>(
@@ -87,15 +160,15 @@ class sqlite_store {
   // gone, and must not run its own transaction on it while a store call is
   // running. The store sets no PRAGMA on it (journal mode, synchronous and
   // busy timeout stay the application's); it creates or migrates its tables.
-  sqlite_store(adopt_connection_t, sqlite3* db, sqlite_options options = {})
+  store_engine(adopt_connection_t, sqlite3* db, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
     if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
     db_ = std::make_unique<detail::sqlite::connection>(db);
     migrate();
   }
 
-  sqlite_store(const sqlite_store&) = delete;
-  sqlite_store& operator=(const sqlite_store&) = delete;
+  store_engine(const store_engine&) = delete;
+  store_engine& operator=(const store_engine&) = delete;
 
   const sqlite_tables& tables() const noexcept { return tables_; }
   const sqlite_options& options() const noexcept { return options_; }
@@ -256,18 +329,7 @@ class sqlite_store {
 
   std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of_job(id, history(id)); }
 
-  // The change feed: how a process follows transitions that other processes
-  // commit (subscribe() hears only this store's own). Each history record has
-  // a position, growing as records are appended; history_position() is the
-  // latest, and history_after(p, n) returns up to n records appended after p,
-  // oldest first. A process polls it: an empty answer costs one index lookup.
-  // Positions are SQLite's rowids: when prune deletes the newest records, their
-  // positions are handed out again, so a follower whose position is past
-  // history_position() starts again from there.
-  struct positioned_record {
-    std::int64_t position = 0;
-    history_record record;
-  };
+  using positioned_record = sqlite_store::positioned_record;
 
   std::int64_t history_position() const {
     std::scoped_lock lock(mutex_);
@@ -858,7 +920,21 @@ class sqlite_store {
   detail::listeners listeners_;
 };
 
-static_assert(store<sqlite_store>);
-static_assert(queue_controls<sqlite_store>);
+}  // namespace detail::sqlite
+
+ERRAND_DECL sqlite_store::sqlite_store(const std::string& path, sqlite_options options)
+    : store_facade(std::make_unique<detail::sqlite::store_engine>(path, std::move(options))) {}
+ERRAND_DECL sqlite_store::sqlite_store(adopt_connection_t, sqlite3* db, sqlite_options options)
+    : store_facade(std::make_unique<detail::sqlite::store_engine>(adopt_connection, db, std::move(options))) {}
+
+ERRAND_DECL const sqlite_tables& sqlite_store::tables() const noexcept { return engine().tables(); }
+ERRAND_DECL const sqlite_options& sqlite_store::options() const noexcept { return engine().options(); }
+ERRAND_DECL std::int64_t sqlite_store::history_position() const { return engine().history_position(); }
+ERRAND_DECL std::vector<sqlite_store::positioned_record> sqlite_store::history_after(std::int64_t position,
+                                                                                     std::size_t limit) const {
+  return engine().history_after(position, limit);
+}
 
 }  // namespace errand
+
+#endif
