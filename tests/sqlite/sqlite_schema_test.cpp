@@ -6,6 +6,7 @@
 #include "sqlite_cli.hpp"
 #include "temp_database.hpp"
 #include <errand/sqlite.hpp>
+#include <errand/sqlite/detail/rows.hpp>
 
 #include <boost/describe/members.hpp>
 #include <boost/mp11/algorithm.hpp>
