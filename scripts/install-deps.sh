@@ -11,7 +11,8 @@ set -euo pipefail
 build=(g++ make cmake ninja-build pkg-config libboost1.81-dev libcereal-dev libsqlite3-dev sqlite3 libpqxx-dev libpq-dev
   libcli11-dev libcpp-httplib-dev)
 # The dashboard's browser test drives chromium with puppeteer-core, which npm installs.
-tests=(catch2 libbenchmark-dev postgresql clang chromium nodejs npm)
+# libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes, which clang only recommends.
+tests=(catch2 libbenchmark-dev postgresql clang libclang-rt-14-dev chromium nodejs npm)
 case "${1:-all}" in
   demo) wanted=("${build[@]}") ;;
   all) wanted=("${build[@]}" "${tests[@]}") ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every errand test, in the configurations users build, on a Debian 12 machine
-# with nothing installed: installs what is missing, then runs four stages, each
-# a configure, a build and ctest in build/<preset>:
+# with nothing installed: installs what is missing, then runs six stages. The
+# first four are a configure, a build and ctest in build/<preset>:
 #
 #   ci          GCC, -O0, warnings as errors: unit, compile-fail, conformance,
 #               SQLite, PostgreSQL (a throwaway server the tests start), the
@@ -14,17 +14,25 @@
 #   asan-ubsan  AddressSanitizer and UndefinedBehaviorSanitizer: the tests that
 #               run code (the preset leaves out compile-only tests)
 #
+# and the last two prove the promises under load and hostile bytes, briefly
+# (docs/reliability.md has the long runs):
+#
+#   soak        scripts/soak.sh: 3,000 jobs through worker processes killed at
+#               random, on a SQLite file and on PostgreSQL, then every row and
+#               history checked
+#   fuzz        scripts/fuzz.sh 30: each libFuzzer target 30 s on its corpus
+#
 # Each stage prints its wall and CPU time, and a summary closes the run. A
 # failed stage does not stop the others; the exit status is 1 if any failed.
 # Safe to run again: a re-run installs nothing and rebuilds only what changed.
 #
 #   scripts/test.sh                        all stages
-#   scripts/test.sh -L consumer            arguments go to every stage's ctest
+#   scripts/test.sh -L consumer            arguments go to every ctest stage's ctest
 #   scripts/test.sh --stages=ci -R decide  only the named stages (comma-separated)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-stages=(ci release clang asan-ubsan)
+stages=(ci release clang asan-ubsan soak fuzz)
 if [[ ${1:-} == --stages=* ]]; then
   IFS=, read -r -a stages <<<"${1#--stages=}"
   shift
@@ -38,12 +46,13 @@ preset_of() {
     release) echo ci-release ;;
     clang) echo clang ;;
     asan-ubsan) echo asan-ubsan ;;
+    soak | fuzz) echo ;;
     *) return 1 ;;
   esac
 }
 for stage in "${stages[@]}"; do
   preset_of "$stage" >/dev/null || {
-    echo "test.sh: unknown stage '$stage' (stages: ci, release, clang, asan-ubsan)" >&2
+    echo "test.sh: unknown stage '$stage' (stages: ci, release, clang, asan-ubsan, soak, fuzz)" >&2
     exit 2
   }
 done
@@ -73,6 +82,10 @@ timed() {
 # shellcheck disable=SC2317  # called through timed
 run_stage() {
   local stage=$1 preset own=()
+  case $stage in
+    soak) scripts/soak.sh 3000; return ;;
+    fuzz) scripts/fuzz.sh 30; return ;;
+  esac
   preset=$(preset_of "$stage")
   # GCC's header check runs at -O3 in the release stage, and the dashboard's
   # browser test (the same JavaScript whatever compiles the server) in the ci
@@ -94,8 +107,11 @@ run_start=$(date +%s)
 timed dependencies scripts/install-deps.sh || exit 1
 for stage in "${stages[@]}"; do
   timed "$stage" run_stage "$stage" || failed=1
-  counts=$(grep -E 'tests passed|tests failed' "build/$(preset_of "$stage")/ctest.log" 2>/dev/null | tail -1)
-  summary[${#summary[@]} - 1]+="  ${counts:-no tests ran}"
+  preset=$(preset_of "$stage")
+  if [[ -n $preset ]]; then
+    counts=$(grep -E 'tests passed|tests failed' "build/$preset/ctest.log" 2>/dev/null | tail -1)
+    summary[${#summary[@]} - 1]+="  ${counts:-no tests ran}"
+  fi
 done
 
 echo
