@@ -7,14 +7,15 @@
 #   scripts/soak.sh                      a short run: 3,000 jobs on each database (what CI runs)
 #   scripts/soak.sh 200000 1000000       the long runs docs/reliability.md reports
 #
-# Builds the `soak` target of the ci preset's tree (build/ci) unless SOAK_BUILD
+# Builds the `soak` target of the ci-release preset's tree (build/ci-release:
+# optimised, as workers are deployed) unless SOAK_BUILD
 # names another configured tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sqlite_jobs="${1:-3000}"
 postgres_jobs="${2:-$sqlite_jobs}"
-build="${SOAK_BUILD:-build/ci}"
-[[ -f "$build/CMakeCache.txt" ]] || cmake --preset ci >/dev/null
+build="${SOAK_BUILD:-build/ci-release}"
+[[ -f "$build/CMakeCache.txt" ]] || cmake --preset ci-release >/dev/null
 cmake --build "$build" --target soak
 soak="$build/bench/soak"
 work=$(mktemp -d "${TMPDIR:-/tmp}/errand-soak.XXXXXX")

@@ -1,38 +1,41 @@
 #!/usr/bin/env bash
 # Every errand test, in the configurations users build, on a Debian 12 machine
-# with nothing installed: installs what is missing, then runs six stages. The
-# first four are a configure, a build and ctest in build/<preset>:
+# with nothing installed: installs what is missing, then runs five stages. The
+# first three are a configure, a build and ctest in build/<preset>:
 #
-#   ci          GCC, -O0, warnings as errors: unit, compile-fail, conformance,
-#               SQLite, PostgreSQL (a throwaway server the tests start), the
-#               errand command and its dashboard in a headless browser,
-#               examples, docs and consumer tests
-#   release     GCC, -O3 (the release preset, warnings as errors): everything
-#               but the browser test, and every public header compiled alone at
-#               -O3 (label headers)
-#   clang       Debian's clang++ with libstdc++: the same as release
+#   release     GCC, -O3 (the release preset, warnings as errors): unit,
+#               compile-fail, conformance, SQLite, PostgreSQL (a throwaway
+#               server the tests start), the errand command, examples, docs and
+#               consumer tests, and every public header compiled alone at -O3
+#               (label headers); all but the dashboard's browser test
+#   clang       Debian's clang++ with libstdc++, -O0: the same as release
 #   asan-ubsan  AddressSanitizer and UndefinedBehaviorSanitizer: the tests that
-#               run code (the preset leaves out compile-only tests)
+#               run code, the dashboard in a headless browser included (the
+#               preset leaves out compile-only tests)
 #
 # and the last two prove the promises under load and hostile bytes, briefly
 # (docs/reliability.md has the long runs):
 #
 #   soak        scripts/soak.sh: 3,000 jobs through worker processes killed at
-#               random, on a SQLite file and on PostgreSQL, then every row and
-#               history checked
+#               random, on a SQLite file and on PostgreSQL, built by the
+#               release stage, then every row and history checked
 #   fuzz        scripts/fuzz.sh 30: each libFuzzer target 30 s on its corpus
+#
+# One more stage runs only when named: ci (GCC, -O0, warnings as errors, every
+# test but the header check), the quickest build to iterate with; the release
+# and asan-ubsan stages together run everything it does.
 #
 # Each stage prints its wall and CPU time, and a summary closes the run. A
 # failed stage does not stop the others; the exit status is 1 if any failed.
 # Safe to run again: a re-run installs nothing and rebuilds only what changed.
 #
-#   scripts/test.sh                        all stages
+#   scripts/test.sh                        the five stages
 #   scripts/test.sh -L consumer            arguments go to every ctest stage's ctest
 #   scripts/test.sh --stages=ci -R decide  only the named stages (comma-separated)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-stages=(ci release clang asan-ubsan soak fuzz)
+stages=(release clang asan-ubsan soak fuzz)
 if [[ ${1:-} == --stages=* ]]; then
   IFS=, read -r -a stages <<<"${1#--stages=}"
   shift
