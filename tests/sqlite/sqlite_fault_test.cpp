@@ -27,8 +27,8 @@ errand::job_spec spec(std::string kind = "work", std::size_t payload_bytes = 0) 
   errand::job_spec s;
   s.kind = std::move(kind);
   // Appended piece by piece: GCC 12 at -O3 sees a -Wrestrict overlap in "\"" + std::string(...).
+  s.payload.assign(1, '"');
   s.payload.reserve(payload_bytes + 2);
-  s.payload += '"';
   s.payload.append(payload_bytes, 'p');
   s.payload += '"';
   return s;
