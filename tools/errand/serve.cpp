@@ -234,6 +234,16 @@ class dashboard {
                                    " (in use, or not an address of this machine)");
     const auto following = db_.follow(
         [this](const errand::notification& n) { events_.publish("transition", errand::to_json(view_of(n))); });
+    if (!is_loopback(options_.listen)) host_checked_ = false;
+    std::atomic<bool> stopped{false};
+    std::thread serving([&] {
+      server_.listen_after_bind();
+      stopped = true;
+    });
+    // httplib's stop() does nothing until listen_after_bind() has started, so
+    // a Ctrl-C that came sooner would leave the server running: the lines
+    // below, which tell that it serves, wait for it.
+    while (!server_.is_running() && !stopped) std::this_thread::sleep_for(std::chrono::milliseconds{1});
     const std::string host =
         options_.listen.find(':') != std::string::npos ? "[" + options_.listen + "]" : options_.listen;
     const std::string url = "http://" + host + ":" + std::to_string(port) + "/";
@@ -243,13 +253,7 @@ class dashboard {
       std::cerr << "errand: WARNING: listening on " << options_.listen
                 << " without --token: anyone who can reach this port can read every job"
                 << (options_.read_only ? "" : ", and retry or cancel them") << std::endl;
-    if (!is_loopback(options_.listen)) host_checked_ = false;
 
-    std::atomic<bool> stopped{false};
-    std::thread serving([&] {
-      server_.listen_after_bind();
-      stopped = true;
-    });
     signals.wait([&] { return stopped.load(); });
     events_.close();
     server_.stop();
