@@ -8,7 +8,8 @@
 #               server the tests start), the errand command, examples, docs and
 #               consumer tests, and every public header compiled alone at -O3
 #               (label headers); all but the dashboard's browser test
-#   clang       Debian's clang++ with libstdc++, -O0: the same as release
+#   clang       Debian's clang++ with libstdc++, -O0: the same as release but
+#               the consumer tests
 #   asan-ubsan  AddressSanitizer and UndefinedBehaviorSanitizer: the tests that
 #               run code, the dashboard in a headless browser included (the
 #               preset leaves out compile-only tests)
@@ -90,13 +91,15 @@ run_stage() {
     fuzz) scripts/fuzz.sh 30; return ;;
   esac
   preset=$(preset_of "$stage")
-  # GCC's header check runs at -O3 in the release stage, and the dashboard's
-  # browser test (the same JavaScript whatever compiles the server) in the ci
-  # and asan-ubsan stages: once each is enough. Arguments given to test.sh
-  # come after these, so a -LE of yours replaces them.
+  # GCC's header check runs at -O3 in the release stage, the consumer tests
+  # (an installed errand found by a program of its own) there too, and the
+  # dashboard's browser test (the same JavaScript whatever compiles the
+  # server) in the ci and asan-ubsan stages: once each is enough. Arguments
+  # given to test.sh come after these, so a -LE of yours replaces them.
   case $stage in
     ci) own=(-LE headers) ;;
-    release | clang) own=(-LE browser) ;;
+    release) own=(-LE browser) ;;
+    clang) own=(-LE 'browser|consumer') ;;
   esac
   cmake --preset "$preset" >/dev/null &&
     cmake --build --preset "$preset" &&
