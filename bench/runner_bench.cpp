@@ -148,11 +148,30 @@ void runner_defaults(benchmark::State& state) {
   drain<Backend>(state, four_threads());
 }
 
+// What the runner did before its throughput knobs: every report written on its own.
+template <class Backend>
+void runner_one_by_one(benchmark::State& state) {
+  auto options = four_threads();
+  options.report_batch = 1;
+  drain<Backend>(state, options);
+}
+
+template <class Backend>
+void runner_prefetch(benchmark::State& state) {
+  auto options = four_threads();
+  options.prefetch = static_cast<std::size_t>(state.range(1));
+  drain<Backend>(state, options);
+}
+
 }  // namespace
 
 BENCHMARK(store_batch<memory_backend>)->Name("store_batch/memory")->Arg(5000)->UseRealTime();
 BENCHMARK(runner_defaults<memory_backend>)->Name("runner/memory/defaults")->Arg(5000)->UseRealTime();
+BENCHMARK(runner_one_by_one<memory_backend>)->Name("runner/memory/report_batch=1")->Arg(5000)->UseRealTime();
+BENCHMARK(runner_prefetch<memory_backend>)->Name("runner/memory/prefetch")->Args({5000, 32})->UseRealTime();
 BENCHMARK(store_batch<sqlite_backend>)->Name("store_batch/sqlite")->Arg(1000)->UseRealTime();
 BENCHMARK(runner_defaults<sqlite_backend>)->Name("runner/sqlite/defaults")->Arg(1000)->UseRealTime();
+BENCHMARK(runner_one_by_one<sqlite_backend>)->Name("runner/sqlite/report_batch=1")->Arg(1000)->UseRealTime();
+BENCHMARK(runner_prefetch<sqlite_backend>)->Name("runner/sqlite/prefetch")->Args({1000, 32})->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -68,11 +68,11 @@ struct runner_options {
   std::size_t reaper_batch = 1000;                      // the most jobs one reaper pass recovers
   duration shutdown_grace = std::chrono::seconds{30};   // how long stop() lets running handlers finish
   // Throughput knobs: docs/runner.md, "Throughput knobs", says what each costs.
-  std::size_t prefetch = 0;  // jobs claimed ahead of a free thread; released at shutdown at the cost of an attempt
-  std::size_t report_batch = 64;                        // the most reports written in one apply_batch; 1: one by one
+  std::size_t prefetch = 0;       // jobs claimed ahead of a free thread; released at shutdown at the cost of an attempt
+  std::size_t report_batch = 64;  // the most reports written in one apply_batch; 1: one by one
   duration report_delay = std::chrono::milliseconds{5};  // the longest a report waits for its batch; 0: none
-  retry_policy retry{};                                 // when a failed attempt runs again
-  std::function<void(std::string_view)> log{};          // empty: one line per message on std::clog
+  retry_policy retry{};                                  // when a failed attempt runs again
+  std::function<void(std::string_view)> log{};           // empty: one line per message on std::clog
 };
 
 // What the runner has done so far; every counter only grows.
@@ -267,7 +267,8 @@ class runner_engine {
     if (options_.report_batch == 0 || options_.report_delay < duration::zero() ||
         options_.report_delay >= heartbeat_interval_)
       throw std::invalid_argument(
-          "errand: a runner's report_batch must be at least 1 and its report_delay shorter than its heartbeat interval");
+          "errand: a runner's report_batch must be at least 1 and its report_delay shorter than its heartbeat "
+          "interval");
     if (!options_.log)
       options_.log = [](std::string_view line) { std::clog << ("errand: " + std::string(line) + "\n") << std::flush; };
     slots_ = std::vector<slot>(options_.threads);
@@ -444,7 +445,7 @@ class runner_engine {
   // One claimed attempt, from claim to report.
   struct attempt {
     job row;
-    std::string worker;  // the identity it was claimed under, which it reports as
+    std::string worker;                                   // the identity it was claimed under, which it reports as
     const detail::registered_handler* handler = nullptr;  // null: no handler for the kind
     duration allowed{};
     time_point deadline = time_point::max();  // guarded by mutex_; set when a thread starts it
@@ -724,9 +725,8 @@ class runner_engine {
       if (lost[i]) continue;
       if (!written[i]) {
         try {
-          written[i] = r.result.succeeded()
-                           ? report(store_, r.of->row.id, succeed_event(r), options_.retry, r.at)
-                           : report(store_, r.of->row.id, fail_event(r), options_.retry, r.at);
+          written[i] = r.result.succeeded() ? report(store_, r.of->row.id, succeed_event(r), options_.retry, r.at)
+                                            : report(store_, r.of->row.id, fail_event(r), options_.retry, r.at);
         } catch (const std::exception& e) {
           store_failed("the report for job " + std::to_string(r.of->row.id), e);
           continue;
