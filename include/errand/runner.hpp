@@ -400,17 +400,22 @@ class runner_engine {
       started_ = true;
       self_serving_ = true;
     }
+    // Taken before the first poll: what is enqueued after it wakes the loop.
+    const auto since = work_epoch();
     supervise();
     poll();
     loop_ = std::jthread([this](std::stop_token stop) { run_loop(stop); });
+    if constexpr (announces_work<S>)
+      watcher_ = std::jthread([this, since](std::stop_token stop) { watch_for_work(stop, since); });
   }
 
   void stop() {
     begin_shutdown();
-    if (loop_.joinable()) {
-      loop_.request_stop();
-      loop_.join();
-    }
+    for (auto* background : {&watcher_, &loop_})
+      if (background->joinable()) {
+        background->request_stop();
+        background->join();
+      }
     for (;;) {
       supervise_attempts(clock_.now());
       write_reports(take_reports(true));
@@ -926,6 +931,47 @@ class runner_engine {
     }
   }
 
+  // Wakes the loop whenever the store announces work. The epoch is taken
+  // again before the loop is woken, so that work announced while it claims
+  // wakes it once more.
+  void watch_for_work(std::stop_token stop, std::optional<std::uint64_t> since) {
+    // wait_for_work() cannot see the stop token: how long stop() may wait for this thread.
+    constexpr std::chrono::milliseconds stop_latency{100};
+    while (!stop.stop_requested()) {
+      if (!since) {
+        since = work_epoch();
+        if (!since) {  // the store failed; it is tried again at the poll interval
+          std::mutex mutex;
+          std::unique_lock lock(mutex);
+          std::condition_variable_any().wait_for(lock, stop, options_.poll_interval, [] { return false; });
+          continue;
+        }
+        wake_->notify();  // work may have arrived unannounced while the store failed
+      }
+      try {
+        if (store_.wait_for_work(*since, stop_latency)) {
+          since = work_epoch();
+          wake_->notify();
+        }
+      } catch (const std::exception& e) {
+        since.reset();
+        store_failed("waiting for work", e);
+      }
+    }
+  }
+
+  // Empty when the store announces no work, or failed to say.
+  std::optional<std::uint64_t> work_epoch() {
+    if constexpr (announces_work<S>) {
+      try {
+        return store_.work_epoch();
+      } catch (const std::exception& e) {
+        store_failed("waiting for work", e);
+      }
+    }
+    return std::nullopt;
+  }
+
   // The poll interval, or less when a deadline, a heartbeat, a batch of
   // reports, the reaper or a periodic job is due sooner.
   // Something already due is a store write that failed on the last pass: it is
@@ -990,6 +1036,7 @@ class runner_engine {
   std::shared_ptr<detail::wakeup> wake_ = std::make_shared<detail::wakeup>();
   subscription listening_;
   std::jthread loop_;
+  std::jthread watcher_;  // stores that announce work only
 };
 
 }  // namespace detail

@@ -194,6 +194,38 @@ class hooked_store {
 };
 static_assert(errand::store<hooked_store>);
 
+// A store that announces every enqueue to idle workers, as postgres_store does
+// through LISTEN/NOTIFY.
+class announcing_store : public hooked_store {
+ public:
+  using hooked_store::hooked_store;
+
+  errand::enqueued enqueue(const errand::job_spec& spec, errand::time_point now) {
+    auto created = hooked_store::enqueue(spec, now);
+    {
+      std::scoped_lock lock(mutex_);
+      ++epoch_;
+    }
+    announced_.notify_all();
+    return created;
+  }
+  std::uint64_t work_epoch() {
+    std::scoped_lock lock(mutex_);
+    return epoch_;
+  }
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return announced_.wait_for(lock, timeout, [&] { return epoch_ != since; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable announced_;
+  std::uint64_t epoch_ = 0;
+};
+static_assert(errand::announces_work<announcing_store>);
+static_assert(!errand::announces_work<errand::memory_store>);
+
 }  // namespace
 
 TEST_CASE_METHOD(fixture, "a handler that returns normally succeeds the job", "[runner]") {
@@ -1051,4 +1083,29 @@ TEST_CASE_METHOD(fixture, "notify() wakes an idle started runner for a job enque
   succeeded.wait();  // only notify() can have woken the runner this soon
   runner.stop();
   CHECK(row(id).detail == "sent");
+}
+
+TEST_CASE_METHOD(fixture, "a store that announces work wakes an idle started runner for every enqueue",
+                 "[runner][threads]") {
+  announcing_store announcing(store);
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(announcing, o, clock);
+  runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
+  std::atomic<int> sent{0};
+  std::promise<void> both_sent;
+  auto subscription = store.subscribe([&](const errand::notification& n) {
+    if (n.row.state == job_state::succeeded && ++sent == 2) both_sent.set_value();
+  });
+  runner.start();  // nothing to claim; the next pass is an hour away
+
+  errand::job_spec spec;
+  spec.kind = "report";
+  const auto first = announcing.enqueue(spec, clock.now()).id;
+  const auto second = announcing.enqueue(spec, clock.now()).id;
+  both_sent.get_future().wait();  // only the store's announcements can have woken the runner this soon
+  runner.stop();
+  CHECK(row(first).detail == "sent");
+  CHECK(row(second).detail == "sent");
 }
