@@ -571,9 +571,9 @@ class runner_engine {
     if (room > 0) hand_out(claim_for(slots_.front().worker, room), nullptr);
   }
 
-  // Claimed jobs go to `mine` first, then to idle threads, then to the
-  // prefetch queue; whatever shutdown leaves over is released. Returns the
-  // attempt `mine` starts, if any.
+  // Claimed jobs go to `mine` first, then to idle threads of a started
+  // runner, then to the prefetch queue; whatever shutdown leaves over is
+  // released. Returns the attempt `mine` starts, if any.
   std::shared_ptr<attempt> hand_out(std::vector<job> claimed, slot* mine) {
     std::shared_ptr<attempt> own;
     std::deque<std::shared_ptr<attempt>> unstarted;
@@ -585,8 +585,9 @@ class runner_engine {
         begin_attempt(*mine, make_attempt(std::move(*next++)));
         own = mine->current;
       }
-      for (auto& s : slots_)
-        if (s.state == slot_state::idle && next != claimed.end()) begin_attempt(s, make_attempt(std::move(*next++)));
+      if (self_serving_)  // under poll() alone, only poll() starts handlers
+        for (auto& s : slots_)
+          if (s.state == slot_state::idle && next != claimed.end()) begin_attempt(s, make_attempt(std::move(*next++)));
       for (; next != claimed.end(); ++next) (shutting_down_ ? unstarted : prefetched_).push_back(make_attempt(*next));
     }
     work_ready_.notify_all();
