@@ -18,8 +18,11 @@
 //   begin_shutdown()  stop claiming and request stop on the running handlers
 //
 // start() runs those same steps on a background thread, woken by the store's
-// notifications, by handlers finishing and by the poll interval; stop() shuts
-// it down gracefully. docs/runner.md is the user's guide.
+// notifications, by threads going idle, by notify(), by a store that announces
+// work and by the poll interval; its threads then also take (or claim) their
+// next job themselves and write their reports in batches. stop() shuts it
+// down gracefully. docs/runner.md is the user's guide; "Throughput knobs"
+// there says what prefetch, report_batch and report_delay cost.
 
 #include <errand/clock.hpp>
 #include <errand/handler.hpp>
