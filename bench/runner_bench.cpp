@@ -5,7 +5,8 @@
 //                  decide a success for each, apply_batch them; what a runner
 //                  could reach at best with no handler and no threads
 //   runner/*       a runner with 4 threads drains the same jobs with a no-op
-//                  handler, start() to the last success
+//                  handler, start() to the last success: with the defaults,
+//                  with report_batch from 1 to 64, and with prefetch = 32
 //
 // Each iteration enqueues its jobs with the timer paused. Memory and SQLite
 // (a file under $TMPDIR in WAL mode, the store's defaults).
@@ -148,11 +149,11 @@ void runner_defaults(benchmark::State& state) {
   drain<Backend>(state, four_threads());
 }
 
-// What the runner did before its throughput knobs: every report written on its own.
+// report_batch = 1 writes every report on its own, as the runner did before its throughput knobs.
 template <class Backend>
-void runner_one_by_one(benchmark::State& state) {
+void runner_report_batch(benchmark::State& state) {
   auto options = four_threads();
-  options.report_batch = 1;
+  options.report_batch = static_cast<std::size_t>(state.range(1));
   drain<Backend>(state, options);
 }
 
@@ -167,11 +168,17 @@ void runner_prefetch(benchmark::State& state) {
 
 BENCHMARK(store_batch<memory_backend>)->Name("store_batch/memory")->Arg(5000)->UseRealTime();
 BENCHMARK(runner_defaults<memory_backend>)->Name("runner/memory/defaults")->Arg(5000)->UseRealTime();
-BENCHMARK(runner_one_by_one<memory_backend>)->Name("runner/memory/report_batch=1")->Arg(5000)->UseRealTime();
+BENCHMARK(runner_report_batch<memory_backend>)
+    ->Name("runner/memory/report_batch")
+    ->ArgsProduct({{5000}, {1, 4, 16, 64}})
+    ->UseRealTime();
 BENCHMARK(runner_prefetch<memory_backend>)->Name("runner/memory/prefetch")->Args({5000, 32})->UseRealTime();
 BENCHMARK(store_batch<sqlite_backend>)->Name("store_batch/sqlite")->Arg(1000)->UseRealTime();
 BENCHMARK(runner_defaults<sqlite_backend>)->Name("runner/sqlite/defaults")->Arg(1000)->UseRealTime();
-BENCHMARK(runner_one_by_one<sqlite_backend>)->Name("runner/sqlite/report_batch=1")->Arg(1000)->UseRealTime();
+BENCHMARK(runner_report_batch<sqlite_backend>)
+    ->Name("runner/sqlite/report_batch")
+    ->ArgsProduct({{1000}, {1, 4, 16, 64}})
+    ->UseRealTime();
 BENCHMARK(runner_prefetch<sqlite_backend>)->Name("runner/sqlite/prefetch")->Args({1000, 32})->UseRealTime();
 
 BENCHMARK_MAIN();
