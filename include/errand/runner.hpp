@@ -90,7 +90,7 @@ struct runner_stats {
   std::int64_t leases_lost = 0;           // attempts whose lease another writer took (the reaper, mostly)
   std::int64_t reaped = 0;                // jobs of dead workers recovered by this runner's reaper
   std::int64_t rejected_reports = 0;      // late reports the store refused (after a timeout, a lost lease, a shutdown)
-  std::int64_t report_batches = 0;        // apply_batch calls that wrote more than one report
+  std::int64_t report_batches = 0;        // apply_batch calls that wrote handlers' reports together
   std::int64_t store_errors = 0;          // store operations that threw; logged, retried on the next pass
   std::int64_t periodic_enqueued = 0;     // periodic jobs' ticks this runner enqueued (other runners enqueue the rest)
   std::int64_t periodic_skipped = 0;      // ticks older than their backfill and max_lateness allow, not enqueued
