@@ -995,7 +995,9 @@ class runner_engine {
         consider(s.current->next_heartbeat);
       }
     for (const auto& a : prefetched_) consider(a->next_heartbeat);
-    if (!reports_.empty()) consider(reports_.front().at + options_.report_delay);
+    // A report that came due since the last pass is written now: it holds a
+    // lease that nothing extends.
+    if (!reports_.empty()) next = std::min(next, std::max(now, reports_.front().at + options_.report_delay));
     return next - now;
   }
 

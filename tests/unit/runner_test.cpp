@@ -1066,6 +1066,35 @@ TEST_CASE_METHOD(fixture, "stop() writes the reports still waiting for their bat
   CHECK(row(stubborn).last_error == "worker w:0 shut down before the job finished");
 }
 
+TEST_CASE_METHOD(fixture, "a report waits for its batch no longer than report_delay", "[runner][batch]") {
+  auto o = options(1);
+  o.report_delay = 5s;
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  auto stubborn_started = std::make_shared<gate>(), stubborn_gate = std::make_shared<gate>();
+  runner.handle("quick", [](const std::string&, errand::job_context&) {});
+  runner.handle("stubborn", [stubborn_started, stubborn_gate](const std::string&, errand::job_context&) {
+    stubborn_started->open();
+    stubborn_gate->wait();
+  });
+  open_on_exit guard{stubborn_gate};
+  const auto quick = enqueue("quick");
+  enqueue("stubborn");
+  awaited quick_succeeded(
+      store, [&](const errand::notification& n) { return n.row.id == quick && n.row.state == job_state::succeeded; });
+
+  runner.start();
+  stubborn_started->wait();  // "quick" returned; its report waits while the thread runs "stubborn"
+  clock.advance(4s);
+  runner.supervise();
+  CHECK(row(quick).state == job_state::running);
+  clock.advance(1s);
+  quick_succeeded.wait();  // the background thread wrote it, its delay over
+  stubborn_gate->open();
+  runner.stop();
+}
+
 TEST_CASE_METHOD(fixture, "notify() wakes an idle started runner for a job enqueued in the same process",
                  "[runner][threads]") {
   auto o = options(2);
