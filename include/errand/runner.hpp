@@ -631,7 +631,10 @@ class runner_engine {
     const time_point now = clock_.now();
     std::int64_t released = 0;
     for (const auto& a : unstarted) {
-      if (a->ended != ending::none) continue;  // its lease was lost already
+      {
+        std::scoped_lock lock(mutex_);
+        if (a->ended != ending::none) continue;  // its lease was lost already
+      }
       try {
         released += report(store_, a->row.id,
                            fail{a->row.attempt, a->worker,
@@ -643,6 +646,7 @@ class runner_engine {
         store_failed("releasing prefetched job " + std::to_string(a->row.id), e);
       }
     }
+    if (released == 0) return;
     {
       std::scoped_lock lock(mutex_);
       stats_.released_unstarted += released;
