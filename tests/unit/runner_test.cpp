@@ -1090,7 +1090,7 @@ TEST_CASE_METHOD(fixture, "a report waits for its batch no longer than report_de
   runner.supervise();
   CHECK(row(quick).state == job_state::running);
   clock.advance(1s);
-  runner.supervise();      // its delay is over: written (here, or by the background thread's next pass)
+  runner.supervise();  // its delay is over: written (here, or by the background thread's next pass)
   quick_succeeded.wait();
   stubborn_gate->open();
   runner.stop();
