@@ -18,8 +18,11 @@
 //   begin_shutdown()  stop claiming and request stop on the running handlers
 //
 // start() runs those same steps on a background thread, woken by the store's
-// notifications, by handlers finishing and by the poll interval; stop() shuts
-// it down gracefully. docs/runner.md is the user's guide.
+// notifications, by threads going idle, by notify(), by a store that announces
+// work and by the poll interval; its threads then also take (or claim) their
+// next job themselves and write their reports in batches. stop() shuts it
+// down gracefully. docs/runner.md is the user's guide; "Throughput knobs"
+// there says what prefetch, report_batch and report_delay cost.
 
 #include <errand/clock.hpp>
 #include <errand/handler.hpp>
@@ -34,6 +37,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -66,21 +70,27 @@ struct runner_options {
   duration reaper_interval = std::chrono::seconds{30};  // how often expired leases are looked for
   std::size_t reaper_batch = 1000;                      // the most jobs one reaper pass recovers
   duration shutdown_grace = std::chrono::seconds{30};   // how long stop() lets running handlers finish
-  retry_policy retry{};                                 // when a failed attempt runs again
-  std::function<void(std::string_view)> log{};          // empty: one line per message on std::clog
+  // Throughput knobs: docs/runner.md, "Throughput knobs", says what each costs.
+  std::size_t prefetch = 0;       // jobs claimed ahead of a free thread; released at shutdown at the cost of an attempt
+  std::size_t report_batch = 64;  // the most reports written in one apply_batch; 1: one by one
+  duration report_delay = std::chrono::milliseconds{5};  // the longest a report waits for its batch; 0: none
+  retry_policy retry{};                                  // when a failed attempt runs again
+  std::function<void(std::string_view)> log{};           // empty: one line per message on std::clog
 };
 
 // What the runner has done so far; every counter only grows.
 struct runner_stats {
-  std::int64_t claimed = 0;               // attempts started
+  std::int64_t claimed = 0;               // attempts started (a prefetched job's starts when it is claimed)
   std::int64_t succeeded = 0;             // handlers' successes the store accepted
   std::int64_t failed = 0;                // handlers' failures the store accepted (returned or thrown)
   std::int64_t timed_out = 0;             // attempts recorded as timeouts
   std::int64_t released_at_shutdown = 0;  // attempts recorded as unfinished at shutdown
+  std::int64_t released_unstarted = 0;    // prefetched jobs released at shutdown before a handler started them
   std::int64_t heartbeats = 0;            // lease extensions written
   std::int64_t leases_lost = 0;           // attempts whose lease another writer took (the reaper, mostly)
   std::int64_t reaped = 0;                // jobs of dead workers recovered by this runner's reaper
   std::int64_t rejected_reports = 0;      // late reports the store refused (after a timeout, a lost lease, a shutdown)
+  std::int64_t report_batches = 0;        // apply_batch calls that wrote handlers' reports together
   std::int64_t store_errors = 0;          // store operations that threw; logged, retried on the next pass
   std::int64_t periodic_enqueued = 0;     // periodic jobs' ticks this runner enqueued (other runners enqueue the rest)
   std::int64_t periodic_skipped = 0;      // ticks older than their backfill and max_lateness allow, not enqueued
@@ -219,6 +229,13 @@ class runner {
   // that ignores its stop_token; the destructor does. Safe to call twice.
   void stop();
 
+  // Wakes a started runner's idle threads at once, to claim what was just
+  // enqueued: call it after an enqueue in the same process. Store
+  // notifications wake it on their own for retries and requeues; without
+  // notify() an enqueue waits for at most poll_interval. Cheap, and safe from
+  // any thread at any time (a runner not started ignores it).
+  void notify();
+
   runner_stats stats() const;
 
   // The identities the threads claim and report as, thread i at index i.
@@ -248,6 +265,13 @@ class runner_engine {
       throw std::invalid_argument("errand: a runner's heartbeat interval must be shorter than its lease");
     if (options_.worker_id.empty()) options_.worker_id = detail::default_worker_id();
     heartbeat_interval_ = options_.heartbeat_interval.value_or(options_.lease / 3);
+    // A report waiting for its batch gets no heartbeat: it must be written
+    // well before the lease it holds runs out.
+    if (options_.report_batch == 0 || options_.report_delay < duration::zero() ||
+        options_.report_delay >= heartbeat_interval_)
+      throw std::invalid_argument(
+          "errand: a runner's report_batch must be at least 1 and its report_delay shorter than its heartbeat "
+          "interval");
     if (!options_.log)
       options_.log = [](std::string_view line) { std::clog << ("errand: " + std::string(line) + "\n") << std::flush; };
     slots_ = std::vector<slot>(options_.threads);
@@ -267,6 +291,7 @@ class runner_engine {
     for (auto& s : slots_) s.thread.request_stop();
     work_ready_.notify_all();
     for (auto& s : slots_) s.thread.join();
+    write_reports(take_reports(true));  // of handlers that returned after stop()
     listening_.reset();
   }
 
@@ -287,39 +312,41 @@ class runner_engine {
     return *this;
   }
 
+  // Idle threads get the prefetched jobs first, then a claim each under their
+  // own identity; what is left of `prefetch` is then claimed in one batch.
   std::size_t poll() {
     std::vector<std::size_t> reserved;
+    std::size_t started = 0;
     {
       std::scoped_lock lock(mutex_);
       started_ = true;
       if (shutting_down_) return 0;
-      for (std::size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].state == slot_state::idle) {
+      for (std::size_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].state != slot_state::idle) continue;
+        if (auto next = take_prefetched()) {
+          begin_attempt(slots_[i], std::move(next));
+          ++started;
+        } else {
           slots_[i].state = slot_state::claiming;
           reserved.push_back(i);
         }
+      }
     }
-    std::size_t started = 0;
     bool more_due = true;
     for (const std::size_t i : reserved) {
-      std::optional<job> claimed;
-      if (more_due) claimed = claim_for(slots_[i].worker);
-      more_due = claimed.has_value();
-      std::shared_ptr<attempt> stop_now;
-      {
-        std::scoped_lock lock(mutex_);
-        if (!claimed) {
-          slots_[i].state = slot_state::idle;
-          continue;
-        }
-        slots_[i].current = make_attempt(std::move(*claimed), slots_[i].worker);
-        slots_[i].state = slot_state::busy;
-        ++stats_.claimed;
-        ++started;
-        if (shutting_down_) stop_now = slots_[i].current;  // shutdown began while it was being claimed
+      std::vector<job> claimed;
+      if (more_due) claimed = claim_for(slots_[i].worker, 1);
+      more_due = !claimed.empty();
+      std::scoped_lock lock(mutex_);
+      if (claimed.empty()) {
+        slots_[i].state = slot_state::idle;
+        continue;
       }
-      if (stop_now) stop_now->stop.request_stop();
+      ++stats_.claimed;
+      begin_attempt(slots_[i], make_attempt(std::move(claimed.front())));
+      ++started;
     }
+    if (more_due) prefetch_more();
     work_ready_.notify_all();
     idle_.notify_all();
     return started;
@@ -328,6 +355,7 @@ class runner_engine {
   void supervise() {
     const time_point now = clock_.now();
     supervise_attempts(now);
+    write_reports(take_reports(false));
     if (!periodic_.empty()) enqueue_periodic(now);
     bool reap_due = false;
     {
@@ -343,12 +371,14 @@ class runner_engine {
   void wait_idle() {
     std::unique_lock lock(mutex_);
     idle_.wait(lock, [&] {
-      return std::none_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.state != slot_state::idle; });
+      return reports_.empty() && reports_writing_ == 0 &&
+             std::none_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.state != slot_state::idle; });
     });
   }
 
   void begin_shutdown() {
     std::vector<std::shared_ptr<attempt>> running;
+    std::deque<std::shared_ptr<attempt>> unstarted;
     {
       std::scoped_lock lock(mutex_);
       if (shutting_down_) return;
@@ -356,11 +386,13 @@ class runner_engine {
       grace_end_ = clock_.now() + options_.shutdown_grace;
       for (const auto& s : slots_)
         if (s.current) running.push_back(s.current);
+      unstarted.swap(prefetched_);
     }
     for (const auto& a : running) a->stop.request_stop();
     if (!running.empty())
       log(options_.worker_id + " shutting down: " + std::to_string(running.size()) + " running job(s) get " +
           detail::duration_text(options_.shutdown_grace) + " to finish");
+    release_unstarted(unstarted);
   }
 
   void start() {
@@ -369,20 +401,27 @@ class runner_engine {
       if (loop_.joinable() || shutting_down_)
         throw std::logic_error("errand: a runner starts once, before it is stopped");
       started_ = true;
+      self_serving_ = true;
     }
+    // Taken before the first poll: what is enqueued after it wakes the loop.
+    const auto since = work_epoch();
     supervise();
     poll();
     loop_ = std::jthread([this](std::stop_token stop) { run_loop(stop); });
+    if constexpr (announces_work<S>)
+      watcher_ = std::jthread([this, since](std::stop_token stop) { watch_for_work(stop, since); });
   }
 
   void stop() {
     begin_shutdown();
-    if (loop_.joinable()) {
-      loop_.request_stop();
-      loop_.join();
-    }
+    for (auto* background : {&watcher_, &loop_})
+      if (background->joinable()) {
+        background->request_stop();
+        background->join();
+      }
     for (;;) {
       supervise_attempts(clock_.now());
+      write_reports(take_reports(true));
       std::unique_lock lock(mutex_);
       const bool unfinished = std::any_of(slots_.begin(), slots_.end(),
                                           [](const slot& s) { return s.current && s.current->ended == ending::none; });
@@ -393,6 +432,8 @@ class runner_engine {
       idle_.wait_for(lock, left > duration::zero() ? std::min(left, options_.poll_interval) : options_.poll_interval);
     }
   }
+
+  void notify() { wake_->notify(); }
 
   runner_stats stats() const {
     std::scoped_lock lock(mutex_);
@@ -412,11 +453,11 @@ class runner_engine {
   // One claimed attempt, from claim to report.
   struct attempt {
     job row;
-    std::string worker;
+    std::string worker;                                   // the identity it was claimed under, which it reports as
     const detail::registered_handler* handler = nullptr;  // null: no handler for the kind
     duration allowed{};
-    time_point deadline{};
-    time_point next_heartbeat{};  // guarded by mutex_
+    time_point deadline = time_point::max();  // guarded by mutex_; set when a thread starts it
+    time_point next_heartbeat{};              // guarded by mutex_
     std::stop_source stop;
     ending ended = ending::none;  // guarded by mutex_; set once the runner recorded the attempt's end itself
     bool returned = false;        // guarded by mutex_; the handler returned and its report is being written
@@ -429,7 +470,15 @@ class runner_engine {
     std::jthread thread;
   };
 
+  // What a handler returned, waiting to be written with others.
+  struct pending_report {
+    std::shared_ptr<attempt> of;
+    job_result result;
+    time_point at;  // when the handler returned
+  };
+
   // Deadlines, heartbeats and the end of a shutdown's grace period, at `now`.
+  // Prefetched attempts get heartbeats too: their leases run from the claim.
   void supervise_attempts(time_point now) {
     std::vector<std::shared_ptr<attempt>> timed_out, released, due_heartbeat;
     {
@@ -448,6 +497,11 @@ class runner_engine {
           due_heartbeat.push_back(a);
         }
       }
+      for (const auto& a : prefetched_)
+        if (a->ended == ending::none && now >= a->next_heartbeat) {
+          a->next_heartbeat = now + heartbeat_interval_;
+          due_heartbeat.push_back(a);
+        }
     }
     for (const auto& a : timed_out)
       end_attempt(a, failure{"timed out after " + detail::duration_text(a->allowed), std::string(error_kind::timeout)},
@@ -467,40 +521,167 @@ class runner_engine {
     return *this;
   }
 
-  std::optional<job> claim_for(const std::string& worker) {
+  std::vector<job> claim_for(const std::string& worker, std::size_t n) {
     try {
-      return store_.claim(claim_request{worker, options_.lease, clock_.now(), options_.queues});
+      return store_.claim_batch(claim_request{worker, options_.lease, clock_.now(), options_.queues}, n);
     } catch (const std::exception& e) {
       store_failed("claim by " + worker, e);
-      return std::nullopt;
+      return {};
     }
   }
 
-  std::shared_ptr<attempt> make_attempt(job row, const std::string& worker) {
+  std::shared_ptr<attempt> make_attempt(job row) {
     auto a = std::make_shared<attempt>();
     const auto found = handlers_.find(row.kind);
     a->handler = found == handlers_.end() ? nullptr : &found->second;
     a->allowed = a->handler && a->handler->options.deadline ? *a->handler->options.deadline : options_.deadline;
-    const time_point claimed_at = row.heartbeat_at.value_or(clock_.now());
-    a->deadline = claimed_at + a->allowed;
-    a->next_heartbeat = claimed_at + heartbeat_interval_;
-    a->worker = worker;
+    a->next_heartbeat = row.heartbeat_at.value_or(clock_.now()) + heartbeat_interval_;
+    a->worker = row.worker.value_or("");
     a->row = std::move(row);
     return a;
   }
 
-  // A thread of the pool: runs the attempts poll() gives it, one at a time.
+  // Called with mutex_ held. The deadline runs from here, not from the claim:
+  // a prefetched job's time in the queue is not its handler's.
+  void begin_attempt(slot& s, std::shared_ptr<attempt> a) {
+    a->deadline = clock_.now() + a->allowed;
+    if (shutting_down_) a->stop.request_stop();  // shutdown began while it was being claimed
+    s.current = std::move(a);
+    s.state = slot_state::busy;
+  }
+
+  // Called with mutex_ held: the next prefetched attempt whose lease is still ours.
+  std::shared_ptr<attempt> take_prefetched() {
+    while (!prefetched_.empty()) {
+      auto next = std::move(prefetched_.front());
+      prefetched_.pop_front();
+      if (next->ended == ending::none) return next;
+    }
+    return nullptr;
+  }
+
+  // Called with mutex_ held.
+  std::size_t prefetch_room() const {
+    return shutting_down_ ? 0 : options_.prefetch - std::min(options_.prefetch, prefetched_.size());
+  }
+
+  void prefetch_more() {
+    std::size_t room = 0;
+    {
+      std::scoped_lock lock(mutex_);
+      room = prefetch_room();
+    }
+    if (room > 0) hand_out(claim_for(slots_.front().worker, room), nullptr);
+  }
+
+  // Claimed jobs go to `mine` first, then to idle threads of a started
+  // runner, then to the prefetch queue; whatever shutdown leaves over is
+  // released. Returns the attempt `mine` starts, if any.
+  std::shared_ptr<attempt> hand_out(std::vector<job> claimed, slot* mine) {
+    std::shared_ptr<attempt> own;
+    std::deque<std::shared_ptr<attempt>> unstarted;
+    {
+      std::scoped_lock lock(mutex_);
+      stats_.claimed += static_cast<std::int64_t>(claimed.size());
+      auto next = claimed.begin();
+      if (mine && next != claimed.end()) {
+        begin_attempt(*mine, make_attempt(std::move(*next++)));
+        own = mine->current;
+      }
+      if (self_serving_)  // under poll() alone, only poll() starts handlers
+        for (auto& s : slots_)
+          if (s.state == slot_state::idle && next != claimed.end()) begin_attempt(s, make_attempt(std::move(*next++)));
+      for (; next != claimed.end(); ++next) (shutting_down_ ? unstarted : prefetched_).push_back(make_attempt(*next));
+    }
+    work_ready_.notify_all();
+    release_unstarted(unstarted);
+    return own;
+  }
+
+  // A thread of a started runner that finished an attempt runs the next one
+  // without going idle: a prefetched one, or one it claims for itself, for
+  // the idle threads and for the prefetch queue in one claim_batch.
+  std::shared_ptr<attempt> continue_with(slot& mine) {
+    std::size_t wanted = 0;
+    {
+      std::scoped_lock lock(mutex_);
+      if (!self_serving_ || shutting_down_) return nullptr;
+      if (auto next = take_prefetched()) {
+        begin_attempt(mine, std::move(next));
+        return mine.current;
+      }
+      if (claiming_) return nullptr;
+      claiming_ = true;
+      wanted = 1 + prefetch_room() +
+               static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(),
+                                                      [](const slot& s) { return s.state == slot_state::idle; }));
+    }
+    auto claimed = claim_for(mine.worker, wanted);
+    {
+      std::scoped_lock lock(mutex_);
+      claiming_ = false;
+    }
+    return hand_out(std::move(claimed), &mine);
+  }
+
+  // Jobs claimed but never started are given back: the lifecycle has no event
+  // that ends an attempt without counting it, so each costs an attempt.
+  void release_unstarted(const std::deque<std::shared_ptr<attempt>>& unstarted) {
+    if (unstarted.empty()) return;
+    const time_point now = clock_.now();
+    std::int64_t released = 0;
+    for (const auto& a : unstarted) {
+      {
+        std::scoped_lock lock(mutex_);
+        if (a->ended != ending::none) continue;  // its lease was lost already
+      }
+      try {
+        released += report(store_, a->row.id,
+                           fail{a->row.attempt, a->worker,
+                                failure{"worker " + a->worker + " shut down before the job started",
+                                        std::string(error_kind::shutdown)}},
+                           options_.retry, now)
+                        .applied();
+      } catch (const std::exception& e) {
+        store_failed("releasing prefetched job " + std::to_string(a->row.id), e);
+      }
+    }
+    if (released == 0) return;
+    {
+      std::scoped_lock lock(mutex_);
+      stats_.released_unstarted += released;
+    }
+    log(options_.worker_id + " released " + std::to_string(released) + " prefetched job(s) it had not started");
+  }
+
+  // A thread of the pool: runs the attempts poll() gives it, and once the
+  // runner is started, those it takes or claims itself.
   void serve(std::size_t index, std::stop_token stop) {
     slot& mine = slots_[index];
     for (;;) {
       std::shared_ptr<attempt> a;
       {
         std::unique_lock lock(mutex_);
-        work_ready_.wait(lock, stop, [&] { return mine.state == slot_state::busy; });
-        if (mine.state != slot_state::busy) return;
+        // A slot poll() reserved (claiming) waits for what poll() gives it.
+        work_ready_.wait(lock, stop, [&] {
+          return mine.state == slot_state::busy ||
+                 (mine.state == slot_state::idle && self_serving_ && !shutting_down_ && !prefetched_.empty());
+        });
+        if (mine.state != slot_state::busy) {
+          auto next = mine.state == slot_state::idle ? take_prefetched() : nullptr;
+          if (!next) {
+            if (stop.stop_requested()) return;
+            continue;
+          }
+          begin_attempt(mine, std::move(next));
+        }
         a = mine.current;
       }
-      run(a);
+      while (a) {
+        run(a);
+        a = continue_with(mine);
+      }
+      write_reports(take_reports(true));  // idle: nothing to wait for
       {
         std::scoped_lock lock(mutex_);
         mine.current.reset();
@@ -512,36 +693,128 @@ class runner_engine {
   }
 
   void run(const std::shared_ptr<attempt>& a) {
-    job_context context(a->row, a->worker, a->deadline, a->stop.get_token(),
+    time_point deadline;
+    {
+      std::scoped_lock lock(mutex_);
+      deadline = a->deadline;
+    }
+    job_context context(a->row, a->worker, deadline, a->stop.get_token(),
                         [this, a] { return extend_lease(a, clock_.now()); });
     job_result result = a->handler ? detail::run_guarded(a->handler->run, a->row, context)
                                    : job_result(failure{"no handler for kind '" + a->row.kind + "'",
                                                         std::string(error_kind::no_handler), false});
+    const time_point now = clock_.now();
+    bool due = false;
     {
       std::scoped_lock lock(mutex_);
       a->returned = true;
+      reports_.push_back(pending_report{a, std::move(result), now});
+      due = reports_.size() >= options_.report_batch || now >= reports_.front().at + options_.report_delay;
     }
-    const time_point now = clock_.now();
-    std::optional<report_result> written;
-    try {
-      written = result.succeeded()
-                    ? report(store_, a->row.id, succeed{a->row.attempt, a->worker, result.detail}, options_.retry, now)
-                    : report(store_, a->row.id, fail{a->row.attempt, a->worker, *result.error}, options_.retry, now);
-    } catch (const std::exception& e) {
-      store_failed("the report for job " + std::to_string(a->row.id), e);
-      return;
+    if (due) write_reports(take_reports(true));
+  }
+
+  // The reports to write now: all of them, or those whose delay is over.
+  // Counted as being written until write_reports() is done with them.
+  std::vector<pending_report> take_reports(bool all) {
+    std::vector<pending_report> taken;
+    std::scoped_lock lock(mutex_);
+    if (reports_.empty() || (!all && clock_.now() < reports_.front().at + options_.report_delay)) return taken;
+    taken.swap(reports_);
+    ++reports_writing_;
+    return taken;
+  }
+
+  // Each report decided on the row as it stands, the decisions written in
+  // one apply_batch. A batch is all or nothing: when one decision lost its
+  // compare-and-set, each is written again on its own, as a single report is.
+  void write_reports(std::vector<pending_report> batch) {
+    if (batch.empty()) return;
+    std::vector<std::optional<report_result>> written(batch.size());
+    std::vector<bool> lost(batch.size(), false);  // the store failed; counted and logged already
+    if (batch.size() > 1) write_together(batch, written, lost);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& r = batch[i];
+      if (lost[i]) continue;
+      if (!written[i]) {
+        try {
+          written[i] = r.result.succeeded() ? report(store_, r.of->row.id, succeed_event(r), options_.retry, r.at)
+                                            : report(store_, r.of->row.id, fail_event(r), options_.retry, r.at);
+        } catch (const std::exception& e) {
+          store_failed("the report for job " + std::to_string(r.of->row.id), e);
+          continue;
+        }
+      }
+      record_report(r, *written[i]);
     }
-    ending ended;
     {
       std::scoped_lock lock(mutex_);
-      ended = a->ended;
-      if (written->applied()) ++(result.succeeded() ? stats_.succeeded : stats_.failed);
-      if (!written->accepted()) ++stats_.rejected_reports;
+      --reports_writing_;
     }
-    if (!written->accepted())
-      log("job " + std::to_string(a->row.id) + ": the store refused the " +
-          (result.succeeded() ? "success" : "failure") + " that " + a->worker + " reported for attempt " +
-          std::to_string(a->row.attempt) + why_late(ended) + ": " + written->reason);
+    idle_.notify_all();
+  }
+
+  static succeed succeed_event(const pending_report& r) {
+    return succeed{r.of->row.attempt, r.of->worker, r.result.detail};
+  }
+  static fail fail_event(const pending_report& r) { return fail{r.of->row.attempt, r.of->worker, *r.result.error}; }
+
+  // Fills in what one apply_batch settled; leaves empty what must be written alone.
+  void write_together(const std::vector<pending_report>& batch, std::vector<std::optional<report_result>>& written,
+                      std::vector<bool>& lost) {
+    std::vector<decision> decisions;
+    std::vector<std::size_t> decided;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto& r = batch[i];
+      std::optional<job> current;
+      try {
+        current = store_.get(r.of->row.id);
+      } catch (const std::exception&) {
+        continue;  // written alone, where a failure is counted
+      }
+      if (!current) continue;
+      decision d = r.result.succeeded() ? decide(*current, succeed_event(r), options_.retry, r.at)
+                                        : decide(*current, fail_event(r), options_.retry, r.at);
+      if (!d.applied()) {
+        written[i] = report_result{d.outcome, d.why, std::move(d.reason), std::move(d.next)};
+        continue;
+      }
+      decisions.push_back(std::move(d));
+      decided.push_back(i);
+    }
+    if (decisions.empty()) return;
+    std::vector<write_result> results;
+    try {
+      results = store_.apply_batch(decisions);
+    } catch (const std::exception& e) {
+      for (const std::size_t i : decided) {
+        store_failed("the report for job " + std::to_string(batch[i].of->row.id), e);
+        lost[i] = true;
+      }
+      return;
+    }
+    {
+      std::scoped_lock lock(mutex_);
+      ++stats_.report_batches;
+    }
+    for (std::size_t k = 0; k < decided.size(); ++k)
+      if (results[k] == write_result::applied)
+        written[decided[k]] = report_result{verdict::applied, rejection::none, {}, std::move(decisions[k].next)};
+  }
+
+  void record_report(const pending_report& r, const report_result& written) {
+    ending ended;
+    const bool success = r.result.succeeded();
+    {
+      std::scoped_lock lock(mutex_);
+      ended = r.of->ended;
+      if (written.applied()) ++(success ? stats_.succeeded : stats_.failed);
+      if (!written.accepted()) ++stats_.rejected_reports;
+    }
+    if (!written.accepted())
+      log("job " + std::to_string(r.of->row.id) + ": the store refused the " + (success ? "success" : "failure") +
+          " that " + r.of->worker + " reported for attempt " + std::to_string(r.of->row.attempt) + why_late(ended) +
+          ": " + written.reason);
   }
 
   static std::string why_late(ending ended) {
@@ -666,7 +939,49 @@ class runner_engine {
     }
   }
 
-  // The poll interval, or less when a deadline, a heartbeat, the reaper or a periodic job is due sooner.
+  // Wakes the loop whenever the store announces work. The epoch is taken
+  // again before the loop is woken, so that work announced while it claims
+  // wakes it once more.
+  void watch_for_work(std::stop_token stop, std::optional<std::uint64_t> since) {
+    // wait_for_work() cannot see the stop token: how long stop() may wait for this thread.
+    constexpr std::chrono::milliseconds stop_latency{100};
+    while (!stop.stop_requested()) {
+      if (!since) {
+        since = work_epoch();
+        if (!since) {  // the store failed; it is tried again at the poll interval
+          std::mutex mutex;
+          std::unique_lock lock(mutex);
+          std::condition_variable_any().wait_for(lock, stop, options_.poll_interval, [] { return false; });
+          continue;
+        }
+        wake_->notify();  // work may have arrived unannounced while the store failed
+      }
+      try {
+        if (store_.wait_for_work(*since, stop_latency)) {
+          since = work_epoch();
+          wake_->notify();
+        }
+      } catch (const std::exception& e) {
+        since.reset();
+        store_failed("waiting for work", e);
+      }
+    }
+  }
+
+  // Empty when the store announces no work, or failed to say.
+  std::optional<std::uint64_t> work_epoch() {
+    if constexpr (announces_work<S>) {
+      try {
+        return store_.work_epoch();
+      } catch (const std::exception& e) {
+        store_failed("waiting for work", e);
+      }
+    }
+    return std::nullopt;
+  }
+
+  // The poll interval, or less when a deadline, a heartbeat, a batch of
+  // reports, the reaper or a periodic job is due sooner.
   // Something already due is a store write that failed on the last pass: it is
   // retried at the poll interval, not in a busy loop.
   duration until_next_pass() const {
@@ -683,6 +998,10 @@ class runner_engine {
         consider(s.current->deadline);
         consider(s.current->next_heartbeat);
       }
+    for (const auto& a : prefetched_) consider(a->next_heartbeat);
+    // A report that came due since the last pass is written now: it holds a
+    // lease that nothing extends.
+    if (!reports_.empty()) next = std::min(next, std::max(now, reports_.front().at + options_.report_delay));
     return next - now;
   }
 
@@ -713,8 +1032,13 @@ class runner_engine {
   std::condition_variable_any work_ready_;
   std::condition_variable idle_;
   std::vector<slot> slots_;
+  std::deque<std::shared_ptr<attempt>> prefetched_;  // claimed, waiting for a free thread
+  std::vector<pending_report> reports_;              // returned, waiting for their batch
+  std::size_t reports_writing_ = 0;                  // batches taken from reports_ and not written yet
   runner_stats stats_;
   bool started_ = false;
+  bool self_serving_ = false;  // started: threads take and claim their next attempt themselves
+  bool claiming_ = false;      // a thread is claiming for the others
   bool shutting_down_ = false;
   time_point grace_end_{};
   time_point next_reap_ = time_point::min();
@@ -722,6 +1046,7 @@ class runner_engine {
   std::shared_ptr<detail::wakeup> wake_ = std::make_shared<detail::wakeup>();
   subscription listening_;
   std::jthread loop_;
+  std::jthread watcher_;  // stores that announce work only
 };
 
 }  // namespace detail
@@ -767,6 +1092,11 @@ void runner<S>::start() {
 template <store S>
 void runner<S>::stop() {
   engine_->stop();
+}
+
+template <store S>
+void runner<S>::notify() {
+  engine_->notify();
 }
 
 template <store S>

@@ -9,6 +9,7 @@
 
 #include <boost/describe/class.hpp>
 
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -200,6 +201,19 @@ concept operator_store = store<S> && requires(S& s, const summary_request& summa
   // Ordered by queue name; queues without jobs are absent.
   { s.summarize(summary) } -> std::same_as<std::vector<queue_summary>>;
   { s.error_groups(errors) } -> std::same_as<std::vector<error_group>>;
+};
+
+// A store that tells idle workers when work may have arrived: a job enqueued
+// or a retry scheduled, by this process or another. Optional: a runner over a
+// store that is one wakes as soon as work is announced, and a runner over any
+// other store wakes on its notifications, runner::notify() and its poll
+// interval. postgres_store is one (through LISTEN/NOTIFY).
+template <class S>
+concept announces_work = store<S> && requires(S& s, std::uint64_t since, std::chrono::milliseconds timeout) {
+  // Take an epoch, then wait_for_work(epoch, timeout) returns true as soon
+  // as work may have arrived since it was taken, false after `timeout`.
+  { s.work_epoch() } -> std::same_as<std::uint64_t>;
+  { s.wait_for_work(since, timeout) } -> std::same_as<bool>;
 };
 
 }  // namespace errand

@@ -327,6 +327,31 @@ TEST_CASE("contract 8 across connections: a subscriber hears what another store 
   CHECK(local[1].record.seq == 2);
 }
 
+static_assert(errand::announces_work<errand::postgres_store>);
+
+TEST_CASE("a started runner wakes when another process enqueues", "[postgres][notify][runner]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store producer(schema.options());
+  errand::postgres_store worker(schema.options());
+  errand::manual_clock clock(t0);
+  errand::runner_options o;
+  o.threads = 1;
+  o.worker_id = "w";
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  o.log = [](std::string_view) {};
+  errand::runner runner(worker, o, clock);
+  runner.handle("work", [](const std::string&, errand::job_context&) { return "done"; });
+  heard_list heard;
+  const auto subscription = worker.subscribe(heard.listener());
+  runner.start();  // nothing to claim; its next pass is an hour away
+
+  const auto id = producer.enqueue(spec(), t0).id;
+  REQUIRE(heard.wait_for(2));  // the claim and the success: only the announcement can have woken it
+  runner.stop();
+  CHECK(worker.get(id)->detail == "done");
+}
+
 TEST_CASE("idle workers wake when another process enqueues or schedules a retry", "[postgres][notify]") {
   pg_test::scratch_schema schema;
   errand::postgres_store producer(schema.options());

@@ -165,7 +165,9 @@ class hooked_store {
     before_write(&d);
     return real_.apply(d);
   }
+  std::atomic<int> batches{0};  // apply_batch calls
   std::vector<errand::write_result> apply_batch(std::span<const errand::decision> ds) {
+    ++batches;
     for (const auto& d : ds) before_write(&d);
     return real_.apply_batch(ds);
   }
@@ -191,6 +193,38 @@ class hooked_store {
   errand::memory_store& real_;
 };
 static_assert(errand::store<hooked_store>);
+
+// A store that announces every enqueue to idle workers, as postgres_store does
+// through LISTEN/NOTIFY.
+class announcing_store : public hooked_store {
+ public:
+  using hooked_store::hooked_store;
+
+  errand::enqueued enqueue(const errand::job_spec& spec, errand::time_point now) {
+    auto created = hooked_store::enqueue(spec, now);
+    {
+      std::scoped_lock lock(mutex_);
+      ++epoch_;
+    }
+    announced_.notify_all();
+    return created;
+  }
+  std::uint64_t work_epoch() {
+    std::scoped_lock lock(mutex_);
+    return epoch_;
+  }
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return announced_.wait_for(lock, timeout, [&] { return epoch_ != since; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable announced_;
+  std::uint64_t epoch_ = 0;
+};
+static_assert(errand::announces_work<announcing_store>);
+static_assert(!errand::announces_work<errand::memory_store>);
 
 }  // namespace
 
@@ -799,4 +833,309 @@ TEST_CASE_METHOD(fixture, "options that cannot work are refused", "[runner]") {
   o = options();
   o.poll_interval = 0s;
   CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.report_batch = 0;
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.report_delay = 10s;  // the heartbeat interval: a waiting report could outlive its lease
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+}
+
+// Throughput: prefetched jobs, reports written in batches, notify().
+
+TEST_CASE_METHOD(fixture, "prefetched jobs start on the next free thread without another claim", "[runner][prefetch]") {
+  auto first_gate = std::make_shared<gate>();
+  auto o = options(1);
+  o.prefetch = 2;
+  o.deadline = 60s;
+  errand::runner runner(store, o, clock);
+  std::mutex mutex;
+  std::map<std::int64_t, errand::time_point> deadlines;
+  runner.handle("work", [&, first_gate](const std::string&, errand::job_context& ctx) {
+    first_gate->wait();
+    std::scoped_lock lock(mutex);
+    deadlines[ctx.job_id()] = ctx.deadline();
+  });
+  open_on_exit guard{first_gate};
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(enqueue("work"));
+  const auto claimed_at = clock.now();
+
+  REQUIRE(runner.poll() == 1);  // one thread: one handler runs, two jobs wait for it
+  CHECK(runner.stats().claimed == 3);
+  CHECK(row(ids[1]).state == job_state::running);
+  CHECK(row(ids[2]).state == job_state::running);
+  CHECK(row(ids[3]).state == job_state::pending);
+
+  for (int i = 0; i < 5; ++i) {  // heartbeats keep the waiting jobs' leases
+    clock.advance(10s);
+    runner.supervise();
+  }
+  CHECK(errand::reap(store, errand::retry_policy{}, clock.now()).empty());
+  first_gate->open();
+  runner.wait_idle();
+
+  REQUIRE(runner.poll() == 1);  // the first prefetched job; the room it left is claimed again
+  runner.wait_idle();
+  CHECK(runner.stats().claimed == 4);
+  while (runner.poll() > 0) runner.wait_idle();
+
+  for (const auto id : ids) {
+    CHECK(row(id).state == job_state::succeeded);
+    CHECK(events(id) == strings{"claim", "succeed"});
+  }
+  std::scoped_lock lock(mutex);
+  CHECK(deadlines.at(ids[0]) == claimed_at + 60s);
+  CHECK(deadlines.at(ids[1]) == claimed_at + 50s + 60s);  // its deadline runs from its start, not its claim
+}
+
+TEST_CASE_METHOD(fixture, "at shutdown prefetched jobs are released at once, at the cost of an attempt",
+                 "[runner][prefetch][contract4]") {
+  auto stubborn_gate = std::make_shared<gate>();
+  auto o = options(1);
+  o.prefetch = 2;
+  errand::runner runner(store, o, clock);
+  std::atomic<int> quick_runs{0};
+  runner.handle("stubborn", [stubborn_gate](const std::string&, errand::job_context&) { stubborn_gate->wait(); });
+  runner.handle("quick", [&](const std::string&, errand::job_context&) { ++quick_runs; });
+  open_on_exit guard{stubborn_gate};
+  const auto running = enqueue("stubborn");
+  const auto retried = enqueue("quick", "{}", 3);
+  const auto last_attempt = enqueue("quick", "{}", 1);
+
+  REQUIRE(runner.poll() == 1);
+  runner.begin_shutdown();
+
+  auto job = row(retried);
+  CHECK(job.state == job_state::retry_pending);
+  CHECK(job.attempt == 1);
+  CHECK(job.last_error == "worker w:0 shut down before the job started");
+  CHECK(job.last_error_kind == errand::error_kind::shutdown);
+  job = row(last_attempt);
+  CHECK(job.state == job_state::failed);  // the lifecycle cannot give an attempt back
+  CHECK(job.last_error == "worker w:0 shut down before the job started");
+  CHECK(runner.stats().released_unstarted == 2);
+  CHECK(log.mentions("w released 2 prefetched job(s) it had not started"));
+
+  stubborn_gate->open();
+  runner.stop();
+  CHECK(row(running).state == job_state::succeeded);  // what had started finished within the grace period
+  CHECK(quick_runs == 0);
+}
+
+TEST_CASE_METHOD(fixture, "prefetched jobs of a worker that stopped heartbeating are reaped, and never started",
+                 "[runner][prefetch][contract5]") {
+  auto frozen = std::make_shared<gate>();
+  auto o = options(1);
+  o.prefetch = 2;
+  errand::runner runner(store, o, clock);
+  std::mutex mutex;
+  std::vector<std::int32_t> attempts_run;
+  runner.handle("frozen", [frozen](const std::string&, errand::job_context&) { frozen->wait(); });
+  runner.handle("quick", [&](const std::string&, errand::job_context& ctx) {
+    std::scoped_lock lock(mutex);
+    attempts_run.push_back(ctx.attempt());
+  });
+  open_on_exit guard{frozen};
+  enqueue("frozen");
+  const auto first = enqueue("quick");
+  const auto second = enqueue("quick");
+
+  REQUIRE(runner.poll() == 1);
+  clock.advance(31s);  // the process stopped heartbeating (a crash, a frozen VM)
+  CHECK(errand::reap(store, errand::retry_policy::immediate(), clock.now()).size() == 3);
+  CHECK(row(first).state == job_state::retry_pending);
+  CHECK(row(first).last_error == "lease expired: worker w:0, last heartbeat " + errand::to_iso8601(clock.now() - 31s));
+
+  runner.supervise();  // it wakes up: every lease it held is refused
+  CHECK(runner.stats().leases_lost == 3);
+  frozen->open();
+  runner.wait_idle();
+  while (runner.poll() > 0) runner.wait_idle();
+
+  for (const auto id : {first, second}) {
+    CHECK(row(id).state == job_state::succeeded);
+    CHECK(events(id) == strings{"claim", "lease_expired", "claim", "succeed"});
+  }
+  std::scoped_lock lock(mutex);
+  CHECK(attempts_run == std::vector<std::int32_t>{2, 2});  // the reaped attempts never ran
+}
+
+TEST_CASE_METHOD(fixture, "prefetch takes no more of a limited queue than its limit, and nothing of a paused one",
+                 "[runner][prefetch][queues]") {
+  const auto in_queue = [&](const std::string& queue) {
+    errand::job_spec spec;
+    spec.kind = "work";
+    spec.queue = queue;
+    return store.enqueue(spec, clock.now()).id;
+  };
+  store.set_queue_limit("reports", 2, clock.now());
+  store.pause_queue("mail", clock.now());
+  for (int i = 0; i < 5; ++i) in_queue("reports");
+  const auto mail = in_queue("mail");
+  auto held = std::make_shared<gate>();
+  auto o = options(1);
+  o.prefetch = 8;
+  errand::runner runner(store, o, clock);
+  runner.handle("work", [held](const std::string&, errand::job_context&) { held->wait(); });
+  open_on_exit guard{held};
+
+  REQUIRE(runner.poll() == 1);
+  CHECK(runner.stats().claimed == 2);
+  CHECK(store.count_by_state().at(job_state::pending) == 4);
+  CHECK(row(mail).state == job_state::pending);
+}
+
+TEST_CASE_METHOD(fixture, "a report that loses its compare-and-set in a batch is decided again on its own",
+                 "[runner][batch][contract5]") {
+  hooked_store observed(store);
+  std::int64_t cancelled = 0;
+  std::atomic<bool> cancel_next{true};
+  observed.before_write = [&](const errand::decision* d) {
+    // An operator cancels the job between the batch's read and its write.
+    if (d && d->next.id == cancelled && cancel_next.exchange(false))
+      REQUIRE(errand::report(store, cancelled, errand::cancel{"no longer needed"}, errand::retry_policy{}, clock.now())
+                  .applied());
+  };
+  auto o = options(2);
+  o.report_batch = 2;
+  o.report_delay = 5s;
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(observed, o, clock);
+  auto first_gate = std::make_shared<gate>(), second_gate = std::make_shared<gate>();
+  auto slow_started = std::make_shared<gate>(), slow_gate = std::make_shared<gate>();
+  runner.handle("first", [first_gate](const std::string&, errand::job_context&) { first_gate->wait(); });
+  runner.handle("second", [second_gate](const std::string&, errand::job_context&) { second_gate->wait(); });
+  runner.handle("slow", [slow_started, slow_gate](const std::string&, errand::job_context& ctx) {
+    slow_started->open();
+    slow_gate->wait(ctx.stop_token());
+  });
+  open_on_exit guards[] = {{first_gate}, {second_gate}, {slow_gate}};
+  cancelled = enqueue("first");
+  const auto second = enqueue("second");
+  const auto slow = enqueue("slow");
+  awaited second_succeeded(
+      store, [&](const errand::notification& n) { return n.row.id == second && n.row.state == job_state::succeeded; });
+
+  runner.start();  // "first" and "second" run; "slow" waits
+  first_gate->open();
+  slow_started->wait();  // the thread that ran "first" claimed "slow": its report waits for a batch
+  CHECK(row(cancelled).state == job_state::running);
+  second_gate->open();  // the second report fills the batch
+  second_succeeded.wait();
+  slow_gate->open();
+  runner.stop();
+
+  CHECK(observed.batches >= 1);
+  CHECK(row(cancelled).state == job_state::failed);
+  CHECK(row(cancelled).last_error == "no longer needed");
+  CHECK(events(cancelled) == strings{"claim", "cancel"});
+  CHECK(row(slow).state == job_state::succeeded);
+  const auto stats = runner.stats();
+  CHECK(stats.rejected_reports == 1);
+  CHECK(stats.succeeded == 2);
+  CHECK(log.mentions("job " + std::to_string(cancelled) + ": the store refused the success that w:0 reported"));
+}
+
+TEST_CASE_METHOD(fixture, "stop() writes the reports still waiting for their batch", "[runner][batch][contract4]") {
+  auto o = options(1);
+  o.report_delay = 5s;
+  o.shutdown_grace = 0s;
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  auto stubborn_started = std::make_shared<gate>(), stubborn_gate = std::make_shared<gate>();
+  runner.handle("quick", [](const std::string&, errand::job_context&) { return "done"; });
+  runner.handle("stubborn", [stubborn_started, stubborn_gate](const std::string&, errand::job_context&) {
+    stubborn_started->open();
+    stubborn_gate->wait();
+  });
+  open_on_exit guard{stubborn_gate};
+  const auto quick = enqueue("quick");
+  const auto stubborn = enqueue("stubborn");
+
+  runner.start();
+  stubborn_started->wait();  // "quick" returned; its report waits while the thread runs "stubborn"
+  CHECK(row(quick).state == job_state::running);
+  runner.stop();
+
+  CHECK(row(quick).state == job_state::succeeded);
+  CHECK(row(quick).detail == "done");
+  CHECK(row(stubborn).state == job_state::retry_pending);
+  CHECK(row(stubborn).last_error == "worker w:0 shut down before the job finished");
+}
+
+TEST_CASE_METHOD(fixture, "a report waits for its batch no longer than report_delay", "[runner][batch]") {
+  auto o = options(1);
+  o.report_delay = 5s;
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  auto stubborn_started = std::make_shared<gate>(), stubborn_gate = std::make_shared<gate>();
+  runner.handle("quick", [](const std::string&, errand::job_context&) {});
+  runner.handle("stubborn", [stubborn_started, stubborn_gate](const std::string&, errand::job_context&) {
+    stubborn_started->open();
+    stubborn_gate->wait();
+  });
+  open_on_exit guard{stubborn_gate};
+  const auto quick = enqueue("quick");
+  enqueue("stubborn");
+  awaited quick_succeeded(
+      store, [&](const errand::notification& n) { return n.row.id == quick && n.row.state == job_state::succeeded; });
+
+  runner.start();
+  stubborn_started->wait();  // "quick" returned; its report waits while the thread runs "stubborn"
+  clock.advance(4s);
+  runner.supervise();
+  CHECK(row(quick).state == job_state::running);
+  clock.advance(1s);
+  runner.supervise();  // its delay is over: written (here, or by the background thread's next pass)
+  quick_succeeded.wait();
+  stubborn_gate->open();
+  runner.stop();
+}
+
+TEST_CASE_METHOD(fixture, "notify() wakes an idle started runner for a job enqueued in the same process",
+                 "[runner][threads]") {
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
+  awaited succeeded(store, [&](const errand::notification& n) {
+    return n.row.kind == "report" && n.row.state == job_state::succeeded;
+  });
+  runner.start();  // nothing to claim; the next pass is an hour away
+
+  const auto id = enqueue("report");
+  runner.notify();
+  succeeded.wait();  // only notify() can have woken the runner this soon
+  runner.stop();
+  CHECK(row(id).detail == "sent");
+}
+
+TEST_CASE_METHOD(fixture, "a store that announces work wakes an idle started runner for every enqueue",
+                 "[runner][threads]") {
+  announcing_store announcing(store);
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(announcing, o, clock);
+  runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
+  std::atomic<int> sent{0};
+  std::promise<void> both_sent;
+  auto subscription = store.subscribe([&](const errand::notification& n) {
+    if (n.row.state == job_state::succeeded && ++sent == 2) both_sent.set_value();
+  });
+  runner.start();  // nothing to claim; the next pass is an hour away
+
+  errand::job_spec spec;
+  spec.kind = "report";
+  const auto first = announcing.enqueue(spec, clock.now()).id;
+  const auto second = announcing.enqueue(spec, clock.now()).id;
+  both_sent.get_future().wait();  // only the store's announcements can have woken the runner this soon
+  runner.stop();
+  CHECK(row(first).detail == "sent");
+  CHECK(row(second).detail == "sent");
 }

@@ -1,0 +1,184 @@
+// The runner measured against the store it drives, in the same binary. See the
+// "Runner" section of docs/benchmarks.md.
+//
+//   store_batch/*  the store's own batch API on one thread: claim_batch 32 jobs,
+//                  decide a success for each, apply_batch them; what a runner
+//                  could reach at best with no handler and no threads
+//   runner/*       a runner with 4 threads drains the same jobs with a no-op
+//                  handler, start() to the last success: with the defaults,
+//                  with report_batch from 1 to 64, and with prefetch = 32
+//
+// Each iteration enqueues its jobs with the timer paused. Memory and SQLite
+// (a file under $TMPDIR in WAL mode, the store's defaults).
+#include <errand/memory.hpp>
+#include <errand/runner.hpp>
+#include <errand/sqlite.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class bench_file {
+ public:
+  bench_file()
+      : path_((std::filesystem::temp_directory_path() / ("errand-runner-bench-" + std::to_string(::getpid()) + ".db"))
+                  .string()) {
+    remove();
+  }
+  ~bench_file() { remove(); }
+  bench_file(const bench_file&) = delete;
+  bench_file& operator=(const bench_file&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  void remove() {
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ignored);
+  }
+  std::string path_;
+};
+
+struct memory_backend {
+  errand::memory_store store;
+};
+
+struct sqlite_backend {
+  bench_file file;
+  errand::sqlite_store store{file.path()};
+};
+
+// Counts the jobs that reached `succeeded`, for a runner's benchmark to wait on.
+class finish_line {
+ public:
+  template <class Store>
+  explicit finish_line(Store& store)
+      : subscription_(store.subscribe([this](const errand::notification& n) {
+          if (n.row.state != errand::job_state::succeeded) return;
+          {
+            std::scoped_lock lock(mutex_);
+            ++finished_;
+          }
+          crossed_.notify_all();
+        })) {}
+
+  void wait_for(std::int64_t jobs) {
+    std::unique_lock lock(mutex_);
+    crossed_.wait(lock, [&] { return finished_ >= jobs; });
+    finished_ = 0;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable crossed_;
+  std::int64_t finished_ = 0;
+  errand::subscription subscription_;
+};
+
+template <class Store>
+void enqueue_jobs(Store& store, std::int64_t jobs, errand::time_point now) {
+  const std::vector<errand::job_spec> specs(static_cast<std::size_t>(jobs), errand::job_spec{.kind = "noop"});
+  store.enqueue_batch(specs, now);
+}
+
+template <class Backend>
+void store_batch(benchmark::State& state) {
+  const std::int64_t jobs = state.range(0);
+  Backend backend;
+  const errand::system_clock clock;
+  std::int64_t done = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    enqueue_jobs(backend.store, jobs, clock.now());
+    state.ResumeTiming();
+    for (;;) {
+      const auto now = clock.now();
+      const auto claimed = backend.store.claim_batch({"bench:0", 30s, now, {}}, 32);
+      if (claimed.empty()) break;
+      std::vector<errand::decision> reports;
+      reports.reserve(claimed.size());
+      for (const auto& job : claimed)
+        reports.push_back(errand::decide(job, errand::succeed{job.attempt, "bench:0", {}}, {}, now));
+      for (const auto r : backend.store.apply_batch(reports)) done += r == errand::write_result::applied;
+    }
+  }
+  state.SetItemsProcessed(done);
+}
+
+template <class Backend>
+void drain(benchmark::State& state, const errand::runner_options& options) {
+  const std::int64_t jobs = state.range(0);
+  Backend backend;
+  finish_line finished(backend.store);
+  const errand::system_clock clock;
+  for (auto _ : state) {
+    state.PauseTiming();
+    enqueue_jobs(backend.store, jobs, clock.now());
+    state.ResumeTiming();
+    errand::runner runner(backend.store, options, clock);
+    runner.handle("noop", [](const std::string&, errand::job_context&) {});
+    runner.start();
+    finished.wait_for(jobs);
+    runner.stop();
+  }
+  state.SetItemsProcessed(state.iterations() * jobs);
+}
+
+errand::runner_options four_threads() {
+  errand::runner_options options;
+  options.threads = 4;
+  options.worker_id = "bench";
+  options.log = [](std::string_view) {};
+  return options;
+}
+
+template <class Backend>
+void runner_defaults(benchmark::State& state) {
+  drain<Backend>(state, four_threads());
+}
+
+// report_batch = 1 writes every report on its own, as the runner did before its throughput knobs.
+template <class Backend>
+void runner_report_batch(benchmark::State& state) {
+  auto options = four_threads();
+  options.report_batch = static_cast<std::size_t>(state.range(1));
+  drain<Backend>(state, options);
+}
+
+template <class Backend>
+void runner_prefetch(benchmark::State& state) {
+  auto options = four_threads();
+  options.prefetch = static_cast<std::size_t>(state.range(1));
+  drain<Backend>(state, options);
+}
+
+}  // namespace
+
+BENCHMARK(store_batch<memory_backend>)->Name("store_batch/memory")->Arg(5000)->UseRealTime();
+BENCHMARK(runner_defaults<memory_backend>)->Name("runner/memory/defaults")->Arg(5000)->UseRealTime();
+BENCHMARK(runner_report_batch<memory_backend>)
+    ->Name("runner/memory/report_batch")
+    ->ArgsProduct({{5000}, {1, 4, 16, 64}})
+    ->UseRealTime();
+BENCHMARK(runner_prefetch<memory_backend>)->Name("runner/memory/prefetch")->Args({5000, 32})->UseRealTime();
+BENCHMARK(store_batch<sqlite_backend>)->Name("store_batch/sqlite")->Arg(1000)->UseRealTime();
+BENCHMARK(runner_defaults<sqlite_backend>)->Name("runner/sqlite/defaults")->Arg(1000)->UseRealTime();
+BENCHMARK(runner_report_batch<sqlite_backend>)
+    ->Name("runner/sqlite/report_batch")
+    ->ArgsProduct({{1000}, {1, 4, 16, 64}})
+    ->UseRealTime();
+BENCHMARK(runner_prefetch<sqlite_backend>)->Name("runner/sqlite/prefetch")->Args({1000, 32})->UseRealTime();
+
+BENCHMARK_MAIN();
