@@ -104,6 +104,7 @@ fi
 
 # Catch2: with libc++, compile Catch2 2.x's main() in this build.
 catch2_option=
+tools_option=-DERRAND_BUILD_TOOLS=ON
 if [[ " $cxxflags " == *" -stdlib=libc++ "* ]]; then
   [[ -f /usr/include/catch2/catch.hpp ]] ||
     die "with libc++ this script needs Catch2 2.x's single header /usr/include/catch2/catch.hpp (Debian: catch2)"
@@ -121,6 +122,10 @@ if(NOT TARGET Catch2::Catch2)
 endif()
 CMAKE
   catch2_option=-DCatch2_DIR=$catch2_dir
+  # Debian's cpp-httplib is a library compiled against libstdc++, which a
+  # libc++ program cannot link: the errand command and its tests are left out.
+  tools_option=-DERRAND_BUILD_TOOLS=OFF
+  say "with libc++ the errand command is not built (Debian's cpp-httplib is compiled against libstdc++)"
 fi
 
 say "libpqxx $pqxx_version from $prefix"
@@ -132,7 +137,7 @@ cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_CXX_FLAGS="$cxxflags $include_fix" \
   -DCMAKE_EXE_LINKER_FLAGS="$cxxflags" \
-  -DCMAKE_PREFIX_PATH="$prefix" ${catch2_option:+"$catch2_option"} \
+  -DCMAKE_PREFIX_PATH="$prefix" ${catch2_option:+"$catch2_option"} "$tools_option" \
   -DERRAND_WITH_SQLITE=ON -DERRAND_WITH_POSTGRES=ON \
   -DERRAND_BUILD_TESTS=ON -DERRAND_BUILD_EXAMPLES=ON -DERRAND_BUILD_BENCHMARKS=OFF
 
