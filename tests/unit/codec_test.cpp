@@ -355,7 +355,31 @@ TEST_CASE("a zero with any exponent reads as zero, in numbers and in json_text",
   CHECK(errand::from_json<double>("-0.0E+300") == 0.0);
   CHECK(errand::from_json<double>("0e309") == 0.0);
   CHECK(errand::from_json<errand::json_text>(R"({"a":0e92,"s":"0e92","q":"\"0e9","b":[0.0e50,5e-1]})").text ==
-        R"({"a":0,"s":"0e92","q":"\"0e9","b":[0.0,0.5]})");
+        R"({"a":0.0,"s":"0e92","q":"\"0e9","b":[0.0,0.5]})");
   CHECK_THROWS_AS(errand::from_json<double>("0e"), errand::codec_error);
   CHECK_THROWS_AS(errand::from_json<double>("0.e92"), errand::codec_error);
+}
+
+TEST_CASE("a zero with hundreds of digits after its point reads as zero", "[codec]") {
+  // Found by fuzzing: the rapidjson that Debian's cereal parses with crashed reading
+  // 0.000... with some hundreds of zeros (a read outside its table of powers of ten).
+  const std::string zeros(470, '0');
+  CHECK(errand::from_json<double>("0." + zeros) == 0.0);
+  CHECK(errand::from_json<double>("-0." + zeros + "e-7") == 0.0);
+  CHECK(errand::from_json<std::vector<double>>("[1,0." + zeros + ",2]") == std::vector<double>{1, 0, 2});
+  CHECK(errand::from_json<errand::json_text>(R"({"z":0.)" + zeros + R"(,"s":"0.000"})").text ==
+        R"({"z":0.0,"s":"0.000"})");
+  CHECK(errand::from_json<double>("0." + std::string(300, '0') + "125") == 1.25e-301);
+  CHECK(errand::from_json<double>("0." + zeros + "125") == 0.0);
+  CHECK(errand::from_json<double>("0." + std::string(330, '0') + "1") == 0.0);  // below the smallest double
+  CHECK(errand::from_json<double>("1" + zeros + "e-470") == 1.0);
+  CHECK(errand::from_json<double>("-1" + std::string(300, '0')) == -1e300);
+  CHECK_THROWS_AS(errand::from_json<double>("-1" + zeros), errand::codec_error);  // too large for a double
+  CHECK_THROWS_AS(errand::from_json<double>("00." + zeros), errand::codec_error);
+  CHECK_THROWS_AS(errand::from_json<double>("0.0.0"), errand::codec_error);
+  CHECK_THROWS_AS(errand::from_json<double>("1e400"), errand::codec_error);  // too large for a double
+  // The shortest text of the same double, still a double where it was one; integers as they were.
+  CHECK(errand::from_json<errand::json_text>("[1.50,2E+2,-0.0e5,12345678901234567890,7]").text ==
+        "[1.5,200.0,-0.0,12345678901234567890,7]");
+  CHECK_THROWS_AS(errand::from_json<int>("1.0"), errand::codec_error);
 }

@@ -28,14 +28,18 @@
 #endif
 #include <cereal/archives/json.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 namespace errand::detail::json {
@@ -80,12 +84,40 @@ std::string write_compact(WriteValue&& write_value) {
   return compact.substr(1, compact.size() - 2);
 }
 
-// Appends `text` to `out`, writing a number whose digits are all zero without its exponent
-// ("0e92" as "0", "-0.0E+300" as "-0.0"). rapidjson 1.1.0, which Debian's cereal parses with,
-// reads such a number as a huge one (0e92 as 1.41e73: it normalises a zero mantissa with
-// __builtin_clzll(0)); the value is zero whatever the exponent, so the exponent is dropped.
-inline void append_without_zero_exponents(std::string& out, std::string_view text) {
+// The decimal exponent of the first non-zero digit of a well-formed JSON number, saturated
+// ("123" 2, "0.05" -2, "1e400" 400): says whether a number out of a double's range is too
+// large or too small.
+inline long leading_digit_exponent(std::string_view number) {
+  constexpr long limit = 1'000'000;
+  const std::size_t e = number.find_first_of("eE");
+  const std::string_view digits = number.substr(0, e);
+  long exponent = 0;
+  if (e != std::string_view::npos) {
+    const bool negative = number[e + 1] == '-';
+    for (const char c : number.substr(e + 1))
+      if (c >= '0' && c <= '9') exponent = std::min(limit, exponent * 10 + (c - '0'));
+    if (negative) exponent = -exponent;
+  }
+  const std::size_t point = std::min(digits.find('.'), digits.size());
+  const std::size_t first = digits.find_first_of("123456789");
+  if (first == std::string_view::npos) return -limit;  // zero
+  return exponent + (first < point ? static_cast<long>(point - first) - 1 : -static_cast<long>(first - point));
+}
+
+// Appends `text` to `out` with each number that has a fraction or an exponent, or an integer too
+// long for 64 bits, written as the shortest text of the double it means ("0e92" as "0.0",
+// "1.50" as "1.5"), with a point added where that text has none, so that it stays a double.
+// rapidjson 1.1.0, which Debian's cereal parses with, reads some numbers wrong (0e92 as 1.41e73)
+// and crashes on others (0.000…1 with some hundreds of zeros reads outside its table of powers of
+// ten); std::from_chars reads every one right, and rapidjson reads the shortest text of a double
+// right. A number too small for a double is written as zero; one too large, and anything that is
+// not a well-formed JSON number, is left as it is, for the parser to refuse ("1e400", "0e", "00").
+inline void append_with_shortest_numbers(std::string& out, std::string_view text) {
   const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto digits_from = [&](std::size_t at) {
+    while (at < text.size() && is_digit(text[at])) ++at;
+    return at;
+  };
   bool in_string = false;
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
@@ -104,24 +136,43 @@ inline void append_without_zero_exponents(std::string& out, std::string_view tex
       ++i;
       continue;
     }
-    std::size_t end = i + (c == '-' ? 1 : 0);
-    bool all_zero = true;
-    while (end < text.size() && (is_digit(text[end]) || text[end] == '.')) {
-      if (text[end] != '0' && text[end] != '.') all_zero = false;
-      ++end;
+    const std::size_t integer = i + (c == '-' ? 1 : 0);
+    std::size_t end = digits_from(integer);
+    bool well_formed = end > integer && (text[integer] != '0' || end == integer + 1);
+    const bool long_integer = end - integer > 20;
+    bool plain_integer = true;
+    if (end < text.size() && text[end] == '.') {
+      plain_integer = false;
+      const std::size_t fraction = end + 1;
+      end = digits_from(fraction);
+      well_formed = well_formed && end > fraction;
     }
-    const std::size_t significand_end = end;
-    if (end < text.size() && (text[end] == 'e' || text[end] == 'E')) {
-      ++end;
-      if (end < text.size() && (text[end] == '+' || text[end] == '-')) ++end;
-      const std::size_t exponent_digits = end;
-      while (end < text.size() && is_digit(text[end])) ++end;
-      const bool drop_exponent = all_zero && end > exponent_digits;  // "0e" stays malformed
-      out.append(text.substr(i, (drop_exponent ? significand_end : end) - i));
-    } else {
-      out.append(text.substr(i, end - i));
+    if (well_formed && end < text.size() && (text[end] == 'e' || text[end] == 'E')) {
+      plain_integer = false;
+      std::size_t exponent = end + 1;
+      if (exponent < text.size() && (text[exponent] == '+' || text[exponent] == '-')) ++exponent;
+      end = digits_from(exponent);
+      well_formed = end > exponent;
     }
+    const std::string_view number = text.substr(i, end - i);
     i = end;
+    if (!well_formed || (plain_integer && !long_integer)) {
+      out.append(number);
+      continue;
+    }
+    double value = 0;
+    if (std::from_chars(number.data(), number.data() + number.size(), value).ec != std::errc{}) {
+      if (leading_digit_exponent(number.substr(c == '-' ? 1 : 0)) > 0) {
+        out.append(number);  // too large: the parser says so
+        continue;
+      }
+      value = c == '-' ? -0.0 : 0.0;  // too small: zero, as every JSON parser reads it
+    }
+    char shortest[32];
+    const auto written = std::to_chars(std::begin(shortest), std::end(shortest), value).ptr;
+    const std::string_view as_text(shortest, static_cast<std::size_t>(written - shortest));
+    out.append(as_text);
+    if (as_text.find_first_of(".e") == std::string_view::npos) out.append(".0");
   }
 }
 
@@ -133,7 +184,7 @@ class parsed_json {
     std::string bracketed;
     bracketed.reserve(text.size() + 2);
     bracketed.append(1, '[');
-    append_without_zero_exponents(bracketed, text);
+    append_with_shortest_numbers(bracketed, text);
     bracketed.append(1, ']');
     stream_.str(std::move(bracketed));
     try {
