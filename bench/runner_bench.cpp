@@ -16,47 +16,27 @@
 
 #include <benchmark/benchmark.h>
 
-#include <unistd.h>
+#include "support/bench_file.hpp"
 
 #include <condition_variable>
 #include <cstdint>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <system_error>
 #include <vector>
 
 namespace {
 
 using namespace std::chrono_literals;
 
-class bench_file {
- public:
-  bench_file()
-      : path_((std::filesystem::temp_directory_path() / ("errand-runner-bench-" + std::to_string(::getpid()) + ".db"))
-                  .string()) {
-    remove();
-  }
-  ~bench_file() { remove(); }
-  bench_file(const bench_file&) = delete;
-  bench_file& operator=(const bench_file&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  void remove() {
-    std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ignored);
-  }
-  std::string path_;
-};
+using errand_bench::bench_file;
 
 struct memory_backend {
   errand::memory_store store;
 };
 
 struct sqlite_backend {
-  bench_file file;
+  bench_file file{"runner"};
   errand::sqlite_store store{file.path()};
 };
 

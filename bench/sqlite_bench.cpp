@@ -20,16 +20,14 @@
 #include <errand/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include "support/bench_file.hpp"
 #include <sqlite3.h>
 
-#include <unistd.h>
-
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <vector>
 
 namespace {
@@ -38,24 +36,7 @@ using namespace std::chrono_literals;
 
 const errand::time_point t0 = errand::manual_clock{}.now();
 
-class bench_file {
- public:
-  explicit bench_file(const std::string& name)
-      : path_((std::filesystem::temp_directory_path() /
-               ("errand-sqlite-bench-" + std::to_string(::getpid()) + "-" + name + ".db"))
-                  .string()) {
-    remove();
-  }
-  ~bench_file() { remove(); }
-  const std::string& path() const { return path_; }
-
- private:
-  void remove() {
-    std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix, ignored);
-  }
-  std::string path_;
-};
+using errand_bench::bench_file;
 
 void check(int code, sqlite3* db) {
   if (code != SQLITE_OK && code != SQLITE_ROW && code != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
