@@ -71,6 +71,12 @@ struct events {};
 template <auto... States>
 struct terminal {};
 
+// The states whose rows hold a failure's reason. A record store writes the
+// reason of the event that enters one and clears it (to NULL) when a row
+// leaves one (docs/writing-a-machine.md, "Persisting it").
+template <auto... States>
+struct error_states {};
+
 enum class rejection_reason {
   unknown_state,  // the value is not an enumerator (a corrupt or foreign row)
   no_transition,  // no row leaves this state on this event
@@ -230,11 +236,11 @@ constexpr bool well_formed() {
 
 }  // namespace detail
 
-template <auto Initial, class Events, class Table, class Terminal = terminal<>>
+template <auto Initial, class Events, class Table, class Terminal = terminal<>, class Errors = error_states<>>
 struct machine;
 
-template <auto Initial, event... Events, class... Rows, auto... Terminals>
-struct machine<Initial, events<Events...>, table<Rows...>, terminal<Terminals...>> {
+template <auto Initial, event... Events, class... Rows, auto... Terminals, auto... Errors>
+struct machine<Initial, events<Events...>, table<Rows...>, terminal<Terminals...>, error_states<Errors...>> {
   using state_type = decltype(Initial);
   using event_list = boost::mp11::mp_list<Events...>;
   using row_list = boost::mp11::mp_list<Rows...>;
@@ -244,12 +250,16 @@ struct machine<Initial, events<Events...>, table<Rows...>, terminal<Terminals...
                 "errand: every row must use the machine's state type");
   static_assert((std::is_same_v<decltype(Terminals), state_type> && ...),
                 "errand: terminal<...> must list the machine's states");
+  static_assert((std::is_same_v<decltype(Errors), state_type> && ...),
+                "errand: error_states<...> must list the machine's states");
 
   static constexpr state_type initial = Initial;
   static constexpr std::size_t state_count = enumerator_count<state_type>;
   static constexpr std::size_t row_count = sizeof...(Rows);
 
   static constexpr bool is_terminal([[maybe_unused]] state_type s) noexcept { return ((s == Terminals) || ...); }
+  static constexpr bool is_error_state([[maybe_unused]] state_type s) noexcept { return ((s == Errors) || ...); }
+  static constexpr bool has_error_states = sizeof...(Errors) > 0;
 
   template <class Event>
   static constexpr bool has_event = (std::is_same_v<Event, Events> || ...);
@@ -323,7 +333,6 @@ struct machine<Initial, events<Events...>, table<Rows...>, terminal<Terminals...
     static_assert(set.size == 1, "errand: target_of needs exactly one row; use dispatch for guarded choices");
     return set.states[0];
   }
-
 
   static_assert(detail::well_formed<Initial, events<Events...>, table<Rows...>, terminal<Terminals...>>());
 };

@@ -6,14 +6,18 @@
 #include <errand/subscription.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 
 namespace errand::detail {
 
-class listeners {
+template <class Notification>
+class listener_set {
  public:
+  using listener = std::function<void(const Notification&)>;
+
   subscription add(listener on_commit) {
     std::scoped_lock lock(state_->mutex);
     const auto key = state_->next_key++;
@@ -32,7 +36,7 @@ class listeners {
     return state_->entries.empty();
   }
 
-  void notify(const notification& n) const {
+  void notify(const Notification& n) const {
     std::map<std::uint64_t, std::shared_ptr<listener>> snapshot;
     {
       std::scoped_lock lock(state_->mutex);
@@ -50,5 +54,7 @@ class listeners {
   };
   std::shared_ptr<shared> state_ = std::make_shared<shared>();
 };
+
+using listeners = listener_set<notification>;
 
 }  // namespace errand::detail

@@ -1,0 +1,162 @@
+#pragma once
+// The pure half of a record store: what a create and a fire write, decided
+// from the row as read, with no I/O. Every backend calls these and persists
+// their result; the machine, the error discipline and the history payload
+// live here once.
+
+#include <errand/error_text.hpp>
+#include <errand/record_store.hpp>
+
+#include <boost/describe/members.hpp>
+#include <boost/mp11/algorithm.hpp>
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+
+namespace errand {
+
+// What fire() writes, or why it writes nothing.
+template <record_definition D>
+struct record_step {
+  using state_type = typename D::machine::state_type;
+  dispatch_result<state_type> dispatched;
+  typename D::row next;                 // version bumped; meaningful when dispatched
+  history_entry<state_type> entry;      // seq 0: the store assigns it
+};
+
+// Stands where an event entering an error state brought an empty reason.
+inline constexpr std::string_view missing_reason = "no reason reported";
+
+namespace detail {
+
+template <record_definition D>
+void refuse_unstorable_fields(const typename D::row& row, std::string_view what, std::string_view consequence) {
+  boost::mp11::mp_for_each<public_members<typename D::row>>([&](auto member) {
+    const auto value = to_column_value(row.*member.pointer);
+    if (const auto* text = std::get_if<std::string>(&value))
+      refuse_unstorable(*text, std::string(what) + " field '" + std::string(member.name) + "'", consequence);
+  });
+}
+
+// The event as history stores it: its reason made storable, as the row holds it.
+template <class Event>
+concept carries_reason_string = carries_reason<Event> && requires(Event& e) {
+  { e.reason } -> std::same_as<std::string&>;
+};
+
+template <class Event>
+std::string history_payload(const Event& event, const std::optional<std::string>& stored_reason) {
+  if constexpr (std::is_empty_v<Event>) {
+    return "{}";
+  } else {
+    if constexpr (carries_reason_string<Event>)
+      if (stored_reason) {
+        Event applied = event;
+        applied.reason = *stored_reason;
+        return to_json(applied);
+      }
+    return to_json(event);
+  }
+}
+
+}  // namespace detail
+
+// A new record as create() writes it: the machine's initial state, version 1,
+// no reason held. A row a store could not hold as it is (a state other than
+// the initial one, text with NUL bytes or invalid UTF-8) is refused with
+// std::invalid_argument, by every store alike, before anything is written.
+template <record_definition D>
+typename D::row new_record(typename D::row row) {
+  using traits = record_traits<D>;
+  using machine = typename D::machine;
+  if (traits::state(row) != machine::initial)
+    throw std::invalid_argument("errand: a new " + std::string(traits::table) + " record starts in state '" +
+                                std::string(*name_of(machine::initial)) + "', not '" +
+                                std::string(name_of(traits::state(row)).value_or("<unknown>")) +
+                                "'; nothing was written");
+  if (traits::id(row) < 0)
+    throw std::invalid_argument("errand: a new " + std::string(traits::table) + " record has id " +
+                                std::to_string(traits::id(row)) + "; give it 0 (the store assigns one) or a "
+                                "positive id; nothing was written");
+  detail::refuse_unstorable_fields<D>(row, "a new " + std::string(traits::table) + " record's",
+                                      "nothing was written");
+  row.*(D::version) = 1;
+  if constexpr (detail::declares_error_reason<D>)
+    if (!machine::is_error_state(machine::initial)) row.*(D::error_reason) = std::nullopt;
+  if constexpr (detail::declares_error_at<D>)
+    if (!machine::is_error_state(machine::initial)) row.*(D::error_at) = std::nullopt;
+  return row;
+}
+
+// The history entry create() writes with a new record.
+template <record_definition D>
+history_entry<typename D::machine::state_type> creation_entry(const typename D::row& row, time_point now) {
+  return {record_traits<D>::id(row), 0, D::machine::initial, D::machine::initial, "create", "{}", std::nullopt, now};
+}
+
+// Dispatches `event` at `current`, as read, and applies the error discipline:
+// entering an error state writes the event's reason (storable, never empty)
+// and `now`; any other state holds no reason (NULL). Guards and actions see a
+// record_change over a copy, so a refused event changes nothing. An event
+// holding text no database can store is refused with std::invalid_argument.
+template <record_definition D, class Event>
+record_step<D> step(const typename D::row& current, const Event& event, time_point now,
+                    const fire_options& options = {}) {
+  using traits = record_traits<D>;
+  using machine = typename D::machine;
+  typename D::row next = current;
+  record_change<typename D::row> change{next, now};
+  const auto dispatched = machine::dispatch(traits::state(current), event, change);
+  record_step<D> out{dispatched, std::move(next), {}};
+  if (!dispatched) return out;
+
+  std::optional<std::string> stored_reason;
+  if constexpr (carries_reason<Event>)
+    if (machine::is_error_state(dispatched.to)) {
+      const std::string_view reason = event.reason;
+      stored_reason = reason.empty() ? std::string(missing_reason) : storable_error_text(reason);
+    }
+  auto& row = out.next;
+  row.*(D::id) = traits::id(current);
+  row.*(D::state) = dispatched.to;
+  row.*(D::version) = traits::version(current) + 1;
+  if constexpr (detail::declares_error_reason<D>) row.*(D::error_reason) = stored_reason;
+  if constexpr (detail::declares_error_at<D>)
+    row.*(D::error_at) = stored_reason ? std::optional<time_point>(now) : std::nullopt;
+
+  std::string payload = detail::history_payload(event, stored_reason);
+  if (const auto why = unstorable_reason(payload))
+    throw std::invalid_argument("errand: event '" + std::string(Event::name) + "' for " +
+                                std::string(traits::table) + " record " + std::to_string(traits::id(current)) +
+                                " holds text a database cannot store (its JSON " + *why + "); nothing was written");
+  detail::refuse_unstorable_fields<D>(row, "the " + std::string(traits::table) + " row an action wrote:",
+                                      "nothing was written");
+  out.entry = {traits::id(current), 0,      dispatched.from, dispatched.to, std::string(Event::name),
+               std::move(payload),  options.idempotency_key, now};
+  return out;
+}
+
+// The result of a fire that wrote nothing because the machine refused it.
+template <record_definition D>
+fire_result<D> rejected(const typename D::row& current, const record_step<D>& refused) {
+  return {fire_status::rejected, current, std::nullopt, refused.dispatched.message()};
+}
+
+template <record_definition D>
+fire_result<D> version_conflict(const typename D::row& current, std::int64_t expected) {
+  using traits = record_traits<D>;
+  return {fire_status::conflict, current, std::nullopt,
+          "errand: " + std::string(traits::table) + " record " + std::to_string(traits::id(current)) +
+              " is at version " + std::to_string(traits::version(current)) + ", not " + std::to_string(expected) +
+              "; nothing was written"};
+}
+
+template <record_definition D>
+fire_result<D> record_not_found(std::int64_t id) {
+  return {fire_status::not_found, std::nullopt, std::nullopt,
+          "errand: no " + std::string(record_traits<D>::table) + " record " + std::to_string(id)};
+}
+
+}  // namespace errand
