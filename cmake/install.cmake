@@ -14,7 +14,9 @@ set(ERRAND_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/errand"
     CACHE STRING "Where errand's CMake package files are installed, relative to the prefix")
 
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT errand)
-install(TARGETS errand EXPORT errand-targets COMPONENT errand)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/conformance/include/" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+        COMPONENT errand)
+install(TARGETS errand errand_conformance EXPORT errand-targets COMPONENT errand)
 install(EXPORT errand-targets NAMESPACE errand:: DESTINATION "${ERRAND_INSTALL_CMAKEDIR}" COMPONENT errand)
 
 foreach(backend IN LISTS ERRAND_COMPONENTS)
