@@ -1,0 +1,17 @@
+// The reason is kept in a plain std::string: leaving the error state could
+// only write '' there, not NULL.
+#include "tickets.hpp"
+
+namespace tickets {
+struct tickets_table {
+  using row = ticket;
+  using machine = ticket_machine<>;
+  static constexpr std::string_view table_name = "tickets";
+  static constexpr auto id = &ticket::id;
+  static constexpr auto state = &ticket::state;
+  static constexpr auto version = &ticket::version;
+  static constexpr auto error_reason = &ticket::note;
+};
+}  // namespace tickets
+
+int main() { return errand::record_traits<tickets::tickets_table>::has_error_states ? 0 : 1; }

@@ -1,0 +1,167 @@
+// The pure half of every record store (record_step.hpp, record_columns.hpp):
+// what a create and a fire write, and how fields cross into columns. No I/O.
+#include <errand/conformance/record_machines.hpp>
+#include <errand/record_step.hpp>
+
+#include "errand_catch.hpp"
+
+using namespace errand::conformance;
+using errand::fire_status;
+
+namespace {
+const errand::time_point t0 = *errand::from_iso8601("2026-11-30T10:00:00.000000Z");
+
+chat running_chat() {
+  chat c;
+  c.id = 7;
+  c.version = 3;
+  c.status = chat_status::running;
+  c.worker = "worker-1";
+  c.heartbeat_at = t0;
+  return c;
+}
+}  // namespace
+
+TEST_CASE("record step: an accepted event writes the next row, one version on, and its history entry") {
+  const auto step = errand::step<chats>(running_chat(), chat_events::processing_failed{"model timed out"}, t0);
+  REQUIRE(step.dispatched);
+  CHECK(step.next.id == 7);
+  CHECK(step.next.version == 4);
+  CHECK(step.next.status == chat_status::error);
+  CHECK(step.next.last_error == "model timed out");
+  CHECK(step.next.last_error_at == t0);
+  CHECK_FALSE(step.next.worker.has_value());  // the row's action ran
+  CHECK(step.entry.record_id == 7);
+  CHECK(step.entry.seq == 0);
+  CHECK(step.entry.from == chat_status::running);
+  CHECK(step.entry.to == chat_status::error);
+  CHECK(step.entry.event == "processing_failed");
+  CHECK(step.entry.payload == R"({"reason":"model timed out"})");
+  CHECK(step.entry.at == t0);
+}
+
+TEST_CASE("record step: leaving an error state clears the reason and its time, whatever an action wrote") {
+  auto failed = errand::step<chats>(running_chat(), chat_events::processing_failed{"x"}, t0).next;
+  const auto step = errand::step<chats>(failed, chat_events::user_message{"again"}, t0 + std::chrono::seconds{1});
+  REQUIRE(step.dispatched);
+  CHECK(step.next.status == chat_status::pending);
+  CHECK_FALSE(step.next.last_error.has_value());
+  CHECK_FALSE(step.next.last_error_at.has_value());
+}
+
+TEST_CASE("record step: a reason is made storable in the row and in the history payload alike") {
+  const std::string raw("bad\0byte \xFF", 10);
+  const auto step = errand::step<chats>(running_chat(), chat_events::processing_failed{raw}, t0);
+  CHECK(step.next.last_error == errand::storable_error_text(raw));
+  CHECK(step.entry.payload == errand::to_json(chat_events::processing_failed{errand::storable_error_text(raw)}));
+  const auto empty = errand::step<chats>(running_chat(), chat_events::processing_failed{""}, t0);
+  CHECK(empty.next.last_error == "no reason reported");
+}
+
+TEST_CASE("record step: a refused event names the state and the event and changes nothing") {
+  const auto current = running_chat();
+  const auto step = errand::step<chats>(current, chat_events::acquire{"worker-2"}, t0);
+  CHECK_FALSE(step.dispatched);
+  CHECK(step.dispatched.message() == "state 'running' cannot take event 'acquire'");
+  const auto result = errand::rejected<chats>(current, step);
+  CHECK(result.status == fire_status::rejected);
+  CHECK(result.row == current);
+  CHECK_FALSE(result);
+}
+
+TEST_CASE("record step: an event or an action holding text no database stores is refused") {
+  auto pending = running_chat();
+  pending.status = chat_status::pending;
+  CHECK_THROWS_WITH(errand::step<chats>(pending, chat_events::acquire{std::string("w\0", 2)}, t0),
+                    Catch::Contains("field 'worker'") && Catch::Contains("NUL byte") &&
+                        Catch::Contains("nothing was written"));
+  CHECK_THROWS_WITH(errand::step<chats>(pending, chat_events::user_message{"\xC0\xAF"}, t0),
+                    Catch::Contains("event 'user_message' for conformance_chats record 7") &&
+                        Catch::Contains("not valid UTF-8"));
+}
+
+TEST_CASE("new record: the initial state, version 1 and no reason; anything else is refused") {
+  chat fresh;
+  fresh.title = "hello";
+  fresh.version = 99;
+  fresh.last_error = "left over";
+  const auto row = errand::new_record<chats>(fresh);
+  CHECK(row.version == 1);
+  CHECK_FALSE(row.last_error.has_value());
+  fresh.status = chat_status::error;
+  CHECK_THROWS_WITH(errand::new_record<chats>(fresh),
+                    "errand: a new conformance_chats record starts in state 'pending', not 'error'; nothing was "
+                    "written");
+  CHECK(errand::creation_entry<chats>(row, t0).event == "create");
+}
+
+TEST_CASE("record columns: names follow the definition's mapping, kinds follow the field types") {
+  const auto columns = errand::record_columns<work_orders>();
+  REQUIRE(columns.size() == 11);
+  CHECK(columns[1].field == "state");
+  CHECK(columns[1].name == "order_status");
+  CHECK(columns[1].kind == errand::column_kind::enumeration);
+  CHECK(columns[1].allowed().size() == 6);
+  CHECK(columns[3].kind == errand::column_kind::integer);
+  CHECK(columns[3].nullable);
+  CHECK(columns[4].kind == errand::column_kind::time);
+  CHECK(columns[5].kind == errand::column_kind::enumeration);
+  CHECK(columns[6].kind == errand::column_kind::real);
+  CHECK(columns[7].kind == errand::column_kind::boolean);
+  CHECK(columns[8].name == "on_hold_because");
+  CHECK(errand::record_traits<work_orders>::version_field == "lock_version");
+}
+
+TEST_CASE("record columns: a row crosses into column values and back unchanged") {
+  work_order order;
+  order.id = 12;
+  order.state = order_state::on_hold;
+  order.priority = -3;
+  order.estimate_minutes = 45;
+  order.due = t0;
+  order.crew = crew_kind::electrical;
+  order.cost = 12.5;
+  order.urgent = true;
+  order.hold_reason = "no parts";
+  order.held_at = t0;
+  order.lock_version = 6;
+  const auto values = errand::to_column_values<work_orders>(order);
+  CHECK(std::get<std::string>(values[1]) == "on_hold");
+  CHECK(std::get<std::string>(values[4]) == "2026-11-30T10:00:00.000000Z");
+  CHECK(std::get<bool>(values[7]));
+  CHECK(errand::from_column_values<work_orders>(values) == order);
+}
+
+TEST_CASE("record columns: a value that does not fit its field names the table, the record and the column") {
+  work_order order;
+  order.id = 12;
+  auto values = errand::to_column_values<work_orders>(order);
+  values[1] = std::string("on_vacation");
+  CHECK_THROWS_WITH(errand::from_column_values<work_orders>(values),
+                    "errand: conformance_work_orders record 12 cannot be read: column 'order_status' holds "
+                    "'on_vacation', which is not one of its enum's names");
+  values = errand::to_column_values<work_orders>(order);
+  values[2] = std::int64_t{1} << 40;
+  CHECK_THROWS_WITH(errand::from_column_values<work_orders>(values),
+                    Catch::Contains("column 'priority' holds 1099511627776, out of its field's range"));
+  values = errand::to_column_values<work_orders>(order);
+  values[4] = std::string("yesterday");
+  CHECK_THROWS_WITH(errand::from_column_values<work_orders>(values),
+                    Catch::Contains("column 'due' holds 'yesterday', which is not an ISO-8601 UTC time"));
+  values = errand::to_column_values<work_orders>(order);
+  values[6] = std::monostate{};
+  CHECK_THROWS_WITH(errand::from_column_values<work_orders>(values),
+                    Catch::Contains("column 'cost' holds NULL, which its field cannot"));
+}
+
+TEST_CASE("record validation: bad idempotency keys, filters and prune requests are refused") {
+  errand::fire_options options;
+  options.idempotency_key = std::string(201, 'k');
+  CHECK_THROWS_WITH(errand::validate(options), Catch::Contains("1 to 200 bytes, not 201"));
+  errand::record_query<chats> query;
+  query.where(&chat::title, std::string("\xFF"));
+  CHECK_THROWS_WITH(errand::validate(query), Catch::Contains("filter on 'title'") && Catch::Contains("UTF-8"));
+  errand::record_prune<chats> prune;
+  prune.keep_history = 0;
+  CHECK_THROWS_AS(errand::validate(prune), std::invalid_argument);
+}
