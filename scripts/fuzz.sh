@@ -17,7 +17,7 @@ CXX="${FUZZ_CXX:-clang++}" cmake -S tests/fuzz -B "$build" -G Ninja -DCMAKE_BUIL
 cmake --build "$build" -j 2
 
 status=0
-for target in fuzz_codec fuzz_decide fuzz_error_text fuzz_rows; do
+for target in fuzz_codec fuzz_decide fuzz_error_text fuzz_rows fuzz_records; do
   corpus="$build/corpus/$target"
   findings="$build/findings/$target"
   mkdir -p "$corpus" "$findings"
