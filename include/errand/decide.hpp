@@ -161,7 +161,7 @@ decision decide(const job& current, const Event& reported, const retry_policy& p
     }
   }
   if constexpr (std::is_same_v<Event, claim>) {
-    if ((current.state == job_state::pending || current.state == job_state::retry_pending) && current.run_at > now)
+    if (is_claimable(current.state) && current.run_at > now)
       return reject(rejection::not_due, detail::describe(current) + " is not due until " + to_iso8601(current.run_at));
   }
   if constexpr (std::is_same_v<Event, lease_expired>) {

@@ -218,10 +218,16 @@ using type = machine<pending, events<claim, succeed, fail, lease_expired, cancel
                            row<retry_pending, cancel, failed, always, give_up>,
                            row<running, cancel, failed, always, give_up>,
                            row<failed, requeue, pending, always, reopen>>,
-                     terminal<succeeded>>;
+                     terminal<succeeded>, error_states<retry_pending, failed>>;
 }  // namespace lifecycle_table
 
 // The job lifecycle as a machine type: query it, dispatch on it, draw it.
 using job_lifecycle = lifecycle_table::type;
+
+// The states a job is claimed from, as the table says (the rows that take
+// `claim`): every backend's claim query and index, the runner and the memory
+// store read them here rather than list them again.
+inline constexpr auto claimable_states = job_lifecycle::states_taking<claim>();
+constexpr bool is_claimable(job_state state) noexcept { return job_lifecycle::can_take<claim>(state); }
 
 }  // namespace errand

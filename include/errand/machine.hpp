@@ -260,6 +260,7 @@ struct machine<Initial, events<Events...>, table<Rows...>, terminal<Terminals...
   static constexpr bool is_terminal([[maybe_unused]] state_type s) noexcept { return ((s == Terminals) || ...); }
   static constexpr bool is_error_state([[maybe_unused]] state_type s) noexcept { return ((s == Errors) || ...); }
   static constexpr bool has_error_states = sizeof...(Errors) > 0;
+  static constexpr std::array<state_type, sizeof...(Errors)> error_state_list{Errors...};
 
   template <class Event>
   static constexpr bool has_event = (std::is_same_v<Event, Events> || ...);
@@ -284,6 +285,22 @@ struct machine<Initial, events<Events...>, table<Rows...>, terminal<Terminals...
     ((std::is_same_v<typename Rows::event_type, Event> && Rows::from == from ? (void)(out.states[out.size++] = Rows::to)
                                                                              : void()),
      ...);
+    return out;
+  }
+
+  // The states `Event` can leave (ignoring guards), in enumerator order.
+  template <class Event>
+  static constexpr auto states_taking() {
+    constexpr auto all = enumerators<state_type>();
+    constexpr std::size_t count = [] {
+      std::size_t n = 0;
+      for (const state_type s : enumerators<state_type>()) n += can_take<Event>(s) ? 1 : 0;
+      return n;
+    }();
+    std::array<state_type, count> out{};
+    std::size_t i = 0;
+    for (const state_type s : all)
+      if (can_take<Event>(s)) out[i++] = s;
     return out;
   }
 

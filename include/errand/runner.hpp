@@ -129,8 +129,6 @@ inline std::string duration_text(duration d) {
   return std::to_string(micros) + "us";
 }
 
-inline bool claimable(job_state state) { return state == job_state::pending || state == job_state::retry_pending; }
-
 // Wakes the background loop early. Shared with the store's listener, which may
 // still be running when the runner is gone.
 class wakeup {
@@ -277,7 +275,7 @@ class runner_engine {
     slots_ = std::vector<slot>(options_.threads);
     for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].worker = options_.worker_id + ":" + std::to_string(i);
     listening_ = store_.subscribe([wake = wake_](const notification& n) {
-      if (detail::claimable(n.row.state)) wake->notify();
+      if (is_claimable(n.row.state)) wake->notify();
     });
     for (std::size_t i = 0; i < slots_.size(); ++i)
       slots_[i].thread = std::jthread([this, i](std::stop_token stop) { serve(i, stop); });

@@ -365,9 +365,7 @@ class store_engine {
     return running == running_.end() || running->second < *setting->second.max_running;
   }
 
-  static bool claimable(const job& row) {
-    return row.state == job_state::pending || row.state == job_state::retry_pending;
-  }
+  static bool claimable(const job& row) { return is_claimable(row.state); }
 
   static void require_applied(const decision& d) {
     if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");

@@ -777,7 +777,7 @@ class store_engine {
     for (std::size_t i = 0; i < decisions.size() && i < seqs.size(); ++i) {
       const auto& d = decisions[i];
       rows.push_back(d.next);
-      work = work || d.next.state == job_state::pending || d.next.state == job_state::retry_pending;
+      work = work || is_claimable(d.next.state);
       if (!d.record) continue;
       history_record record = *d.record;
       record.seq = seqs[i];
@@ -822,7 +822,7 @@ class store_engine {
       return;
     }
     if (words[0] != "t" || words.size() != 5) return;
-    if (words[4] == *name_of(job_state::pending) || words[4] == *name_of(job_state::retry_pending)) announce_work();
+    if (const auto to = from_name<job_state>(words[4]); to && is_claimable(*to)) announce_work();
     if (subscribers_->load() == 0) return;
     std::int64_t id = 0, seq = 0;
     std::from_chars(words[2].data(), words[2].data() + words[2].size(), id);

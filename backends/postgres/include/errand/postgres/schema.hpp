@@ -11,7 +11,7 @@
 
 #include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
-#include <errand/lifecycle_states.hpp>
+#include <errand/lifecycle.hpp>
 
 #include <algorithm>
 #include <array>
@@ -76,9 +76,7 @@ inline std::string postgres_state_list() { return detail::quoted_names(enumerato
 
 // The states a claim picks from. The claim query repeats this text exactly,
 // so the planner matches it to the partial index's predicate.
-inline std::string postgres_claimable_states() {
-  return detail::quoted_names(std::array{job_state::pending, job_state::retry_pending});
-}
+inline std::string postgres_claimable_states() { return detail::quoted_names(claimable_states); }
 
 struct postgres_migration {
   int version = 0;
@@ -174,8 +172,9 @@ inline std::vector<postgres_migration> postgres_migrations(const postgres_tables
                          // never '', and a job that failed says why.
                          detail::pg::add_check_once(t, t.jobs, "jobs_last_error_not_empty", "last_error <> ''"),
                          detail::pg::add_check_once(t, t.jobs, "jobs_failure_has_reason",
-                                                    "state NOT IN ('retry_pending', 'failed') OR "
-                                                    "(last_error IS NOT NULL AND last_error_at IS NOT NULL)")}});
+                                                    "state NOT IN " +
+                                                        detail::quoted_names(job_lifecycle::error_state_list) +
+                                                        " OR (last_error IS NOT NULL AND last_error_at IS NOT NULL)")}});
 
   // A unique key may now be held only while a job is in some states or for a
   // period (job_spec::unique_states, unique_period), so two jobs can carry

@@ -10,7 +10,7 @@
 
 #include <errand/detail/text.hpp>
 #include <errand/enum_name.hpp>
-#include <errand/lifecycle_states.hpp>
+#include <errand/lifecycle.hpp>
 
 #include <array>
 #include <stdexcept>
@@ -48,9 +48,7 @@ inline std::string sqlite_state_list() { return detail::quoted_names(enumerators
 
 // The states a claim picks from. The claim query repeats this text exactly:
 // SQLite uses a partial index only for a query whose WHERE names its terms.
-inline std::string sqlite_claimable_states() {
-  return detail::quoted_names(std::array{job_state::pending, job_state::retry_pending});
-}
+inline std::string sqlite_claimable_states() { return detail::quoted_names(claimable_states); }
 
 // A column a migration adds to a table that does not have it yet.
 struct sqlite_added_column {
