@@ -285,13 +285,13 @@ ERRAND_RECORD_CASE("records: a reason is stored as storable text, and an empty o
   using S = script<D>;
   TestType f;
   auto& store = f.store();
-  const std::string hostile = std::string("nul\0here \xFF\xFE ", 15) + std::string(40000, 'x');
+  const std::string hostile = std::string("nul\0here \xFF\xFE ", 12) + std::string(40000, 'x');
   const auto id = store.create(S::fresh(), t0).*(D::id);
   REQUIRE(S::into_error(store, id, hostile, t0));
   const auto reason = *reason_of<D>(*store.get(id));
   CHECK(reason == errand::storable_error_text(hostile));
   CHECK(reason.size() <= errand::max_error_bytes);
-  CHECK_THAT(reason, Catch::Contains("[truncated from 40015 bytes]"));
+  CHECK_THAT(reason, Catch::Contains("[truncated from 40012 bytes]"));
   CHECK_FALSE(errand::unstorable_reason(store.history(id).back().payload).has_value());
 
   const auto quiet = store.create(S::fresh(), t0).*(D::id);
