@@ -47,12 +47,6 @@ namespace detail::sqlite {
 class store_engine;
 }
 
-// Tag: the store uses a sqlite3* the application opened and keeps owning.
-struct adopt_connection_t {
-  explicit adopt_connection_t() = default;
-};
-inline constexpr adopt_connection_t adopt_connection{};
-
 // The operations of store and operator_store (store.hpp) come from store_facade.
 class sqlite_store : public detail::store_facade<detail::sqlite::store_engine> {
  public:
