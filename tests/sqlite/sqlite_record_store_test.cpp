@@ -372,6 +372,20 @@ TEST_CASE("sqlite records: a history entry written by hand that cannot be read n
         "which is not an ISO-8601 UTC time");
 }
 
+TEST_CASE("sqlite records: an UPDATE a trigger refuses is a store_error, and nothing is written", "[sqlite][records]") {
+  temp_database db;
+  chat_store store(db.path());
+  const auto created = store.create(new_chat(), t0);
+  raw_connection raw(db.path());
+  REQUIRE(raw.execute("CREATE TRIGGER frozen BEFORE UPDATE ON conformance_chats BEGIN SELECT RAISE(IGNORE); END") ==
+          SQLITE_OK);
+  CHECK(message_of([&] { store.fire(created.id, chat_events::acquire{"w1"}, t0); }) ==
+        "errand sqlite: the UPDATE of conformance_chats record 1 at version 1 changed no row: a trigger on the "
+        "table refused it; nothing was written");
+  CHECK(store.get(created.id) == created);
+  CHECK(store.history(created.id).size() == 1);
+}
+
 // --- the application's own transaction ----------------------------------------
 
 namespace {
@@ -507,6 +521,30 @@ TEST_CASE("sqlite records: a refused or failed errand write leaves the applicati
 }
 
 TEST_CASE(
+    "sqlite records: a deferred application transaction overtaken by another writer is refused, and can "
+    "run again",
+    "[sqlite][records][app-transaction]") {
+  shop s;
+  const auto created = s.chats.create(new_chat(), t0);
+  s.run("BEGIN");  // deferred: reads from a snapshot until its first write
+  CHECK(s.count("conformance_chats") == "1");
+  // Another connection moves the chat after that snapshot was taken.
+  REQUIRE(s.chats.fire(created.id, chat_events::acquire{"w1"}, t0).status == errand::fire_status::applied);
+  // Its snapshot still shows the chat pending, where acquire is legal; the write is refused.
+  CHECK_THROWS_WITH(s.chats.fire(s.app.handle(), created.id, chat_events::acquire{"w2"}, t0),
+                    Catch::Contains("database is locked (SQLite code 517)"));
+  CHECK(sqlite3_get_autocommit(s.app.handle()) == 0);  // still the application's to end
+  s.run("ROLLBACK");
+  CHECK(s.chats.history(created.id).size() == 2);
+
+  s.run("BEGIN");
+  CHECK(s.chats.fire(s.app.handle(), created.id, chat_events::turn_done{}, t0).status == errand::fire_status::applied);
+  s.run("COMMIT");
+  CHECK(s.chats.get(created.id)->status == chat_status::waiting);
+  CHECK(s.chats.history(created.id).size() == 3);
+}
+
+TEST_CASE(
     "sqlite records: through an sqlite_transaction, subscribers hear of a commit after it, and never of a "
     "rollback",
     "[sqlite][records][app-transaction]") {
@@ -575,4 +613,39 @@ TEST_CASE("sqlite records: an sqlite_transaction outlives a store it wrote throu
   REQUIRE(app.execute("BEGIN") == SQLITE_OK);
   CHECK_THROWS_AS(errand::sqlite_transaction(app.handle()), std::invalid_argument);
   REQUIRE(app.execute("ROLLBACK") == SQLITE_OK);
+}
+
+TEST_CASE("sqlite records: docs/backends/sqlite.md's example: an order, its chat and its job commit together",
+          "[sqlite][records][app-transaction][docs]") {
+  temp_database app_db;
+  errand::sqlite_record_store<chats> chats(app_db.path());
+  errand::sqlite_store jobs(app_db.path());
+  raw_connection connection(app_db.path());
+  sqlite3* db = connection.handle();
+  REQUIRE(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER)", nullptr, nullptr, nullptr) ==
+          SQLITE_OK);
+  std::vector<std::string> heard;
+  const auto listening = chats.subscribe([&](const auto& n) { heard.push_back(n.row.title); });
+  const errand::time_point now = t0;
+
+  {
+    errand::sqlite_transaction tx(db);
+    sqlite3_exec(tx.handle(), "INSERT INTO orders (total) VALUES (120)", nullptr, nullptr, nullptr);
+    const auto chat = chats.create(tx, new_chat("order 120"), now);
+    jobs.enqueue(tx.handle(), {.kind = "send_confirmation"}, now);
+    CHECK(heard.empty());
+    tx.commit();
+    CHECK(heard == std::vector<std::string>{"order 120"});
+    CHECK(chats.get(chat.id)->title == "order 120");
+  }
+  {
+    errand::sqlite_transaction tx(db);
+    sqlite3_exec(tx.handle(), "INSERT INTO orders (total) VALUES (80)", nullptr, nullptr, nullptr);
+    chats.create(tx, new_chat("order 80"), now);
+    jobs.enqueue(tx.handle(), {.kind = "send_confirmation"}, now);
+  }  // no commit(): rolled back
+  CHECK(connection.text("SELECT total FROM orders") == "120");
+  CHECK(connection.text("SELECT title FROM conformance_chats") == "order 120");
+  CHECK(connection.text("SELECT count(*) FROM errand_jobs") == "1");
+  CHECK(heard.size() == 1);
 }

@@ -445,31 +445,34 @@ class sqlite_record_store {
                                                       [&](connection& app) { return create_on(app, fresh, now); });
   }
 
-  // On `db`, inside a transaction the caller holds. The compare-and-set finds
-  // the version moved only if another writer got in between the read and the
-  // write; then the row is read and the event decided again, and a caller
-  // who named the version it expects gets the conflict.
+  // On `db`, inside a transaction the caller holds. No other connection can
+  // move the version between the read and the compare-and-set: a BEGIN
+  // IMMEDIATE transaction holds the write lock from the start, and SQLite
+  // refuses the UPDATE of a transaction whose reads another writer has
+  // overtaken (SQLITE_BUSY, before anything is written). So a compare-and-set
+  // that changes no row was refused on this connection, by a trigger.
   template <class Event>
   fire_result<D> fire_on(connection& db, std::int64_t id, const Event& event, time_point now,
                          const fire_options& options) {
-    for (;;) {
-      const auto current = read_one(db, id);
-      if (!current) return record_not_found<D>(id);
-      if (options.idempotency_key) {
-        auto c = use(db, sql_.entry_with_key);
-        c.bind(1, id);
-        c.bind(2, *options.idempotency_key);
-        if (c.step())
-          return {fire_status::duplicate, *current, detail::sqlite::read_entry<state_type>(c, tables_.history), {}};
-      }
-      if (options.expected_version && *options.expected_version != traits::version(*current))
-        return version_conflict<D>(*current, *options.expected_version);
-      auto step_taken = step<D>(*current, event, now, options);
-      if (!step_taken.dispatched) return rejected<D>(*current, step_taken);
-      if (!compare_and_set(db, step_taken.next, traits::version(*current))) continue;
-      auto entry = append(db, std::move(step_taken.entry));
-      return {fire_status::applied, std::move(step_taken.next), std::move(entry), {}};
+    const auto current = read_one(db, id);
+    if (!current) return record_not_found<D>(id);
+    if (options.idempotency_key) {
+      auto c = use(db, sql_.entry_with_key);
+      c.bind(1, id);
+      c.bind(2, *options.idempotency_key);
+      if (c.step())
+        return {fire_status::duplicate, *current, detail::sqlite::read_entry<state_type>(c, tables_.history), {}};
     }
+    if (options.expected_version && *options.expected_version != traits::version(*current))
+      return version_conflict<D>(*current, *options.expected_version);
+    auto step_taken = step<D>(*current, event, now, options);
+    if (!step_taken.dispatched) return rejected<D>(*current, step_taken);
+    if (!compare_and_set(db, step_taken.next, traits::version(*current)))
+      throw store_error(detail::concat("errand sqlite: the UPDATE of ", traits::table, " record ", std::to_string(id),
+                                       " at version ", std::to_string(traits::version(*current)),
+                                       " changed no row: a trigger on the table refused it; nothing was written"));
+    auto entry = append(db, std::move(step_taken.entry));
+    return {fire_status::applied, std::move(step_taken.next), std::move(entry), {}};
   }
 
   bool compare_and_set(connection& db, const row_type& next, std::int64_t expected) {
