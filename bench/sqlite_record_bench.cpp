@@ -15,6 +15,7 @@
 // them), in WAL mode with synchronous=NORMAL, the store's defaults.
 
 #include "support/bench_file.hpp"
+#include "support/raw_sqlite.hpp"
 #include <errand/conformance/record_machines.hpp>
 #include <errand/sqlite/sqlite_record_store.hpp>
 
@@ -23,7 +24,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 namespace {
@@ -31,12 +31,10 @@ namespace {
 using errand::conformance::chats;
 namespace chat_events = errand::conformance::chat_events;
 using errand_bench::bench_file;
+using errand_bench::bind_text;
+using errand_bench::check;
 
 const errand::time_point t0 = *errand::from_iso8601("2026-11-30T10:00:00.000000Z");
-
-void check(int code, sqlite3* db) {
-  if (code != SQLITE_OK && code != SQLITE_ROW && code != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
-}
 
 errand::conformance::chat new_chat() {
   errand::conformance::chat c;
@@ -81,36 +79,19 @@ void transition_raw(benchmark::State& state) {
     errand::sqlite_record_store<chats> schema(file.path());  // the same tables
     id = schema.create(new_chat(), t0).id;
   }
-  sqlite3* db = nullptr;
-  check(sqlite3_open_v2(file.path().c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr), db);
-  sqlite3_busy_timeout(db, 5000);
-  check(sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr), db);
-  const auto prepare = [&](const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr), db);
-    return s;
-  };
-  sqlite3_stmt* begin = prepare("BEGIN IMMEDIATE");
-  sqlite3_stmt* commit = prepare("COMMIT");
-  sqlite3_stmt* select = prepare(
+  errand_bench::raw_sqlite raw(file.path());
+  sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
+  sqlite3_stmt* commit = raw.prepare("COMMIT");
+  sqlite3_stmt* select = raw.prepare(
       "SELECT id, status, title, worker, heartbeat_at, last_error, last_error_at, version FROM conformance_chats "
       "WHERE id = ?1");
-  sqlite3_stmt* update = prepare(
+  sqlite3_stmt* update = raw.prepare(
       "UPDATE conformance_chats SET status = ?2, title = ?3, worker = ?4, heartbeat_at = ?5, last_error = ?6, "
       "last_error_at = ?7, version = ?8 WHERE id = ?1 AND version = ?9");
-  sqlite3_stmt* append = prepare(
+  sqlite3_stmt* append = raw.prepare(
       "INSERT INTO conformance_chats_history (record_id, seq, from_state, to_state, event, payload, "
       "idempotency_key, at) SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, NULL, ?6 "
       "FROM conformance_chats_history WHERE record_id = ?1 RETURNING seq");
-  const auto text = [](sqlite3_stmt* s, int i, const std::string& v) {
-    sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
-  };
-  const auto maybe_text = [&](sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
-    if (v)
-      text(s, i, *v);
-    else
-      sqlite3_bind_null(s, i);
-  };
   const auto column = [](sqlite3_stmt* s, int i) {
     return std::string(reinterpret_cast<const char*>(sqlite3_column_text(s, i)),
                        static_cast<std::size_t>(sqlite3_column_bytes(s, i)));
@@ -123,8 +104,7 @@ void transition_raw(benchmark::State& state) {
   std::int64_t turn = 0;
   for (auto _ : state) {
     const std::string now = errand::to_iso8601(t0);
-    check(sqlite3_step(begin), db);
-    sqlite3_reset(begin);
+    raw.run(begin);
 
     sqlite3_bind_int64(select, 1, id);
     if (sqlite3_step(select) != SQLITE_ROW) state.SkipWithError("not found");
@@ -163,34 +143,30 @@ void transition_raw(benchmark::State& state) {
     row.last_error_at.reset();
 
     sqlite3_bind_int64(update, 1, id);
-    text(update, 2, row.status);
-    text(update, 3, row.title);
-    maybe_text(update, 4, row.worker);
-    maybe_text(update, 5, row.heartbeat_at);
-    maybe_text(update, 6, row.last_error);
-    maybe_text(update, 7, row.last_error_at);
+    bind_text(update, 2, row.status);
+    bind_text(update, 3, row.title);
+    bind_text(update, 4, row.worker);
+    bind_text(update, 5, row.heartbeat_at);
+    bind_text(update, 6, row.last_error);
+    bind_text(update, 7, row.last_error_at);
     sqlite3_bind_int64(update, 8, row.version + 1);
     sqlite3_bind_int64(update, 9, row.version);
-    check(sqlite3_step(update), db);
-    sqlite3_reset(update);
-    if (sqlite3_changes64(db) != 1) state.SkipWithError("conflict");
+    raw.run(update);
+    if (sqlite3_changes64(raw.handle()) != 1) state.SkipWithError("conflict");
 
     sqlite3_bind_int64(append, 1, id);
-    text(append, 2, from);
-    text(append, 3, row.status);
-    text(append, 4, event);
-    text(append, 5, payload);
-    text(append, 6, now);
-    check(sqlite3_step(append), db);
+    bind_text(append, 2, from);
+    bind_text(append, 3, row.status);
+    bind_text(append, 4, event);
+    bind_text(append, 5, payload);
+    bind_text(append, 6, now);
+    check(sqlite3_step(append), raw.handle());
     benchmark::DoNotOptimize(sqlite3_column_int64(append, 0));
     sqlite3_reset(append);
 
-    check(sqlite3_step(commit), db);
-    sqlite3_reset(commit);
+    raw.run(commit);
   }
   state.SetItemsProcessed(state.iterations());
-  for (auto* s : {begin, commit, select, update, append}) sqlite3_finalize(s);
-  sqlite3_close_v2(db);
 }
 
 }  // namespace

@@ -89,8 +89,7 @@ class sqlite_record_store {
   // a store call is running.
   sqlite_record_store(adopt_connection_t, sqlite3* db, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_record_tables_for<D>(options_.table_prefix)) {
-    if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
-    db_ = std::make_unique<connection>(db);
+    db_ = detail::sqlite::adopt(db);
     migrate();
   }
 

@@ -163,8 +163,7 @@ class store_engine {
   // busy timeout stay the application's); it creates or migrates its tables.
   store_engine(adopt_connection_t, sqlite3* db, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
-    if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
-    db_ = std::make_unique<detail::sqlite::connection>(db);
+    db_ = detail::sqlite::adopt(db);
     migrate();
   }
 

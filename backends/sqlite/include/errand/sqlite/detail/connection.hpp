@@ -312,6 +312,12 @@ inline std::unique_ptr<connection> open_configured(const std::string& path, cons
   return db;
 }
 
+// The application's connection, for a store to use without owning it.
+inline std::unique_ptr<connection> adopt(sqlite3* db) {
+  if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
+  return std::make_unique<connection>(db);
+}
+
 // "errand sqlite: cannot open 'db/jobs.db': directory 'db' does not exist".
 inline store_error cannot_open(const std::string& path, const failure& f) {
   return store_error(concat("errand sqlite: cannot open '", path, "': ", why_cannot_open(path, f)));
