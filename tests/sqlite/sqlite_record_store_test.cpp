@@ -614,38 +614,3 @@ TEST_CASE("sqlite records: an sqlite_transaction outlives a store it wrote throu
   CHECK_THROWS_AS(errand::sqlite_transaction(app.handle()), std::invalid_argument);
   REQUIRE(app.execute("ROLLBACK") == SQLITE_OK);
 }
-
-TEST_CASE("sqlite records: docs/backends/sqlite.md's example: an order, its chat and its job commit together",
-          "[sqlite][records][app-transaction][docs]") {
-  temp_database app_db;
-  errand::sqlite_record_store<chats> chats(app_db.path());
-  errand::sqlite_store jobs(app_db.path());
-  raw_connection connection(app_db.path());
-  sqlite3* db = connection.handle();
-  REQUIRE(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER)", nullptr, nullptr, nullptr) ==
-          SQLITE_OK);
-  std::vector<std::string> heard;
-  const auto listening = chats.subscribe([&](const auto& n) { heard.push_back(n.row.title); });
-  const errand::time_point now = t0;
-
-  {
-    errand::sqlite_transaction tx(db);
-    sqlite3_exec(tx.handle(), "INSERT INTO orders (total) VALUES (120)", nullptr, nullptr, nullptr);
-    const auto chat = chats.create(tx, new_chat("order 120"), now);
-    jobs.enqueue(tx.handle(), {.kind = "send_confirmation"}, now);
-    CHECK(heard.empty());
-    tx.commit();
-    CHECK(heard == std::vector<std::string>{"order 120"});
-    CHECK(chats.get(chat.id)->title == "order 120");
-  }
-  {
-    errand::sqlite_transaction tx(db);
-    sqlite3_exec(tx.handle(), "INSERT INTO orders (total) VALUES (80)", nullptr, nullptr, nullptr);
-    chats.create(tx, new_chat("order 80"), now);
-    jobs.enqueue(tx.handle(), {.kind = "send_confirmation"}, now);
-  }  // no commit(): rolled back
-  CHECK(connection.text("SELECT total FROM orders") == "120");
-  CHECK(connection.text("SELECT title FROM conformance_chats") == "order 120");
-  CHECK(connection.text("SELECT count(*) FROM errand_jobs") == "1");
-  CHECK(heard.size() == 1);
-}
