@@ -41,7 +41,6 @@
 #include <errand/sqlite/sqlite_options.hpp>
 #include <errand/sqlite/sqlite_transaction.hpp>
 
-#include <boost/mp11/algorithm.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -52,9 +51,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace errand {
@@ -132,8 +133,7 @@ class sqlite_record_store {
   }
 
   template <class Event>
-  requires boost::mp11::mp_contains<typename D::machine::event_list, Event>::value fire_result<D> fire(
-      std::int64_t id, const Event& event, time_point now, const fire_options& options = {}) {
+  fire_result<D> fire(std::int64_t id, const Event& event, time_point now, const fire_options& options = {}) {
     validate(options);
     fire_result<D> result;
     {
@@ -147,8 +147,8 @@ class sqlite_record_store {
   // The same inside the application's open transaction on `app_connection`;
   // subscribers are not told.
   template <class Event>
-  requires boost::mp11::mp_contains<typename D::machine::event_list, Event>::value fire_result<D> fire(
-      sqlite3* app_connection, std::int64_t id, const Event& event, time_point now, const fire_options& options = {}) {
+  fire_result<D> fire(sqlite3* app_connection, std::int64_t id, const Event& event, time_point now,
+                      const fire_options& options = {}) {
     validate(options);
     return detail::sqlite::in_application_transaction(
         app_connection, "fire", [&](connection& app) { return fire_on(app, id, event, now, options); });
@@ -156,9 +156,8 @@ class sqlite_record_store {
 
   // The same inside `transaction`; subscribers are told after its commit().
   template <class Event>
-  requires boost::mp11::mp_contains<typename D::machine::event_list, Event>::value fire_result<D> fire(
-      sqlite_transaction& transaction, std::int64_t id, const Event& event, time_point now,
-      const fire_options& options = {}) {
+  fire_result<D> fire(sqlite_transaction& transaction, std::int64_t id, const Event& event, time_point now,
+                      const fire_options& options = {}) {
     auto result = fire(transaction.handle(), id, event, now, options);
     if (result.status == fire_status::applied) notify_after(transaction, {*result.row, *result.entry});
     return result;
