@@ -298,8 +298,8 @@ TEST_CASE("sqlite records: an existing table missing a mapped column is refused,
 
   CHECK(message_of([&] { order_store store(db.path()); }) ==
         "errand sqlite: cannot open '" + db.path() +
-            "': table 'conformance_work_orders' cannot hold conformance_work_orders records: it has no column "
-            "'on_hold_because' for field 'hold_reason'; nothing was changed");
+            "': table 'conformance_work_orders' has no column 'on_hold_because' for the record's field "
+            "'hold_reason'; nothing was changed");
   CHECK(schema_of(raw) == before);
   CHECK(raw.text("SELECT count(*) FROM conformance_work_orders") == "1");
 }
@@ -312,8 +312,8 @@ TEST_CASE("sqlite records: an existing table whose id is not its INTEGER PRIMARY
   const std::string before = schema_of(raw);
   CHECK(message_of([&] { chat_store store(db.path()); }) ==
         "errand sqlite: cannot open '" + db.path() +
-            "': table 'conformance_chats' cannot hold conformance_chats records: its column 'id' (field 'id') is "
-            "not its INTEGER PRIMARY KEY, which errand needs to assign ids; nothing was changed");
+            "': table 'conformance_chats' column 'id' (the record's field 'id') is not the table's INTEGER "
+            "PRIMARY KEY, which errand needs to assign ids; nothing was changed");
   CHECK(schema_of(raw) == before);
 }
 

@@ -386,14 +386,13 @@ class sqlite_record_store {
   // as its INTEGER PRIMARY KEY, so that SQLite assigns ids.
   void check_adoptable(std::int64_t current) {
     const auto refuse = [&](const std::string& why) {
-      throw detail::sqlite::failure(detail::concat("table '", tables_.records, "' cannot hold ", traits::table,
-                                                   " records: ", why, "; nothing was changed"),
-                                    0, {});
+      throw detail::sqlite::failure(detail::concat("table '", tables_.records, "' ", why, "; nothing was changed"), 0,
+                                    {});
     };
     for (const auto& column : columns_) {
       if (column.field == traits::version_field && current < 1) continue;
       if (!db_->has_column(tables_.records, std::string(column.name)))
-        refuse(detail::concat("it has no column '", column.name, "' for field '", column.field, "'"));
+        refuse(detail::concat("has no column '", column.name, "' for the record's field '", column.field, "'"));
     }
     auto c = db_->use(
         "SELECT upper(type) = 'INTEGER' AND pk = 1 AND (SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1"
@@ -401,8 +400,10 @@ class sqlite_record_store {
     c.bind(1, tables_.records);
     c.bind(2, columns_[static_cast<std::size_t>(id_index_)].name);
     if (!c.step() || c.integer(0) != 1)
-      refuse(detail::concat("its column '", columns_[static_cast<std::size_t>(id_index_)].name, "' (field '",
-                            traits::id_field, "') is not its INTEGER PRIMARY KEY, which errand needs to assign ids"));
+      refuse(detail::concat("column '", columns_[static_cast<std::size_t>(id_index_)].name, "' (the record's field '",
+                            traits::id_field,
+                            "') is not the table's INTEGER PRIMARY KEY, which errand needs to "
+                            "assign ids"));
   }
 
   std::optional<row_type> read_one(connection& db, std::int64_t id) const {
