@@ -4,6 +4,7 @@
 //
 //   errand::sqlite_store store("jobs.db");                       // opens or creates, migrates
 //   errand::sqlite_store shared(errand::adopt_connection, db);   // your sqlite3*, left open
+//   store.enqueue(app_db, spec, now);   // inside the transaction your code holds open on app_db
 //
 // Every write is one BEGIN IMMEDIATE transaction: the row's compare-and-set
 // (UPDATE … WHERE id = ? AND version = ?) and the history INSERT commit or
