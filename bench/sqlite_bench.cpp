@@ -17,11 +17,11 @@
 // Every database is a file under $TMPDIR in WAL mode with synchronous=NORMAL,
 // the store's defaults; the files are removed when a benchmark ends.
 
+#include "support/bench_file.hpp"
+#include "support/raw_sqlite.hpp"
 #include <errand/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
-
-#include "support/bench_file.hpp"
 #include <sqlite3.h>
 
 #include <atomic>
@@ -37,10 +37,8 @@ using namespace std::chrono_literals;
 const errand::time_point t0 = errand::manual_clock{}.now();
 
 using errand_bench::bench_file;
-
-void check(int code, sqlite3* db) {
-  if (code != SQLITE_OK && code != SQLITE_ROW && code != SQLITE_DONE) throw std::runtime_error(sqlite3_errmsg(db));
-}
+using errand_bench::bind_text;
+using errand_bench::check;
 
 // A job claimed by "w", and the decision that fails it (retryable): the
 // transition both sides of transition/* write over and over, with the
@@ -81,37 +79,20 @@ void transition_raw(benchmark::State& state) {
     job = prepare_job(schema);
     id = job.row.id;
   }
-  sqlite3* db = nullptr;
-  check(sqlite3_open_v2(file.path().c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr), db);
-  sqlite3_busy_timeout(db, 5000);
-  check(sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr), db);
-  const auto prepare = [&](const char* sql) {
-    sqlite3_stmt* s = nullptr;
-    check(sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr), db);
-    return s;
-  };
-  sqlite3_stmt* begin = prepare("BEGIN IMMEDIATE");
-  sqlite3_stmt* commit = prepare("COMMIT");
-  sqlite3_stmt* update = prepare(
+  errand_bench::raw_sqlite raw(file.path());
+  sqlite3_stmt* begin = raw.prepare("BEGIN IMMEDIATE");
+  sqlite3_stmt* commit = raw.prepare("COMMIT");
+  sqlite3_stmt* update = raw.prepare(
       "UPDATE errand_jobs SET state = ?3, attempt = ?4, max_attempts = ?5, run_at = ?6, worker = ?7, "
       "lease_until = ?8, heartbeat_at = ?9, last_error = ?10, last_error_kind = ?11, last_error_at = ?12, "
       "detail = ?13, version = ?14, updated_at = ?15, last_seq = last_seq + ?16 "
       "WHERE id = ?1 AND version = ?2 RETURNING last_seq");
-  sqlite3_stmt* insert = prepare(
+  sqlite3_stmt* insert = raw.prepare(
       "INSERT INTO errand_history (job_id, seq, from_state, to_state, event, payload, attempt, worker, at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
-  const auto text = [](sqlite3_stmt* s, int i, const std::string& v) {
-    sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_STATIC, SQLITE_UTF8);
-  };
   const auto time = [](sqlite3_stmt* s, int i, errand::time_point t) {
     const std::string v = errand::to_iso8601(t);
     sqlite3_bind_text64(s, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  };
-  const auto maybe_text = [&](sqlite3_stmt* s, int i, const std::optional<std::string>& v) {
-    if (v)
-      text(s, i, *v);
-    else
-      sqlite3_bind_null(s, i);
   };
   const auto maybe_time = [&](sqlite3_stmt* s, int i, const std::optional<errand::time_point>& v) {
     if (v)
@@ -126,21 +107,20 @@ void transition_raw(benchmark::State& state) {
     d.expected_version = version;
     d.next.version = ++version;
     const auto& next = d.next;
-    check(sqlite3_step(begin), db);
-    sqlite3_reset(begin);
+    raw.run(begin);
     sqlite3_bind_int64(update, 1, id);
     sqlite3_bind_int64(update, 2, d.expected_version);
-    text(update, 3, to);
+    bind_text(update, 3, to);
     sqlite3_bind_int(update, 4, next.attempt);
     sqlite3_bind_int(update, 5, next.max_attempts);
     time(update, 6, next.run_at);
-    maybe_text(update, 7, next.worker);
+    bind_text(update, 7, next.worker);
     maybe_time(update, 8, next.lease_until);
     maybe_time(update, 9, next.heartbeat_at);
-    maybe_text(update, 10, next.last_error);
-    maybe_text(update, 11, next.last_error_kind);
+    bind_text(update, 10, next.last_error);
+    bind_text(update, 11, next.last_error_kind);
     maybe_time(update, 12, next.last_error_at);
-    maybe_text(update, 13, next.detail);
+    bind_text(update, 13, next.detail);
     sqlite3_bind_int64(update, 14, next.version);
     time(update, 15, next.updated_at);
     sqlite3_bind_int64(update, 16, 1);
@@ -150,21 +130,17 @@ void transition_raw(benchmark::State& state) {
     const auto& r = *d.record;
     sqlite3_bind_int64(insert, 1, id);
     sqlite3_bind_int64(insert, 2, seq);
-    text(insert, 3, from);
-    text(insert, 4, to);
-    text(insert, 5, r.event);
-    text(insert, 6, r.payload);
+    bind_text(insert, 3, from);
+    bind_text(insert, 4, to);
+    bind_text(insert, 5, r.event);
+    bind_text(insert, 6, r.payload);
     sqlite3_bind_int(insert, 7, r.attempt);
-    maybe_text(insert, 8, r.worker);
+    bind_text(insert, 8, r.worker);
     time(insert, 9, r.at);
-    check(sqlite3_step(insert), db);
-    sqlite3_reset(insert);
-    check(sqlite3_step(commit), db);
-    sqlite3_reset(commit);
+    raw.run(insert);
+    raw.run(commit);
   }
   state.SetItemsProcessed(state.iterations());
-  for (auto* s : {begin, commit, update, insert}) sqlite3_finalize(s);
-  sqlite3_close_v2(db);
 }
 
 // Shared by the threads of one end_to_end run; thread 0 sets it up and tears it down.

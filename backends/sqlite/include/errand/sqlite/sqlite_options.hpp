@@ -1,5 +1,5 @@
 #pragma once
-// How errand::sqlite_store opens its database. The defaults are what most
+// How errand's SQLite stores open their database. The defaults are what most
 // applications want: WAL, synchronous=NORMAL, a 5 s busy timeout, tables
 // named errand_jobs, errand_history and errand_schema_version.
 
@@ -31,5 +31,11 @@ struct sqlite_options {
   // growing pause in between; then store_error.
   int max_busy_retries = 8;
 };
+
+// Tag: the store uses a sqlite3* the application opened and keeps owning.
+struct adopt_connection_t {
+  explicit adopt_connection_t() = default;
+};
+inline constexpr adopt_connection_t adopt_connection{};
 
 }  // namespace errand

@@ -4,6 +4,7 @@
 //
 //   errand::sqlite_store store("jobs.db");                       // opens or creates, migrates
 //   errand::sqlite_store shared(errand::adopt_connection, db);   // your sqlite3*, left open
+//   store.enqueue(app_db, spec, now);   // inside the transaction your code holds open on app_db
 //
 // Every write is one BEGIN IMMEDIATE transaction: the row's compare-and-set
 // (UPDATE … WHERE id = ? AND version = ?) and the history INSERT commit or
@@ -47,12 +48,6 @@ namespace detail::sqlite {
 class store_engine;
 }
 
-// Tag: the store uses a sqlite3* the application opened and keeps owning.
-struct adopt_connection_t {
-  explicit adopt_connection_t() = default;
-};
-inline constexpr adopt_connection_t adopt_connection{};
-
 // The operations of store and operator_store (store.hpp) come from store_facade.
 class sqlite_store : public detail::store_facade<detail::sqlite::store_engine> {
  public:
@@ -68,6 +63,17 @@ class sqlite_store : public detail::store_facade<detail::sqlite::store_engine> {
 
   const sqlite_tables& tables() const noexcept;
   const sqlite_options& options() const noexcept;
+
+  using store_facade::enqueue;
+
+  // Enqueues inside the transaction the application holds open on its own
+  // connection to this database (sqlite3_get_autocommit() == 0; otherwise
+  // std::invalid_argument and nothing written), together with the
+  // application's own writes: the job exists if and only if that transaction
+  // commits. errand's statements run in a SAVEPOINT, so a failed enqueue
+  // leaves the application's transaction open and as it was. Enqueueing
+  // writes no history and tells no subscriber.
+  enqueued enqueue(sqlite3* app_connection, const job_spec& spec, time_point now);
 
   // The change feed: how a process follows transitions that other processes
   // commit (subscribe() hears only this store's own). Each history record has
@@ -127,7 +133,6 @@ extern template class errand::detail::store_facade<errand::detail::sqlite::store
 #include <span>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -146,13 +151,10 @@ class store_engine {
   explicit store_engine(const std::string& path, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
     try {
-      db_ = std::make_unique<detail::sqlite::connection>(
-          path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
-      configure();
+      db_ = detail::sqlite::open_configured(path, options_);
       migrate();
     } catch (const detail::sqlite::failure& e) {
-      throw store_error(
-          detail::concat("errand sqlite: cannot open '", path, "': ", detail::sqlite::why_cannot_open(path, e)));
+      throw detail::sqlite::cannot_open(path, e);
     }
   }
 
@@ -162,8 +164,7 @@ class store_engine {
   // busy timeout stay the application's); it creates or migrates its tables.
   store_engine(adopt_connection_t, sqlite3* db, sqlite_options options = {})
       : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
-    if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
-    db_ = std::make_unique<detail::sqlite::connection>(db);
+    db_ = detail::sqlite::adopt(db);
     migrate();
   }
 
@@ -176,7 +177,15 @@ class store_engine {
   enqueued enqueue(const job_spec& spec, time_point now) {
     validate(spec);
     std::scoped_lock lock(mutex_);
-    return write([&] { return insert(spec, now); });
+    return write([&] { return insert(*db_, spec, now); });
+  }
+
+  // Inside the application's open transaction on `app_connection`, in a
+  // SAVEPOINT: the job exists if and only if that transaction commits.
+  enqueued enqueue(sqlite3* app_connection, const job_spec& spec, time_point now) {
+    validate(spec);
+    return detail::sqlite::in_application_transaction(
+        app_connection, "enqueue", [&](detail::sqlite::connection& app) { return insert(app, spec, now); });
   }
 
   // One transaction for the whole batch; a spec validate() refuses fails the
@@ -187,7 +196,7 @@ class store_engine {
     return write([&] {
       std::vector<enqueued> out;
       out.reserve(specs.size());
-      for (const auto& spec : specs) out.push_back(insert(spec, now));
+      for (const auto& spec : specs) out.push_back(insert(*db_, spec, now));
       return out;
     });
   }
@@ -549,7 +558,6 @@ class store_engine {
     std::string error_groups_tail;
     fixed prune_finished_history, prune_finished_jobs, prune_old_history;
     fixed queue_settings, queue_setting_of, put_queue_setting, delete_queue_setting, running_in_queue;
-    fixed begin{"BEGIN IMMEDIATE"}, commit{"COMMIT"};
   };
 
   static void require_applied(const decision& d) {
@@ -558,26 +566,6 @@ class store_engine {
 
   static std::int64_t as_sql_count(std::size_t n) {
     return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
-  }
-
-  void configure() {
-    read([&] {
-      sqlite3_busy_timeout(db_->handle(), static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(
-                                              options_.busy_timeout.count(), 0, std::numeric_limits<int>::max())));
-      if (options_.write_ahead_log) {
-        auto c = db_->use("PRAGMA journal_mode = WAL");
-        const std::string mode = c.step() ? std::string(c.text(0)) : std::string();
-        const char* file = sqlite3_db_filename(db_->handle(), "main");
-        const bool in_memory = !file || !*file;
-        if (mode != "wal" && !in_memory)
-          throw detail::sqlite::failure(
-              detail::concat("cannot switch the database to WAL (journal mode is '", mode,
-                             "'); set sqlite_options::write_ahead_log = false where WAL cannot work"),
-              0, {});
-      }
-      db_->execute(options_.synchronous == sqlite_synchronous::full ? "PRAGMA synchronous = FULL"
-                                                                    : "PRAGMA synchronous = NORMAL");
-    });
   }
 
   void migrate() {
@@ -599,7 +587,7 @@ class store_engine {
       for (const auto& migration : sqlite_migrations(tables_)) {
         if (migration.version <= current) continue;
         for (const auto& column : migration.added_columns)
-          if (!has_column(column.table, column.name))
+          if (!db_->has_column(column.table, column.name))
             db_->execute("ALTER TABLE " + column.table + " ADD COLUMN " + column.name + " " + column.definition);
         for (const auto& statement : migration.statements) db_->execute(statement);
         auto c = db_->use("INSERT INTO " + tables_.schema_version +
@@ -612,37 +600,12 @@ class store_engine {
     });
   }
 
-  bool has_column(const std::string& table, const std::string& column) {
-    auto c = db_->use("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
-    c.bind(1, table);
-    c.bind(2, column);
-    return c.step();
-  }
-
   // Runs `work` in a BEGIN IMMEDIATE transaction and commits it when
   // `keep(result)` says so; rolls back on any exception. Busy or locked rolls
   // back and runs `work` again. Call with mutex_ held.
   template <class Work, class Keep>
   std::invoke_result_t<Work&> write(Work&& work, Keep&& keep) {
-    return retrying_busy([&]() -> std::invoke_result_t<Work&> {
-      db_->use(sql_.begin).step();
-      try {
-        if constexpr (std::is_void_v<std::invoke_result_t<Work&>>) {
-          work();
-          db_->use(sql_.commit).step();
-        } else {
-          auto result = work();
-          if (keep(result))
-            db_->use(sql_.commit).step();
-          else
-            db_->rollback_if_open();
-          return result;
-        }
-      } catch (...) {
-        db_->rollback_if_open();
-        throw;
-      }
-    });
+    return read([&] { return db_->transaction(work, keep); });
   }
 
   template <class Work>
@@ -652,25 +615,11 @@ class store_engine {
 
   template <class Work>
   std::invoke_result_t<Work&> read(Work&& work) const {
-    return retrying_busy(std::forward<Work>(work));
+    return detail::sqlite::retrying_busy(options_.max_busy_retries, std::forward<Work>(work));
   }
 
-  template <class Work>
-  std::invoke_result_t<Work&> retrying_busy(Work&& work) const {
-    for (int tries = 0;; ++tries) {
-      try {
-        return work();
-      } catch (const detail::sqlite::busy& e) {
-        if (tries >= options_.max_busy_retries)
-          throw store_error(std::string(e.what()) + "; still busy after " + std::to_string(tries + 1) +
-                            " tries, nothing was written");
-        // Another connection holds the lock beyond busy_timeout: give it a moment.
-        std::this_thread::sleep_for(std::chrono::milliseconds{1 << std::min(tries, 6)});
-      }
-    }
-  }
-
-  enqueued insert(const job_spec& spec, time_point now) {
+  // On `db`: the store's own connection, or an application's.
+  enqueued insert(detail::sqlite::connection& db, const job_spec& spec, time_point now) {
     if (spec.unique_key) {
       std::string states;  // ",pending,running,": the states that hold the key; empty: any
       for (const auto state : spec.unique_states) {
@@ -678,7 +627,7 @@ class store_engine {
         states += *name_of(state);  // appended: "," + name trips GCC 12's -Wrestrict at -O3
       }
       if (!states.empty()) states += ",";
-      auto c = db_->use(sql_.find_holder);
+      auto c = detail::sqlite::use_on(db, *db_, sql_.find_holder);
       c.bind(1, *spec.unique_key);
       if (states.empty())
         c.bind(2, std::nullopt);
@@ -688,7 +637,7 @@ class store_engine {
       if (c.step()) return {c.integer(0), false};
     }
     const job row = detail::new_job_row(spec, 0, now);
-    auto c = db_->use(sql_.insert);
+    auto c = detail::sqlite::use_on(db, *db_, sql_.insert);
     c.bind(1, row.queue);
     c.bind(2, row.kind);
     c.bind(3, row.payload);
@@ -929,6 +878,9 @@ ERRAND_DECL sqlite_store::sqlite_store(adopt_connection_t, sqlite3* db, sqlite_o
 
 ERRAND_DECL const sqlite_tables& sqlite_store::tables() const noexcept { return engine().tables(); }
 ERRAND_DECL const sqlite_options& sqlite_store::options() const noexcept { return engine().options(); }
+ERRAND_DECL enqueued sqlite_store::enqueue(sqlite3* app_connection, const job_spec& spec, time_point now) {
+  return engine().enqueue(app_connection, spec, now);
+}
 ERRAND_DECL std::int64_t sqlite_store::history_position() const { return engine().history_position(); }
 ERRAND_DECL std::vector<sqlite_store::positioned_record> sqlite_store::history_after(std::int64_t position,
                                                                                      std::size_t limit) const {

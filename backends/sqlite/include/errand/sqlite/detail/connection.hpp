@@ -5,18 +5,25 @@
 // Nothing here locks: the store serialises all use of a connection.
 
 #include <errand/detail/text.hpp>
+#include <errand/sqlite/sqlite_options.hpp>
 #include <errand/store.hpp>
 #include <errand/time.hpp>
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -93,6 +100,7 @@ class cursor {
 
   void bind(int index, std::int64_t value) { check(sqlite3_bind_int64(statement_, index, value)); }
   void bind(int index, std::int32_t value) { check(sqlite3_bind_int(statement_, index, value)); }
+  void bind(int index, double value) { check(sqlite3_bind_double(statement_, index, value)); }
   // The text must outlive the cursor's last step(): it is not copied.
   void bind(int index, std::string_view text) {
     check(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
@@ -121,6 +129,7 @@ class cursor {
 
   int type(int column) const { return sqlite3_column_type(statement_, column); }
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  double real(int column) const { return sqlite3_column_double(statement_, column); }
   std::string_view text(int column) const {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
     return {data ? data : "", static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))};
@@ -204,6 +213,36 @@ class connection {
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   }
 
+  // Runs `work` in a BEGIN IMMEDIATE transaction and commits it when
+  // `keep(result)` says so; rolls back otherwise and on any exception.
+  template <class Work, class Keep>
+  std::invoke_result_t<Work&> transaction(Work&& work, Keep&& keep) {
+    use(begin_).step();
+    try {
+      if constexpr (std::is_void_v<std::invoke_result_t<Work&>>) {
+        work();
+        use(commit_).step();
+      } else {
+        auto result = work();
+        if (keep(result))
+          use(commit_).step();
+        else
+          rollback_if_open();
+        return result;
+      }
+    } catch (...) {
+      rollback_if_open();
+      throw;
+    }
+  }
+
+  bool has_column(const std::string& table, const std::string& column) {
+    auto c = use("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+    c.bind(1, table);
+    c.bind(2, column);
+    return c.step();
+  }
+
  private:
   sqlite3_stmt* prepared(const std::string& sql) {
     auto it = statements_.find(sql);
@@ -220,6 +259,96 @@ class connection {
   sqlite3* db_ = nullptr;
   bool owned_ = false;
   std::unordered_map<std::string, std::unique_ptr<sqlite3_stmt, statement_deleter>> statements_;
+  fixed_statement begin_{"BEGIN IMMEDIATE"}, commit_{"COMMIT"};
 };
+
+// A store's statement on `db`: through its cached handle on the store's own
+// connection `home`, prepared from its text on any other (an application's
+// connection, for the length of one call).
+inline cursor use_on(connection& db, const connection& home, fixed_statement& statement) {
+  return &db == &home ? db.use(statement) : db.use(statement.sql);
+}
+
+// Runs `work`; when SQLite gave up waiting for another connection's lock (the
+// work's transaction has rolled back), runs it again, up to
+// `max_busy_retries` times with a short growing pause; then store_error.
+template <class Work>
+std::invoke_result_t<Work&> retrying_busy(int max_busy_retries, Work&& work) {
+  for (int tries = 0;; ++tries) {
+    try {
+      return work();
+    } catch (const busy& e) {
+      if (tries >= max_busy_retries)
+        throw store_error(std::string(e.what()) + "; still busy after " + std::to_string(tries + 1) +
+                          " tries, nothing was written");
+      // Another connection holds the lock beyond busy_timeout: give it a moment.
+      std::this_thread::sleep_for(std::chrono::milliseconds{1 << std::min(tries, 6)});
+    }
+  }
+}
+
+// Opens `path` (creating it) and sets the busy timeout, the journal mode and
+// synchronous as `options` say. A store catches the failure of this and of
+// its migrations and reports it with cannot_open().
+inline std::unique_ptr<connection> open_configured(const std::string& path, const sqlite_options& options) {
+  auto db = std::make_unique<connection>(
+      path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX);
+  retrying_busy(options.max_busy_retries, [&] {
+    sqlite3_busy_timeout(db->handle(), static_cast<int>(std::clamp<std::chrono::milliseconds::rep>(
+                                           options.busy_timeout.count(), 0, std::numeric_limits<int>::max())));
+    if (options.write_ahead_log) {
+      auto c = db->use("PRAGMA journal_mode = WAL");
+      const std::string mode = c.step() ? std::string(c.text(0)) : std::string();
+      const char* file = sqlite3_db_filename(db->handle(), "main");
+      const bool in_memory = !file || !*file;
+      if (mode != "wal" && !in_memory)
+        throw failure(concat("cannot switch the database to WAL (journal mode is '", mode,
+                             "'); set sqlite_options::write_ahead_log = false where WAL cannot work"),
+                      0, {});
+    }
+    db->execute(options.synchronous == sqlite_synchronous::full ? "PRAGMA synchronous = FULL"
+                                                                : "PRAGMA synchronous = NORMAL");
+  });
+  return db;
+}
+
+// The application's connection, for a store to use without owning it.
+inline std::unique_ptr<connection> adopt(sqlite3* db) {
+  if (!db) throw std::invalid_argument("errand sqlite: adopt_connection needs an open sqlite3*, got nullptr");
+  return std::make_unique<connection>(db);
+}
+
+// "errand sqlite: cannot open 'db/jobs.db': directory 'db' does not exist".
+inline store_error cannot_open(const std::string& path, const failure& f) {
+  return store_error(concat("errand sqlite: cannot open '", path, "': ", why_cannot_open(path, f)));
+}
+
+// Runs `work` on the application's connection `app`, inside the transaction
+// the application holds open there, in a SAVEPOINT of errand's own: what
+// `work` writes commits or rolls back with the application's transaction, and
+// a `work` that throws leaves that transaction as it found it, still open.
+// `operation` names the call in the error when no transaction is open.
+template <class Work>
+std::invoke_result_t<Work&, connection&> in_application_transaction(sqlite3* app, std::string_view operation,
+                                                                    Work&& work) {
+  if (!app)
+    throw std::invalid_argument(concat("errand sqlite: ", operation,
+                                       " needs the application's open sqlite3*, got nullptr; nothing was written"));
+  if (sqlite3_get_autocommit(app))
+    throw std::invalid_argument(concat("errand sqlite: ", operation,
+                                       " on the application's connection runs inside the application's own "
+                                       "transaction, and none is open there (BEGIN first); nothing was written"));
+  connection db(app);
+  db.execute("SAVEPOINT errand");
+  try {
+    auto result = work(db);
+    db.execute("RELEASE errand");
+    return result;
+  } catch (...) {
+    // Fails only where SQLite has already rolled the whole transaction back (a full disk, say).
+    sqlite3_exec(app, "ROLLBACK TO errand; RELEASE errand", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
 
 }  // namespace errand::detail::sqlite
