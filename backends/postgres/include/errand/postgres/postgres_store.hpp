@@ -42,9 +42,13 @@
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/schema.hpp>
 
+#include <pqxx/types>
+
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace errand {
 
@@ -61,6 +65,27 @@ class postgres_store : public detail::store_facade<detail::pg::store_engine> {
   explicit postgres_store(std::string url);
 
   const postgres_tables& tables() const noexcept;
+
+  using store_facade::enqueue;
+  using store_facade::enqueue_batch;
+
+  // Enqueues inside the application's own transaction (a pqxx::work, or
+  // another pqxx::dbtransaction, on the application's connection), so the
+  // jobs exist if and only if that transaction commits, together with the
+  // application's own writes:
+  //
+  //   pqxx::work tx(connection);
+  //   tx.exec("INSERT INTO orders ...");
+  //   store.enqueue(tx, {.kind = "ship", .payload = R"({"order":42})"}, clock.now());
+  //   tx.commit();
+  //
+  // errand's statements run in a savepoint, so a refused enqueue (a
+  // store_error) leaves the application's transaction usable. Idle workers
+  // of every process, this one's included, are woken when it commits. Bad
+  // input is refused as by enqueue(), before anything is sent.
+  enqueued enqueue(pqxx::transaction_base& application, const job_spec& spec, time_point now);
+  std::vector<enqueued> enqueue_batch(pqxx::transaction_base& application, std::span<const job_spec> specs,
+                                      time_point now);
 
   // The time by the server's clock; postgres_server_clock keeps workers to it.
   time_point server_time() const;
@@ -144,7 +169,7 @@ class store_engine {
       : options_(std::move(options)),
         tables_(postgres_tables_for(options_.schema, options_.table_prefix)),
         sql_(tables_),
-        origin_(random_token()),
+        origin_(detail::pg::random_token()),
         pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
                [this](detail::pg::connection& c) {
                  for (const auto* s : sql_.all()) c.prepare(s->name, s->sql);
@@ -192,12 +217,37 @@ class store_engine {
       // so one transaction; with them, the keys are locked and their holders
       // looked up in the transaction that inserts.
       const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
+      const auto announcement = "e " + origin_;
       auto results = with_connection([&](detail::pg::connection& c) {
-        if (keyed) return c.in_transaction([&](detail::pg::transaction& tx) { return insert_unique(tx, specs, now); });
-        return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, specs, now); });
+        if (keyed)
+          return c.in_transaction(
+              [&](detail::pg::transaction& tx) { return insert_unique(tx, specs, now, announcement); });
+        return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, specs, now, announcement); });
       });
       announce_work();
       return results;
+    } catch (const detail::pg::statement_failed& e) {
+      name_bad_payload(specs, e);
+      throw;
+    }
+  }
+
+  // The same inside the application's transaction, in a savepoint: the jobs
+  // exist if and only if it commits. Their announcement is sent by NOTIFY,
+  // which PostgreSQL delivers at that commit, to every process's idle
+  // workers, this one's included (its LISTEN thread hears an origin not its own).
+  std::vector<enqueued> enqueue_batch(pqxx::transaction_base& application, std::span<const job_spec> specs,
+                                      time_point now) {
+    if (specs.empty()) return {};
+    validate(specs);
+    try {
+      const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
+      return detail::pg::in_application_transaction(application, [&](detail::pg::transaction& tx) {
+        return keyed ? insert_unique(tx, specs, now, application_announcement)
+                     : insert(tx, specs, now, application_announcement);
+      });
+    } catch (const detail::pg::transaction_aborted& e) {
+      throw postgres_statement_error(e.what(), e.sqlstate);  // the application's transaction is to be run again
     } catch (const detail::pg::statement_failed& e) {
       name_bad_payload(specs, e);
       throw;
@@ -509,24 +559,8 @@ class store_engine {
     setting.updated_at = *updated;
     return setting;
   }
-  // A number errand's own SQL returns (an id, a count, a version).
-  static std::int64_t integer_of(const detail::pg::cell& text) {
-    std::int64_t value = 0;
-    if (!text || std::from_chars(text->data(), text->data() + text->size(), value).ec != std::errc{})
-      throw store_error("errand: PostgreSQL returned '" + text.value_or("NULL") + "' where a number belongs");
-    return value;
-  }
-
   // Thrown inside a transaction to roll back a batch that cannot be written whole.
   struct batch_refused {};
-
-  static std::string random_token() {
-    std::random_device entropy;
-    const std::uint64_t value = (std::uint64_t{entropy()} << 32) ^ entropy();
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
-    return text;
-  }
 
   static std::int64_t as_int(std::size_t n) {
     return static_cast<std::int64_t>(
@@ -536,35 +570,19 @@ class store_engine {
 
   std::string wake_channel() const { return "errand_wake_" + origin_; }
 
+  // The origin of an enqueue in an application's transaction: no store's, so
+  // every store's LISTEN thread, this one's too, hears it once it commits.
+  static inline const std::string application_announcement = "e application";
+
   static detail::pg::rows run(detail::pg::transaction& tx, const detail::pg::statement& s,
                               std::initializer_list<detail::pg::cell> params) {
-    return tx.exec_prepared(s.name, std::span<const detail::pg::cell>(params.begin(), params.size()));
+    return tx.exec_statement(s.name, s.sql, std::span<const detail::pg::cell>(params.begin(), params.size()));
   }
 
-  enum class on_broken { fail, retry_once };
-
-  // Runs body on a pooled connection. A connection that broke is dropped and
-  // the error reaches the caller: nothing was written. Only a read, which
-  // cannot have changed anything, is run once more on a fresh connection.
-  // A transaction the server rolled back to break a deadlock is run again.
   template <class Body>
-  std::invoke_result_t<Body, detail::pg::connection&> with_connection(Body&& body,
-                                                                      on_broken broken = on_broken::fail) const {
-    constexpr int rollback_retries = 5;
-    int rolled_back = 0;
-    bool reconnected = false;
-    for (;;) {
-      auto c = pool_.acquire();
-      try {
-        return body(*c);
-      } catch (const detail::pg::connection_lost&) {
-        c.discard();
-        if (broken == on_broken::fail || reconnected) throw;
-        reconnected = true;
-      } catch (const detail::pg::transaction_aborted& e) {
-        if (++rolled_back >= rollback_retries) throw postgres_statement_error(e.what(), e.sqlstate);
-      }
-    }
+  std::invoke_result_t<Body, detail::pg::connection&> with_connection(
+      Body&& body, detail::pg::on_broken broken = detail::pg::on_broken::fail) const {
+    return pool_.run(std::forward<Body>(body), broken);
   }
 
   detail::pg::rows read(const detail::pg::statement& s, std::initializer_list<detail::pg::cell> params) const {
@@ -572,7 +590,7 @@ class store_engine {
         [&](detail::pg::connection& c) {
           return c.autocommit([&](detail::pg::transaction& tx) { return run(tx, s, params); });
         },
-        on_broken::retry_once);
+        detail::pg::on_broken::retry_once);
   }
 
   static detail::pg::cell text_array(const std::vector<std::string>& values) {
@@ -595,7 +613,8 @@ class store_engine {
   }
 
   // Specs without unique keys, in one statement.
-  std::vector<enqueued> insert(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now) {
+  std::vector<enqueued> insert(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now,
+                               const std::string& announcement) {
     std::vector<detail::pg::cell> queue, kind, payload, priority, run_at, max_attempts, unique_key;
     for (const auto& s : specs) {
       queue.push_back(s.queue);
@@ -610,7 +629,7 @@ class store_engine {
     const auto added = run(tx, sql_.enqueue,
                            {array_literal(queue), array_literal(kind), array_literal(payload), array_literal(priority),
                             array_literal(run_at), array_literal(max_attempts), array_literal(unique_key),
-                            to_iso8601(now), tables_.channel, "e " + origin_, options_.notify ? "true" : "false"});
+                            to_iso8601(now), tables_.channel, announcement, options_.notify ? "true" : "false"});
     if (added.size() != specs.size()) throw store_error("errand: enqueue returned fewer ids than it created");
     std::vector<enqueued> results;
     for (const auto& cells : added) results.push_back({integer_of(cells.at(0)), true});
@@ -621,7 +640,8 @@ class store_engine {
   // transaction-scoped advisory lock, named after the tables and the key),
   // then each spec is inserted unless a job holds its key, one after
   // another, so a key repeated in the batch sees the job created before it.
-  std::vector<enqueued> insert_unique(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now) {
+  std::vector<enqueued> insert_unique(detail::pg::transaction& tx, std::span<const job_spec> specs, time_point now,
+                                      const std::string& announcement) {
     std::vector<detail::pg::cell> locks;
     for (const auto& s : specs)
       if (s.unique_key) locks.push_back("errand unique " + tables_.schema + "." + tables_.prefix + " " + *s.unique_key);
@@ -638,7 +658,7 @@ class store_engine {
                             {s.queue, s.kind, s.payload, std::to_string(s.priority), to_iso8601(s.run_at.value_or(now)),
                              std::to_string(s.max_attempts), s.unique_key, to_iso8601(now), states,
                              s.unique_period ? detail::pg::text_of(now - *s.unique_period) : std::nullopt,
-                             tables_.channel, "e " + origin_, options_.notify ? "true" : "false"});
+                             tables_.channel, announcement, options_.notify ? "true" : "false"});
       if (rows.size() != 1) throw store_error("errand: enqueue of a job with a unique key returned no id");
       results.push_back({integer_of(rows.front().at(0)), rows.front().at(1) == "t"});
     }
@@ -810,12 +830,7 @@ class store_engine {
   // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
   // for an enqueue. This store's own announcements were delivered at commit.
   void heard(const std::string& payload) {
-    std::vector<std::string> words;
-    for (std::size_t start = 0; start <= payload.size();) {
-      const auto end = std::min(payload.find(' ', start), payload.size());
-      words.push_back(payload.substr(start, end - start));
-      start = end + 1;
-    }
+    const auto words = detail::pg::split_words(payload);
     if (words.size() < 2 || words[1] == origin_) return;
     if (words[0] == "e") {
       announce_work();
@@ -856,6 +871,14 @@ ERRAND_DECL postgres_store::postgres_store(postgres_options options)
 ERRAND_DECL postgres_store::postgres_store(std::string url) : postgres_store(postgres_options{.url = std::move(url)}) {}
 
 ERRAND_DECL const postgres_tables& postgres_store::tables() const noexcept { return engine().tables(); }
+ERRAND_DECL enqueued postgres_store::enqueue(pqxx::transaction_base& application, const job_spec& spec,
+                                             time_point now) {
+  return engine().enqueue_batch(application, std::span<const job_spec>(&spec, 1), now).front();
+}
+ERRAND_DECL std::vector<enqueued> postgres_store::enqueue_batch(pqxx::transaction_base& application,
+                                                                std::span<const job_spec> specs, time_point now) {
+  return engine().enqueue_batch(application, specs, now);
+}
 ERRAND_DECL time_point postgres_store::server_time() const { return engine().server_time(); }
 ERRAND_DECL std::uint64_t postgres_store::work_epoch() { return engine().work_epoch(); }
 ERRAND_DECL bool postgres_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {

@@ -17,10 +17,17 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 namespace errand::detail::pg {
+
+// What a broken connection means for the operation that found it: a write
+// fails (nothing of it was written, and it is not repeated behind the
+// caller's back); a read, which cannot have changed anything, is run once
+// more on a fresh connection.
+enum class on_broken { fail, retry_once };
 
 // "postgresql://user:secret@host/db" and "password=secret" with the secret
 // replaced, for error messages.
@@ -129,6 +136,28 @@ class connection_pool {
   }
 
   const std::string& url() const { return settings_.url; }
+
+  // Runs body(connection&) on a pooled connection. A connection that broke is
+  // dropped and the error reaches the caller unless `broken` says otherwise.
+  // A transaction the server rolled back to break a deadlock is run again.
+  template <class Body>
+  std::invoke_result_t<Body, connection&> run(Body&& body, on_broken broken = on_broken::fail) {
+    constexpr int rollback_retries = 5;
+    int rolled_back = 0;
+    bool reconnected = false;
+    for (;;) {
+      auto c = acquire();
+      try {
+        return body(*c);
+      } catch (const connection_lost&) {
+        c.discard();
+        if (broken == on_broken::fail || reconnected) throw;
+        reconnected = true;
+      } catch (const transaction_aborted& e) {
+        if (++rolled_back >= rollback_retries) throw postgres_statement_error(e.what(), e.sqlstate);
+      }
+    }
+  }
 
  private:
   void give_back(std::unique_ptr<connection> c) {

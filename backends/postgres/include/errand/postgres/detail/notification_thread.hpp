@@ -15,16 +15,42 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace errand::detail::pg {
+
+// A token telling one store's announcements from every other's.
+inline std::string random_token() {
+  std::random_device entropy;
+  const std::uint64_t value = (std::uint64_t{entropy()} << 32) ^ entropy();
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+// An announcement's words, split at spaces; the last of at most `most` holds
+// the rest of the payload, spaces and all.
+inline std::vector<std::string> split_words(const std::string& payload,
+                                            std::size_t most = std::numeric_limits<std::size_t>::max()) {
+  std::vector<std::string> words;
+  for (std::size_t start = 0; start <= payload.size();) {
+    const auto end = words.size() + 1 == most ? payload.size() : std::min(payload.find(' ', start), payload.size());
+    words.push_back(payload.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
 
 class notification_thread {
  public:

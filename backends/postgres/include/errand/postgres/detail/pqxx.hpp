@@ -9,12 +9,21 @@
 // exception classes, await_notification). Two things diverge, and both are
 // chosen here by version:
 //
-//   libpqxx        prepared statement with N parameters           LISTEN
-//   6.x, 7.0-7.9   tx.exec_prepared(name, make_dynamic_params())  notification_receiver
-//   7.10, 8.x      tx.exec(pqxx::prepped{name}, pqxx::params)     connection::listen(channel, handler)
+//   libpqxx        statement with N parameters                        LISTEN
+//   6.x, 7.0-7.9   tx.exec_prepared(name, make_dynamic_params())      notification_receiver
+//                  tx.exec_params(sql, make_dynamic_params())
+//   7.10, 8.x      tx.exec(pqxx::prepped{name}, pqxx::params)         connection::listen(channel, handler)
+//                  tx.exec(sql, pqxx::params)
 //
 // 7.10 deprecated the left column and 8.0 removed dynamic_params, so the
 // right column is used wherever it exists.
+//
+// An application's own transaction (postgres_store::enqueue and the record
+// store's create/fire overloads that take a pqxx::transaction_base&) is used
+// through a pqxx::subtransaction, a SAVEPOINT, so a statement errand's write
+// has refused leaves the application's transaction usable; errand's prepared
+// statements exist only on its own connections, so there the same SQL is sent
+// as a parameterised statement.
 //
 // Exceptions are translated by what the caller can do about them:
 // transaction_rollback (serialization_failure, deadlock_detected) is caught
@@ -33,6 +42,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -135,8 +145,8 @@ inline rows to_rows(const pqxx::result& result) {
 // whether the connection survived an error that is not a broken connection
 // (libpqxx 8 no longer derives every connection-poisoning error from
 // broken_connection).
-template <class Call>
-decltype(auto) translated(const pqxx::connection& connection, Call&& call) {
+template <class Connection, class Call>
+decltype(auto) translated(const Connection& connection, Call&& call) {
   try {
     return std::forward<Call>(call)();
   } catch (const pqxx::serialization_failure& e) {
@@ -166,6 +176,9 @@ decltype(auto) translated(const pqxx::connection& connection, Call&& call) {
 
 }  // namespace pqxx_calls
 
+// What a transaction runs on: pqxx::connection_base in libpqxx 6, pqxx::connection later.
+using connection_of_transaction = std::remove_reference_t<decltype(std::declval<pqxx::transaction_base&>().conn())>;
+
 // One open transaction (or, for a single statement, autocommit).
 class transaction {
  public:
@@ -178,24 +191,36 @@ class transaction {
   // A statement prepared on this connection with connection::prepare.
   rows exec_prepared(const std::string& name, std::span<const cell> params) {
     return pqxx_calls::translated(connection_, [&] {
+      const parameters values(params);
 #if ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
-      pqxx::params values;
-      values.reserve(params.size());
-      for (const auto& p : params) {
-        if (p)
-          values.append(*p);
-        else
-          values.append();
-      }
-      return pqxx_calls::to_rows(tx_.exec(pqxx::prepped{name}, values));
+      return pqxx_calls::to_rows(tx_.exec(pqxx::prepped{name}, values.list));
 #else
-      std::vector<const char*> values;
-      values.reserve(params.size());
-      for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-      return pqxx_calls::to_rows(tx_.exec_prepared(name, pqxx::prepare::make_dynamic_params(values)));
+      return pqxx_calls::to_rows(tx_.exec_prepared(name, pqxx::prepare::make_dynamic_params(values.list)));
 #endif
     });
   }
+
+  // SQL with $1, $2, ... parameters, not prepared: for statements whose text
+  // varies, and on an application's connection, where errand prepared nothing.
+  rows exec_params(const std::string& sql, std::span<const cell> params) {
+    return pqxx_calls::translated(connection_, [&] {
+      const parameters values(params);
+#if ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+      return pqxx_calls::to_rows(tx_.exec(sql, values.list));
+#else
+      return pqxx_calls::to_rows(tx_.exec_params(sql, pqxx::prepare::make_dynamic_params(values.list)));
+#endif
+    });
+  }
+
+  // A statement of errand's: prepared under `name` on errand's own
+  // connections, sent as parameterised SQL on an application's.
+  rows exec_statement(const std::string& name, const std::string& sql, std::span<const cell> params) {
+    return prepared_ ? exec_prepared(name, params) : exec_params(sql, params);
+  }
+
+  // Whether this is errand's own transaction, not an application's.
+  bool owned() const noexcept { return prepared_; }
 
   void commit() {
     pqxx_calls::translated(connection_, [&] { tx_.commit(); });
@@ -203,10 +228,63 @@ class transaction {
 
  private:
   friend class connection;
-  transaction(pqxx::connection& connection, pqxx::transaction_base& tx) : connection_(connection), tx_(tx) {}
-  pqxx::connection& connection_;
+  template <class Body>
+  friend decltype(auto) in_application_transaction(pqxx::transaction_base& application, Body&& body);
+
+  // The parameters as libpqxx takes them; nullopt is NULL.
+  struct parameters {
+    explicit parameters(std::span<const cell> params) {
+      list.reserve(params.size());
+      for (const auto& p : params) {
+#if ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+        if (p)
+          list.append(*p);
+        else
+          list.append();
+#else
+        list.push_back(p ? p->c_str() : nullptr);
+#endif
+      }
+    }
+#if ERRAND_PQXX_HAS_PARAMS_AND_LISTEN
+    pqxx::params list;
+#else
+    std::vector<const char*> list;
+#endif
+  };
+
+  transaction(const connection_of_transaction& connection, pqxx::transaction_base& tx, bool prepared)
+      : connection_(connection), tx_(tx), prepared_(prepared) {}
+  const connection_of_transaction& connection_;
   pqxx::transaction_base& tx_;
+  bool prepared_;
 };
+
+// Runs body(transaction&) inside the application's transaction, in a
+// SAVEPOINT released when body returns: the writes commit or roll back with
+// the application's, and an exception rolls back to the savepoint, leaving
+// the application's transaction as it was and usable. A pqxx::nontransaction
+// has no transaction to join, and is refused.
+template <class Body>
+decltype(auto) in_application_transaction(pqxx::transaction_base& application, Body&& body) {
+  auto* enclosing = dynamic_cast<pqxx::dbtransaction*>(&application);
+  if (!enclosing)
+    throw std::invalid_argument(
+        "errand: an application transaction must be a pqxx::work (or another pqxx::dbtransaction); a "
+        "pqxx::nontransaction commits each statement on its own; nothing was written");
+  return pqxx_calls::translated(application.conn(), [&]() -> decltype(auto) {
+    pqxx::subtransaction savepoint(*enclosing, "errand");
+    transaction view(application.conn(), savepoint, false);
+    if constexpr (std::is_void_v<std::invoke_result_t<Body, transaction&>>) {
+      body(view);
+      savepoint.commit();
+    } else {
+      auto result = body(view);
+      savepoint.commit();
+      return result;
+    }
+  });
+}
 
 // One connection to the server. Not thread-safe: one thread uses it at a time.
 class connection {
@@ -227,7 +305,7 @@ class connection {
   decltype(auto) in_transaction(Body&& body) {
     return pqxx_calls::translated(*connection_, [&]() -> decltype(auto) {
       pqxx::work tx(*connection_);
-      transaction view(*connection_, tx);
+      transaction view(*connection_, tx, true);
       if constexpr (std::is_void_v<std::invoke_result_t<Body, transaction&>>) {
         body(view);
         tx.commit();
@@ -245,7 +323,7 @@ class connection {
   decltype(auto) autocommit(Body&& body) {
     return pqxx_calls::translated(*connection_, [&]() -> decltype(auto) {
       pqxx::nontransaction tx(*connection_);
-      transaction view(*connection_, tx);
+      transaction view(*connection_, tx, true);
       return body(view);
     });
   }

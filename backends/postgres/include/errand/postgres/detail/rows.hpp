@@ -161,6 +161,14 @@ inline std::string array_literal(const std::vector<cell>& values) {
 }
 
 inline cell text_of(std::int64_t value) { return std::to_string(value); }
+
+// A number errand's own SQL returns (an id, a count, a version).
+inline std::int64_t integer_of(const cell& text) {
+  std::int64_t value = 0;
+  if (!text || std::from_chars(text->data(), text->data() + text->size(), value).ec != std::errc{})
+    throw store_error(concat("errand: PostgreSQL returned '", text.value_or("NULL"), "' where a number belongs"));
+  return value;
+}
 inline cell text_of(const time_point& t) { return to_iso8601(t); }
 inline cell text_of(const std::optional<time_point>& t) { return t ? cell(to_iso8601(*t)) : std::nullopt; }
 
