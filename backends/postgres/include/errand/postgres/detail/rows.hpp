@@ -37,11 +37,21 @@ inline std::string_view column_name(std::string_view member) {
 template <class T>
 inline constexpr bool is_time = std::is_same_v<T, time_point> || std::is_same_v<T, std::optional<time_point>>;
 
+// A timestamp without time zone holding UTC, as ISO-8601 text.
+inline std::string iso8601_text(std::string_view utc_timestamp) {
+  return concat("to_char(", utc_timestamp, ", 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')");
+}
+
+// A TIMESTAMPTZ as ISO-8601 UTC text, whatever the session's TimeZone.
+inline std::string iso8601_utc(std::string_view timestamptz) {
+  return iso8601_text(concat(timestamptz, " AT TIME ZONE 'UTC'"));
+}
+
 // The SQL that reads `column` as errand reads it: times as ISO-8601 UTC text,
 // JSON as text.
 inline std::string readable(std::string_view alias, std::string_view column, bool time) {
   const std::string qualified = alias.empty() ? std::string(column) : std::string(alias) + "." + std::string(column);
-  if (time) return "to_char(" + qualified + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+  if (time) return iso8601_utc(qualified);
   if (column == "payload") return qualified + "::text";
   return qualified;
 }

@@ -318,7 +318,7 @@ struct statements {
 
   // The server's own clock, as ISO-8601 UTC text.
   statement server_time{"errand_server_time",
-                        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"};
+                        "SELECT " + iso8601_utc("clock_timestamp()")};
 
   std::vector<const statement*> all() const {
     return {&get,
