@@ -260,6 +260,23 @@ class transaction {
   bool prepared_;
 };
 
+#if PQXX_VERSION_MAJOR < 7
+// libpqxx 6 sends a subtransaction's SAVEPOINT before its first exec() only:
+// exec_params() and exec_prepared() would run outside it, in the enclosing
+// transaction, and a refused statement would abort that. This one sends the
+// SAVEPOINT at once, as libpqxx 7 and later do.
+class savepoint : public pqxx::subtransaction {
+ public:
+  savepoint(pqxx::dbtransaction& enclosing, const std::string& name)
+      : pqxx::internal::namedclass("subtransaction", enclosing.conn().adorn_name(name)),
+        pqxx::subtransaction(enclosing, name) {
+    Begin();
+  }
+};
+#else
+using savepoint = pqxx::subtransaction;
+#endif
+
 // Runs body(transaction&) inside the application's transaction, in a
 // SAVEPOINT released when body returns: the writes commit or roll back with
 // the application's, and an exception rolls back to the savepoint, leaving
@@ -273,14 +290,14 @@ decltype(auto) in_application_transaction(pqxx::transaction_base& application, B
         "errand: an application transaction must be a pqxx::work (or another pqxx::dbtransaction); a "
         "pqxx::nontransaction commits each statement on its own; nothing was written");
   return pqxx_calls::translated(application.conn(), [&]() -> decltype(auto) {
-    pqxx::subtransaction savepoint(*enclosing, "errand");
-    transaction view(application.conn(), savepoint, false);
+    savepoint errands(*enclosing, "errand");
+    transaction view(application.conn(), errands, false);
     if constexpr (std::is_void_v<std::invoke_result_t<Body, transaction&>>) {
       body(view);
-      savepoint.commit();
+      errands.commit();
     } else {
       auto result = body(view);
-      savepoint.commit();
+      errands.commit();
       return result;
     }
   });
