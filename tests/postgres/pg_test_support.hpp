@@ -15,10 +15,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pg_test {
 
@@ -80,6 +84,33 @@ inline errand::detail::pg::rows sql(const std::string& statement) {
 }
 
 inline void drop_schema(const std::string& schema) { sql("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE"); }
+
+// Every payload announced on a channel, up to a marker sent last: PostgreSQL
+// delivers notifications in commit order, so whatever a transaction rolled
+// back had announced would arrive before the marker. Waits for the marker a
+// minute at most, never asserting on time.
+class announcements {
+ public:
+  explicit announcements(const std::string& channel)
+      : channel_(channel),
+        connection_(url(), {channel},
+                    [this](const std::string&, const std::string& payload) { payloads_.push_back(payload); }) {}
+
+  std::vector<std::string> until_marker() {
+    sql("SELECT pg_notify('" + channel_ + "', 'marker')");
+    for (int i = 0; i < 600 && (payloads_.empty() || payloads_.back() != "marker"); ++i)
+      connection_.wait(std::chrono::milliseconds{100});
+    if (payloads_.empty() || payloads_.back() != "marker")
+      throw std::runtime_error("no marker on " + channel_ + " within a minute");
+    payloads_.pop_back();
+    return std::exchange(payloads_, {});
+  }
+
+ private:
+  std::string channel_;
+  std::vector<std::string> payloads_;
+  errand::detail::pg::listening_connection connection_;
+};
 
 // A store in a schema of its own, dropped with the object.
 class scratch_schema {

@@ -130,31 +130,6 @@ struct heard_list {
   }
 };
 
-// Every payload announced on `channel`, up to a marker the test sends last:
-// notifications arrive in commit order, so what a rolled-back transaction
-// announced would be there before the marker.
-class announcements {
- public:
-  explicit announcements(const std::string& channel)
-      : channel_(channel),
-        connection_(pg_test::url(), {channel},
-                    [this](const std::string&, const std::string& payload) { payloads_.push_back(payload); }) {}
-
-  std::vector<std::string> until_marker() {
-    pg_test::sql("SELECT pg_notify('" + channel_ + "', 'marker')");
-    for (int i = 0; i < 600 && (payloads_.empty() || payloads_.back() != "marker"); ++i) connection_.wait(100ms);
-    REQUIRE(!payloads_.empty());
-    REQUIRE(payloads_.back() == "marker");
-    payloads_.pop_back();
-    return std::exchange(payloads_, {});
-  }
-
- private:
-  std::string channel_;
-  std::vector<std::string> payloads_;
-  errand::detail::pg::listening_connection connection_;
-};
-
 chat fresh_chat(std::string title = "support request") {
   chat c;
   c.title = std::move(title);
@@ -419,7 +394,7 @@ TEST_CASE("records: rolled back with the application's transaction, nothing of e
   errand::postgres_record_store<chats> other(schema.options());
   heard_list<chats> heard;
   const auto subscription = store.subscribe(heard.listener());
-  announcements announced(store.tables().channel);
+  pg_test::announcements announced(store.tables().channel);
   const auto existing = other.create(fresh_chat("existing"), t0).id;
 
   std::int64_t rolled_back = 0;

@@ -370,3 +370,59 @@ TEST_CASE("idle workers wake when another process enqueues or schedules a retry"
   CHECK(worker.wait_for_work(epoch, 60s));
   CHECK(worker.claim({"w", 30s, t0, {}}));
 }
+
+TEST_CASE("enqueue in the application's transaction: a job if and only if it commits; workers wake at its commit",
+          "[postgres][application-transaction]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  const std::string orders = "\"" + schema.name() + "\".orders";
+  pg_test::sql("CREATE TABLE " + orders + " (id BIGINT PRIMARY KEY)");
+  pg_test::announcements announced(store.tables().channel);
+  const auto epoch = store.work_epoch();
+  pqxx::connection application(pg_test::url());
+
+  {
+    pqxx::work tx(application);
+    tx.exec("INSERT INTO " + orders + " VALUES (1)");
+    store.enqueue(tx, spec("ship", R"({"order":1})"), t0);
+    tx.abort();
+  }
+  CHECK(store.query({}).empty());
+
+  std::int64_t shipped = 0;
+  {
+    pqxx::work tx(application);
+    tx.exec("INSERT INTO " + orders + " VALUES (2)");
+    shipped = store.enqueue(tx, spec("ship", R"({"order":2})"), t0).id;
+    auto keyed = spec("invoice", R"({"order":2})");
+    keyed.unique_key = "invoice-2";
+    const auto first = store.enqueue(tx, keyed, t0);
+    CHECK(store.enqueue_batch(tx, std::vector{keyed}, t0) == std::vector{errand::enqueued{first.id, false}});
+    CHECK_FALSE(store.get(shipped).has_value());  // not committed yet
+    tx.commit();
+  }
+  const auto jobs = store.query({});
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].id == shipped);
+  CHECK(jobs[0].state == job_state::pending);
+  CHECK(jobs[1].unique_key == "invoice-2");
+  CHECK(*pg_test::sql("SELECT string_agg(id::text, ',') FROM " + orders).at(0).at(0) == "2");
+  // Only the committed transaction announced work: once, for its whole batch.
+  CHECK(announced.until_marker() == std::vector<std::string>{"e application"});
+  CHECK(store.wait_for_work(epoch, 60s));
+}
+
+TEST_CASE("enqueue in the application's transaction: refused input leaves it usable; a nontransaction is refused",
+          "[postgres][application-transaction][bad-input]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store store(schema.options());
+  pqxx::connection application(pg_test::url());
+  pqxx::work tx(application);
+  CHECK_THROWS_AS(store.enqueue(tx, spec("ship", "{not json"), t0), std::invalid_argument);
+  const auto id = store.enqueue(tx, spec(), t0).id;
+  tx.commit();
+  CHECK(store.get(id).has_value());
+  pqxx::nontransaction autocommit(application);
+  CHECK_THROWS_WITH(store.enqueue(autocommit, spec(), t0), Catch::Matchers::Contains("pqxx::work"));
+  CHECK(store.query({}).size() == 1);
+}
