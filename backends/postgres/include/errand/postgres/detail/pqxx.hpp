@@ -219,9 +219,6 @@ class transaction {
     return prepared_ ? exec_prepared(name, params) : exec_params(sql, params);
   }
 
-  // Whether this is errand's own transaction, not an application's.
-  bool owned() const noexcept { return prepared_; }
-
   void commit() {
     pqxx_calls::translated(connection_, [&] { tx_.commit(); });
   }
