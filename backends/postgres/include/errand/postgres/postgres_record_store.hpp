@@ -279,12 +279,20 @@ class postgres_record_store {
     return from_column_values<D>(values);
   }
 
-  // The parameters of a row's columns but the id, in the table's order.
-  std::vector<detail::pg::cell> column_params(const row_type& row) const {
-    const auto values = to_column_values<D>(row);
+  // A write's parameters: the row's columns but the id, in the table's
+  // order, after `first`, with room for what follows them.
+  std::vector<detail::pg::cell> column_params(const row_type& row, std::optional<std::int64_t> first) const {
+    auto values = to_column_values<D>(row);
     std::vector<detail::pg::cell> params;
-    for (std::size_t i = 0; i < values.size(); ++i)
-      if (i != sql_->layout.id) params.push_back(detail::pg::to_cell(values[i]));
+    params.reserve(values.size() + 12);
+    if (first) params.push_back(detail::pg::text_of(*first));
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i == sql_->layout.id) continue;
+      if (auto* text = std::get_if<std::string>(&values[i]))
+        params.emplace_back(std::move(*text));
+      else
+        params.push_back(detail::pg::to_cell(values[i]));
+    }
     return params;
   }
 
@@ -308,10 +316,7 @@ class postgres_record_store {
                                                  "'s id column has no default to assign ids from; give the new ",
                                                  tables_.table_name, " record an id; nothing was written"));
     auto entry = creation_entry<D>(fresh, now);
-    std::vector<detail::pg::cell> params;
-    if (!assigned) params.push_back(detail::pg::text_of(traits::id(fresh)));
-    const auto columns = column_params(fresh);
-    params.insert(params.end(), columns.begin(), columns.end());
+    auto params = column_params(fresh, assigned ? std::nullopt : std::optional(traits::id(fresh)));
     detail::pg::append_entry(params, entry);
     append_announcement(params, origin);
     if (!assigned) params.push_back(sql_->layout.id_sequence);
@@ -350,9 +355,7 @@ class postgres_record_store {
       return version_conflict<D>(current, *options.expected_version);
     auto written = step<D>(current, event, now, options);
     if (!written.dispatched) return rejected<D>(current, written);
-    std::vector<detail::pg::cell> params{detail::pg::text_of(id)};
-    const auto columns = column_params(written.next);
-    params.insert(params.end(), columns.begin(), columns.end());
+    auto params = column_params(written.next, id);
     params.push_back(detail::pg::text_of(record_traits<D>::version(current)));
     detail::pg::append_entry(params, written.entry);
     append_announcement(params, origin);
