@@ -355,6 +355,34 @@ TEST_CASE("records: rows errand cannot read are corrupt_record, naming the table
                         " cannot be read: column 'from_state' holds 'gone', which is not a state");
 }
 
+TEST_CASE("records: a write the table refuses (a trigger) is a store_error, not decided again for ever",
+          "[postgres][records][bad-input]") {
+  pg_test::scratch_schema schema("errand_records");
+  errand::postgres_record_store<chats> store(schema.options());
+  const auto& t = store.tables();
+  pg_test::sql("CREATE FUNCTION \"" + schema.name() +
+               "\".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$");
+  pg_test::sql("CREATE TRIGGER no_running BEFORE UPDATE ON " + t.table +
+               " FOR EACH ROW WHEN (NEW.status = 'running') EXECUTE FUNCTION \"" + schema.name() + "\".refuse()");
+  pg_test::sql("CREATE TRIGGER no_secrets BEFORE INSERT ON " + t.table +
+               " FOR EACH ROW WHEN (NEW.title = 'secret') EXECUTE FUNCTION \"" + schema.name() + "\".refuse()");
+  const auto id = store.create(fresh_chat(), t0).id;
+  CHECK_THROWS_WITH(store.fire(id, chat_events::acquire{"worker-1"}, t0),
+                    Catch::Contains("refused the write of conformance_chats record " + std::to_string(id)) &&
+                        Catch::Contains("nothing was written"));
+  auto secret = fresh_chat("secret");
+  secret.id = 77;
+  CHECK_THROWS_WITH(store.create(secret, t0), Catch::Contains("record 77 was refused by its table"));
+  pqxx::connection application(pg_test::url());
+  pqxx::work tx(application);
+  CHECK_THROWS_AS(store.fire(tx, id, chat_events::acquire{"worker-1"}, t0), errand::store_error);
+  tx.commit();
+  CHECK(store.get(id)->status == chat_status::pending);
+  CHECK(store.history(id).size() == 1);
+  CHECK_FALSE(store.get(77).has_value());
+  CHECK(store.fire(id, chat_events::user_message{"still writable"}, t0).status == fire_status::applied);
+}
+
 TEST_CASE("records: create and fire in the application's transaction commit with it, and subscribers hear them then",
           "[postgres][records][application-transaction]") {
   pg_test::scratch_schema schema("errand_records");

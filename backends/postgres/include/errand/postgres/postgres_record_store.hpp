@@ -329,12 +329,16 @@ class postgres_record_store {
         entry.seq = 1;
         return {std::move(fresh), std::move(entry)};
       }
-      if (!assigned)
+      if (!assigned) {
+        const bool exists = !run(tx, sql_->get, {detail::pg::text_of(traits::id(fresh))}).empty();
         throw store_error(detail::concat("errand: ", tables_.table_name, " record ", std::to_string(traits::id(fresh)),
-                                         " exists already; nothing was written"));
+                                         exists ? " exists already" : " was refused by its table (a trigger or rule?)",
+                                         "; nothing was written"));
+      }
     }
-    throw store_error(detail::concat("errand: the default of ", tables_.table, "'s id column gave ",
-                                     std::to_string(attempts), " ids that records hold already; nothing was written"));
+    throw store_error(detail::concat("errand: ", tables_.table, " took none of ", std::to_string(attempts),
+                                     " new rows: its id column's default gave ids that records hold already, or a "
+                                     "trigger or rule refused them; nothing was written"));
   }
 
   // One read, decide and write; nullopt when the compare-and-set lost.
@@ -360,7 +364,19 @@ class postgres_record_store {
     detail::pg::append_entry(params, written.entry);
     append_announcement(params, origin);
     const auto seq = run(tx, sql_->write, params);
-    if (seq.empty()) return std::nullopt;
+    if (seq.empty()) {
+      // The UPDATE waited for any writer holding the row, so a version that
+      // did not move means the table refused the row (a trigger, a rule, a
+      // policy): deciding again would only be refused again.
+      const auto now_stored = run(tx, sql_->get, {detail::pg::text_of(id)});
+      if (!now_stored.empty() &&
+          record_traits<D>::version(row_of(now_stored.front())) == record_traits<D>::version(current))
+        throw store_error(detail::concat("errand: ", tables_.table, " refused the write of ", tables_.table_name,
+                                         " record ", std::to_string(id),
+                                         " though its version had not moved (a trigger, rule or row policy?); "
+                                         "nothing was written"));
+      return std::nullopt;
+    }
     written.entry.seq = detail::pg::integer_of(seq.front().at(0));
     return fire_result<D>{fire_status::applied, std::move(written.next), std::move(written.entry), {}};
   }
