@@ -2,6 +2,12 @@
 // creates, adopting an application's existing table, create and fire inside
 // the application's own transaction (commit and rollback), rows written
 // behind errand's back, and two stores on one table.
+//
+// <iomanip> comes first, as an application may include it: std::quoted,
+// which argument-dependent lookup finds for a std::string, must never be
+// what errand's headers call.
+#include <iomanip>
+// errand's headers, after it.
 #include "errand_catch.hpp"
 #include "pg_test_support.hpp"
 #include <errand/conformance/record_machines.hpp>

@@ -115,7 +115,7 @@ inline std::string name_list(const std::vector<std::string_view>& names) {
   std::string list = "(";
   for (const auto name : names) {
     if (list.size() > 1) list += ", ";
-    list += quoted(name);
+    list += errand::detail::quoted(name);
   }
   return list + ")";
 }
@@ -264,7 +264,8 @@ record_layout inspect_record_table(transaction& tx, const postgres_record_tables
         layout.columns.push_back({column, postgres_identifier(column.name), "bigint"});
         continue;
       }
-      missing += concat(missing.empty() ? "" : ", ", quoted(column.name), " (field ", quoted(column.field), ")");
+      missing += concat(missing.empty() ? "" : ", ", errand::detail::quoted(column.name), " (field ",
+                        errand::detail::quoted(column.field), ")");
       layout.columns.push_back({column, postgres_identifier(column.name), ""});
       continue;
     }
@@ -286,7 +287,7 @@ record_layout inspect_record_table(transaction& tx, const postgres_record_tables
       " AND a.attname = $2::text)",
       params);
   if (unique.at(0).at(0) != "t")
-    throw store_error(concat("errand: table ", t.table, "'s id column ", quoted(params[1].value_or("")),
+    throw store_error(concat("errand: table ", t.table, "'s id column ", errand::detail::quoted(params[1].value_or("")),
                              " is neither its primary key nor unique; a record's id must name one row; nothing "
                              "was changed"));
   return layout;
