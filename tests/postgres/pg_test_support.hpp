@@ -92,9 +92,9 @@ inline void drop_schema(const std::string& schema) { sql("DROP SCHEMA IF EXISTS 
 class announcements {
  public:
   explicit announcements(const std::string& channel)
-      : channel_(channel),
-        connection_(url(), {channel},
-                    [this](const std::string&, const std::string& payload) { payloads_.push_back(payload); }) {}
+      : channel_(channel), connection_(url(), {channel}, [this](const std::string&, const std::string& payload) {
+          payloads_.push_back(payload);
+        }) {}
 
   std::vector<std::string> until_marker() {
     sql("SELECT pg_notify('" + channel_ + "', 'marker')");

@@ -317,8 +317,7 @@ struct statements {
   statement json_check{"errand_json_check", "SELECT $1::json IS NOT NULL"};
 
   // The server's own clock, as ISO-8601 UTC text.
-  statement server_time{"errand_server_time",
-                        "SELECT " + iso8601_utc("clock_timestamp()")};
+  statement server_time{"errand_server_time", "SELECT " + iso8601_utc("clock_timestamp()")};
 
   std::vector<const statement*> all() const {
     return {&get,
