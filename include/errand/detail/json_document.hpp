@@ -22,6 +22,7 @@
 
 #include <errand/config.hpp>
 #include <errand/detail/json_codec.hpp>
+#include <errand/detail/read_double.hpp>
 
 #if !defined(CEREAL_ARCHIVES_JSON_HPP_) && (defined(RAPIDJSON_ASSERT) || defined(CEREAL_RAPIDJSON_ASSERT))
 #error "include <errand/codec.hpp> before rapidjson: errand needs cereal's RAPIDJSON_ASSERT, which throws"
@@ -161,7 +162,7 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
       continue;
     }
     double value = 0;
-    if (std::from_chars(number.data(), number.data() + number.size(), value).ec != std::errc{}) {
+    if (!read_double(number, value)) {
       if (leading_digit_exponent(number.substr(c == '-' ? 1 : 0)) > 0) {
         out.append(number);  // too large: the parser says so
         continue;

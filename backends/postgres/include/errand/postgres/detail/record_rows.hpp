@@ -5,6 +5,7 @@
 // says what is wrong with it and from_column_values() throws corrupt_record
 // naming the table, the record and the column.
 
+#include <errand/detail/read_double.hpp>
 #include <errand/enum_name.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
@@ -61,8 +62,7 @@ inline column_value from_cell(const cell& text, column_kind kind) {
     }
     case column_kind::real: {
       double d = 0;
-      const auto [end, error] = std::from_chars(first, last, d);
-      if (error == std::errc{} && end == last) return d;
+      if (detail::read_double(*text, d)) return d;
       break;
     }
     case column_kind::text:
