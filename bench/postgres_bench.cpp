@@ -33,6 +33,8 @@
 
 #include <errand/postgres.hpp>
 
+#include "support/pg_bench.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -51,37 +53,10 @@ namespace pg = errand::detail::pg;
 
 constexpr int jobs_per_run = 2000;
 
-const std::string& server_url() {
-  static const std::string url = [] {
-    const char* value = std::getenv("ERRAND_BENCH_PG_URL");
-    if (!value || !*value) {
-      std::cerr << "postgres_bench: set ERRAND_BENCH_PG_URL to a PostgreSQL URL, e.g.\n"
-                   "  scripts/pg-test-server.sh run -- build/bench/postgres_bench\n";
-      std::exit(2);
-    }
-    return std::string(value);
-  }();
-  return url;
-}
-
-pg::rows sql(const std::string& statement) {
-  pg::connection c(server_url());
-  return c.autocommit([&](pg::transaction& tx) { return tx.exec(statement); });
-}
-
-errand::time_point now() { return errand::system_clock{}.now(); }
-
-// A schema for one benchmark, dropped when it ends.
-class scratch {
- public:
-  explicit scratch(std::string name) : name_(std::move(name)) { drop(); }
-  ~scratch() { drop(); }
-  const std::string& name() const { return name_; }
-
- private:
-  void drop() { sql("DROP SCHEMA IF EXISTS " + name_ + " CASCADE"); }
-  std::string name_;
-};
+using errand_bench::now;
+using errand_bench::scratch;
+using errand_bench::server_url;
+using errand_bench::sql;
 
 // ---------------------------------------------------------------- errand
 

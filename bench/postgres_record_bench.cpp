@@ -20,6 +20,8 @@
 #include <errand/conformance/record_machines.hpp>
 #include <errand/postgres/postgres_record_store.hpp>
 
+#include "support/pg_bench.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -36,45 +38,10 @@ using errand::conformance::chat_status;
 using errand::conformance::chats;
 namespace chat_events = errand::conformance::chat_events;
 
-const std::string& server_url() {
-  static const std::string url = [] {
-    const char* value = std::getenv("ERRAND_BENCH_PG_URL");
-    if (!value || !*value) {
-      std::cerr << "postgres_record_bench: set ERRAND_BENCH_PG_URL to a PostgreSQL URL, e.g.\n"
-                   "  scripts/pg-test-server.sh run -- build/bench/postgres_record_bench\n";
-      std::exit(2);
-    }
-    return std::string(value);
-  }();
-  return url;
-}
-
-pg::rows sql(const std::string& statement) {
-  pg::connection c(server_url());
-  return c.autocommit([&](pg::transaction& tx) { return tx.exec(statement); });
-}
-
-errand::time_point now() { return errand::system_clock{}.now(); }
-
-// A schema for one benchmark, dropped when it ends.
-class scratch {
- public:
-  explicit scratch(std::string name) : name_(std::move(name)) { drop(); }
-  ~scratch() { drop(); }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-  errand::postgres_options options() const {
-    errand::postgres_options o;
-    o.url = server_url();
-    o.schema = name_;
-    return o;
-  }
-  const std::string& name() const { return name_; }
-
- private:
-  void drop() { sql("DROP SCHEMA IF EXISTS " + name_ + " CASCADE"); }
-  std::string name_;
-};
+using errand_bench::now;
+using errand_bench::scratch;
+using errand_bench::server_url;
+using errand_bench::sql;
 
 void transition_errand(benchmark::State& state) {
   scratch schema("errand_record_bench");

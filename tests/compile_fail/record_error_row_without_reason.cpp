@@ -6,13 +6,7 @@ namespace tickets {
 struct shrug {
   static constexpr std::string_view name = "shrug";
 };
-struct tickets_table {
-  using row = ticket;
-  using machine = ticket_machine<shrug>;
-  static constexpr std::string_view table_name = "tickets";
-  static constexpr auto id = &ticket::id;
-  static constexpr auto state = &ticket::state;
-  static constexpr auto version = &ticket::version;
+struct tickets_table : tickets_without_reason<ticket_machine<shrug>> {
   static constexpr auto error_reason = &ticket::failure;
 };
 }  // namespace tickets

@@ -2,13 +2,7 @@
 #include "tickets.hpp"
 
 namespace tickets {
-struct tickets_table {
-  using row = ticket;
-  using machine = ticket_machine<>;
-  static constexpr std::string_view table_name = "tickets";
-  static constexpr auto id = &ticket::id;
-  static constexpr auto state = &ticket::state;
-  static constexpr auto version = &ticket::version;
+struct tickets_table : tickets_without_reason<> {
   static constexpr auto error_reason = &ticket::failure;
 };
 }  // namespace tickets

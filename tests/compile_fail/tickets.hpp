@@ -50,4 +50,16 @@ using ticket_machine =
                                   row<working, close, closed>, row<broken, reopen, open>>,
                     errand::terminal<closed>, errand::error_states<broken>>;
 
+// A record definition without its reason field: each case adds one, or not,
+// and makes its one mistake.
+template <class Machine = ticket_machine<>>
+struct tickets_without_reason {
+  using row = ticket;
+  using machine = Machine;
+  static constexpr std::string_view table_name = "tickets";
+  static constexpr auto id = &ticket::id;
+  static constexpr auto state = &ticket::state;
+  static constexpr auto version = &ticket::version;
+};
+
 }  // namespace tickets

@@ -89,12 +89,11 @@ class postgres_record_store {
   postgres_record_store& operator=(const postgres_record_store&) = delete;
 
   ~postgres_record_store() {
-    if (notifications_)
-      notifications_->stop([this] {
-        pool_.run([&](detail::pg::connection& c) {
-          c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_->notify, {wake_channel(), ""}); });
-        });
+    notifications_.stop([this] {
+      pool_.run([&](detail::pg::connection& c) {
+        c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_->notify, {wake_channel(), ""}); });
       });
+    });
   }
 
   const postgres_record_tables& tables() const noexcept { return tables_; }
@@ -384,15 +383,9 @@ class postgres_record_store {
   std::string wake_channel() const { return "errand_wake_" + origin_; }
 
   void start_listening() {
-    {
-      std::scoped_lock lock(notifications_mutex_);
-      if (!notifications_)
-        notifications_ = std::make_unique<detail::pg::notification_thread>(
-            detail::pg::notification_thread::settings{pool_.url(), tables_.channel, wake_channel(),
-                                                      options_.connect_attempts, options_.reconnect_backoff},
-            [this](const std::string& payload) { heard(payload); });
-    }
-    notifications_->start();
+    notifications_.start(
+        {pool_.url(), tables_.channel, wake_channel(), options_.connect_attempts, options_.reconnect_backoff},
+        [this](const std::string& payload) { heard(payload); });
   }
 
   // "r <origin> <record id> <seq> <table>". This store's own announcements
@@ -415,8 +408,7 @@ class postgres_record_store {
   detail::listener_set<record_notification<D>> listeners_;
   std::shared_ptr<std::atomic<int>> subscribers_ = std::make_shared<std::atomic<int>>(0);
 
-  std::mutex notifications_mutex_;
-  std::unique_ptr<detail::pg::notification_thread> notifications_;  // stopped before the pool goes
+  detail::pg::lazy_notification_thread notifications_;  // stopped before the pool goes
 };
 
 }  // namespace errand

@@ -185,12 +185,11 @@ class store_engine {
   store_engine& operator=(const store_engine&) = delete;
 
   ~store_engine() {
-    if (notifications_)
-      notifications_->stop([this] {
-        with_connection([&](detail::pg::connection& c) {
-          c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_.notify, {wake_channel(), ""}); });
-        });
+    notifications_.stop([this] {
+      with_connection([&](detail::pg::connection& c) {
+        c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_.notify, {wake_channel(), ""}); });
       });
+    });
   }
 
   const postgres_tables& tables() const noexcept { return tables_; }
@@ -816,15 +815,9 @@ class store_engine {
   }
 
   void start_notifications() {
-    {
-      std::scoped_lock lock(notifications_mutex_);
-      if (!notifications_)
-        notifications_ = std::make_unique<detail::pg::notification_thread>(
-            detail::pg::notification_thread::settings{pool_.url(), tables_.channel, wake_channel(),
-                                                      options_.connect_attempts, options_.reconnect_backoff},
-            [this](const std::string& payload) { heard(payload); });
-    }
-    notifications_->start();
+    notifications_.start(
+        {pool_.url(), tables_.channel, wake_channel(), options_.connect_attempts, options_.reconnect_backoff},
+        [this](const std::string& payload) { heard(payload); });
   }
 
   // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
@@ -860,8 +853,7 @@ class store_engine {
   std::condition_variable work_arrived_;
   std::atomic<std::uint64_t> work_epoch_{0};
 
-  std::mutex notifications_mutex_;
-  std::unique_ptr<detail::pg::notification_thread> notifications_;  // stopped before the pool goes
+  detail::pg::lazy_notification_thread notifications_;  // stopped before the pool goes
 };
 
 }  // namespace detail::pg

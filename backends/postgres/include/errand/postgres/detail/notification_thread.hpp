@@ -206,4 +206,27 @@ class notification_thread {
   std::thread thread_;
 };
 
+// A store's notification thread: created and started by the first caller
+// that needs it, stopped (woken through `wake`) when the store goes, before
+// the store's connection pool does.
+class lazy_notification_thread {
+ public:
+  void start(const notification_thread::settings& settings, notification_thread::handler on_payload) {
+    {
+      std::scoped_lock lock(mutex_);
+      if (!thread_) thread_ = std::make_unique<notification_thread>(settings, std::move(on_payload));
+    }
+    thread_->start();
+  }
+
+  void stop(const std::function<void()>& wake) {
+    std::scoped_lock lock(mutex_);
+    if (thread_) thread_->stop(wake);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::unique_ptr<notification_thread> thread_;
+};
+
 }  // namespace errand::detail::pg
