@@ -31,12 +31,31 @@ inline constexpr std::string_view missing_reason = "no reason reported";
 
 namespace detail {
 
+// Whether JSON text escapes a NUL character (\u0000 whose backslash is not itself escaped).
+inline bool escapes_nul(std::string_view json) {
+  for (auto at = json.find("u0000"); at != std::string_view::npos; at = json.find("u0000", at + 1)) {
+    std::size_t backslashes = 0;
+    while (backslashes < at && json[at - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 1) return true;
+  }
+  return false;
+}
+
+// Text a database cannot hold is refused; so is a NUL inside a JSON field,
+// which the codec reads back only up to the NUL (codec.hpp, "Limits").
 template <record_definition D>
 void refuse_unstorable_fields(const typename D::row& row, std::string_view what, std::string_view consequence) {
   boost::mp11::mp_for_each<public_members<typename D::row>>([&](auto member) {
     const auto value = to_column_value(row.*member.pointer);
-    if (const auto* text = std::get_if<std::string>(&value))
-      refuse_unstorable(*text, std::string(what) + " field '" + std::string(member.name) + "'", consequence);
+    const auto* text = std::get_if<std::string>(&value);
+    if (!text) return;
+    const std::string field = std::string(what) + " field '" + std::string(member.name) + "'";
+    refuse_unstorable(*text, field, consequence);
+    using field_type = std::remove_cvref_t<decltype(row.*member.pointer)>;
+    if (column_kind_of<field_type>() == column_kind::json && escapes_nul(*text))
+      throw std::invalid_argument("errand: " + field +
+                                  " holds a NUL character inside its JSON, which errand's codec cannot read back; " +
+                                  std::string(consequence));
   });
 }
 
@@ -65,7 +84,8 @@ std::string history_payload(const Event& event, const std::optional<std::string>
 
 // A new record as create() writes it: the machine's initial state, version 1,
 // no reason held. A row a store could not hold as it is (a state other than
-// the initial one, text with NUL bytes or invalid UTF-8) is refused with
+// the initial one, text with NUL bytes or invalid UTF-8, a JSON field with a
+// NUL character in it) is refused with
 // std::invalid_argument, by every store alike, before anything is written.
 template <record_definition D>
 typename D::row new_record(typename D::row row) {

@@ -205,12 +205,13 @@ TEST_CASE("records: JSON, durations and doubles round-trip exactly; the JSON col
   CHECK(scalar("SELECT tags FROM " + store.tables().table + where) == errand::to_json(t.tags));
   CHECK(scalar("SELECT sla FROM " + store.tables().table + where) == "129600");
 
-  // The codec writes a NUL inside a string as \u0000, which JSONB would refuse; JSON keeps the text as written.
+  // A NUL inside a JSON field would be read back cut short (the codec reads strings up to a NUL): refused.
   ticket nul;
   nul.tags = {std::string("nul\0inside", 10)};
+  CHECK_THROWS_WITH(store.create(nul, t0), Catch::Contains("field 'tags' holds a NUL character inside its JSON"));
+  nul.tags = {"a backslash and u0000: \\u0000 is text, not a NUL"};
   const auto kept = store.create(nul, t0).id;
-  CHECK(scalar("SELECT tags FROM " + store.tables().table + " WHERE id = " + std::to_string(kept)) ==
-        R"(["nul\u0000inside"])");
+  CHECK(store.get(kept)->tags == nul.tags);
 
   // NaN and the infinities have no JSON, so no event carries them; a row may.
   for (const double ratio :

@@ -80,6 +80,13 @@ TEST_CASE("record step: an event or an action holding text no database stores is
                         Catch::Contains("not valid UTF-8"));
 }
 
+TEST_CASE("record step: a NUL inside a JSON field is refused, an escaped backslash before u0000 is not") {
+  CHECK(errand::detail::escapes_nul(R"(["a\u0000b"])"));
+  CHECK(errand::detail::escapes_nul(R"(["a\\\u0000b"])"));
+  CHECK_FALSE(errand::detail::escapes_nul(R"(["a\\u0000b"])"));
+  CHECK_FALSE(errand::detail::escapes_nul(R"(["u0000"])"));
+}
+
 TEST_CASE("new record: the initial state, version 1 and no reason; anything else is refused") {
   chat fresh;
   fresh.title = "hello";
