@@ -113,7 +113,8 @@ struct rebuild<Work, boost::mp11::mp_list<Rows...>> {
                                errand::events<errand::claim, errand::succeed, errand::fail, errand::lease_expired,
                                               errand::cancel, errand::requeue>,
                                errand::table<typename with_work<Work>::template fn<Rows>...>,
-                               errand::terminal<job_state::succeeded>>;
+                               errand::terminal<job_state::succeeded>,
+                               errand::error_states<job_state::retry_pending, job_state::failed>>;
 };
 
 template <class Work>
