@@ -360,6 +360,22 @@ int run_supervisor(settings s, const std::string& self) {
     }
     done = true;
     operator_thread.join();
+    // The operator may have requeued a job after the count above: the workers finish it too.
+    const auto unfinished = [&] {
+      const auto counts = st.count_by_state();
+      std::int64_t n = 0;
+      for (const auto state : {job_state::pending, job_state::running, job_state::retry_pending})
+        n += counts.contains(state) ? counts.at(state) : 0;
+      return n;
+    };
+    while (all_finished && unfinished() > 0) {
+      if (steady::now() - began >= std::chrono::minutes(s.max_minutes)) {
+        all_finished = false;
+        break;
+      }
+      crashes += workers.replace_dead();
+      std::this_thread::sleep_for(100ms);
+    }
     for (const auto pid : workers.pids) ::kill(pid, SIGTERM);
     for (const auto pid : workers.pids) ::waitpid(pid, nullptr, 0);
     const double seconds = std::chrono::duration<double>(steady::now() - began).count();
