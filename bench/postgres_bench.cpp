@@ -335,14 +335,6 @@ void enqueue_keys(benchmark::State& state) {
   }
 }
 
-void describe_server() {
-  const auto rows =
-      sql("SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') ||"
-          " ', synchronous_commit=' || current_setting('synchronous_commit') || ', shared_buffers=' ||"
-          " current_setting('shared_buffers') || ', full_page_writes=' || current_setting('full_page_writes')");
-  benchmark::AddCustomContext("postgresql", rows.at(0).at(0).value_or("?"));
-}
-
 void shapes(benchmark::internal::Benchmark* b) {
   for (const int workers : {1, 2, 4})
     for (const int batch : {1, 16}) b->Args({workers, batch});
@@ -370,7 +362,7 @@ BENCHMARK(enqueue_keys)->Name("enqueue/errand")->ArgName("key")->DenseRange(0, 2
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
-  describe_server();
+  errand_bench::describe_server();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
 }

@@ -17,11 +17,9 @@
 #include <benchmark/benchmark.h>
 
 #include "support/bench_file.hpp"
+#include "support/finish_line.hpp"
 
-#include <condition_variable>
 #include <cstdint>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 
 using errand_bench::bench_file;
+using errand_bench::finish_line;
 
 struct memory_backend {
   errand::memory_store store;
@@ -38,33 +37,6 @@ struct memory_backend {
 struct sqlite_backend {
   bench_file file{"runner"};
   errand::sqlite_store store{file.path()};
-};
-
-// Counts the jobs that reached `succeeded`, for a runner's benchmark to wait on.
-class finish_line {
- public:
-  template <class Store>
-  explicit finish_line(Store& store)
-      : subscription_(store.subscribe([this](const errand::notification& n) {
-          if (n.row.state != errand::job_state::succeeded) return;
-          {
-            std::scoped_lock lock(mutex_);
-            ++finished_;
-          }
-          crossed_.notify_all();
-        })) {}
-
-  void wait_for(std::int64_t jobs) {
-    std::unique_lock lock(mutex_);
-    crossed_.wait(lock, [&] { return finished_ >= jobs; });
-    finished_ = 0;
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable crossed_;
-  std::int64_t finished_ = 0;
-  errand::subscription subscription_;
 };
 
 template <class Store>

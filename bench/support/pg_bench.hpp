@@ -7,6 +7,8 @@
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/postgres_options.hpp>
 
+#include <benchmark/benchmark.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -32,6 +34,15 @@ inline const std::string& server_url() {
 inline pg::rows sql(const std::string& statement) {
   pg::connection c(server_url());
   return c.autocommit([&](pg::transaction& tx) { return tx.exec(statement); });
+}
+
+// Names the server's version and durability settings in the benchmark's context lines.
+inline void describe_server() {
+  const auto rows =
+      sql("SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') ||"
+          " ', synchronous_commit=' || current_setting('synchronous_commit') || ', shared_buffers=' ||"
+          " current_setting('shared_buffers') || ', full_page_writes=' || current_setting('full_page_writes')");
+  benchmark::AddCustomContext("postgresql", rows.at(0).at(0).value_or("?"));
 }
 
 inline errand::time_point now() { return errand::system_clock{}.now(); }

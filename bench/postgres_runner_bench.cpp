@@ -1,0 +1,226 @@
+// errand's runner on PostgreSQL, beside the store's own batch API in the same
+// run. See "Runner" in docs/benchmarks.md; bench/peers/run.sh runs this
+// program beside graphile-worker and pg-boss on the same server.
+//
+//   enqueue/errand/per_call:5000
+//       N jobs enqueued by enqueue_batch, 5000 per call.
+//   <workload>/store_batch/threads:2,batch:500
+//       the store's batch API on 2 threads, each looping claim_batch 500 jobs,
+//       decide() for each, apply_batch: a runner's work without a handler.
+//   <workload>/runner/<options>
+//       an errand::runner (4 threads, the default) with a no-op handler, from
+//       start() until the last outcome is committed; <options> is `defaults`
+//       or the throughput knobs set (docs/runner.md, "Throughput knobs").
+//
+// <workload>:
+//   drain       every job succeeds; N / the time to the last success.
+//   fail_once   every first attempt fails and its retry waits an hour, so the
+//               run times first attempts only: N / the time to the last
+//               failure recorded. The rate of first attempts of a job that
+//               fails once, comparable with queues whose retry cannot be at once.
+//   retry_now   every first attempt fails and is retried at once (zero
+//               backoff), and the second succeeds: N / the time to the last success.
+//
+// Every run gets a fresh schema (a deployment's first minutes: its tables
+// never analysed) holding N jobs (ERRAND_BENCH_JOBS, default 10000), enqueued
+// with the timer paused; the runner's stop() and the schema's removal are not
+// timed either. The server comes from ERRAND_BENCH_PG_URL
+// (scripts/pg-test-server.sh run -- sets it).
+
+#include <errand/postgres.hpp>
+#include <errand/runner.hpp>
+
+#include "support/finish_line.hpp"
+#include "support/pg_bench.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using errand_bench::finish_line;
+using errand_bench::scratch;
+
+constexpr std::size_t enqueue_per_call = 5000;
+constexpr std::size_t batch_size = 500;
+constexpr int batch_threads = 2;
+
+std::int64_t jobs_per_run() {
+  static const std::int64_t jobs = [] {
+    const char* value = std::getenv("ERRAND_BENCH_JOBS");
+    const std::int64_t n = value && *value ? std::atoll(value) : 10000;
+    if (n <= 0) {
+      std::cerr << "ERRAND_BENCH_JOBS must be a positive number of jobs\n";
+      std::exit(2);
+    }
+    return n;
+  }();
+  return jobs;
+}
+
+enum class workload { drain, fail_once, retry_now };
+
+bool fails(workload w, const errand::job& row) { return w != workload::drain && row.attempt == 1; }
+
+// The state every job reaches when the run is over.
+errand::job_state finish_state(workload w) {
+  return w == workload::fail_once ? errand::job_state::retry_pending : errand::job_state::succeeded;
+}
+
+errand::retry_policy retry(workload w) {
+  if (w == workload::fail_once) return {1h, 1.0, 1h, 0.0, 0};
+  return errand::retry_policy::immediate();
+}
+
+const errand::failure first_attempt_failure{.message = "the first attempt fails"};
+
+// A fresh schema and a store on it, with the store's default options.
+struct fresh_store {
+  scratch schema{"errand_bench_runner"};
+  errand::postgres_store store{schema.options()};
+
+  void enqueue(std::int64_t jobs) {
+    const std::vector<errand::job_spec> call(enqueue_per_call, errand::job_spec{.kind = "noop"});
+    for (std::int64_t left = jobs; left > 0; left -= static_cast<std::int64_t>(call.size())) {
+      const auto size = std::min<std::size_t>(call.size(), static_cast<std::size_t>(left));
+      store.enqueue_batch(std::span(call.data(), size), errand_bench::now());
+    }
+  }
+};
+
+void enqueue(benchmark::State& state) {
+  for (auto _ : state) {
+    state.PauseTiming();
+    {
+      fresh_store fresh;
+      state.ResumeTiming();
+      fresh.enqueue(jobs_per_run());
+      state.PauseTiming();
+    }
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * jobs_per_run());
+}
+
+// One thread of the batch API: claims, decides and applies until every job
+// reached the run's final state (counted in `finished`, across threads).
+void work_in_batches(errand::postgres_store& store, workload w, const std::string& worker,
+                     std::atomic<std::int64_t>& finished) {
+  const auto policy = retry(w);
+  const auto goal = finish_state(w);
+  while (finished.load() < jobs_per_run()) {
+    const auto now = errand_bench::now();
+    const auto claimed = store.claim_batch({worker, 30s, now, {}}, batch_size);
+    if (claimed.empty()) {
+      std::this_thread::yield();  // the other thread holds the last jobs
+      continue;
+    }
+    std::vector<errand::decision> decisions;
+    decisions.reserve(claimed.size());
+    for (const auto& row : claimed)
+      decisions.push_back(
+          fails(w, row) ? errand::decide(row, errand::fail{row.attempt, worker, first_attempt_failure}, policy, now)
+                        : errand::decide(row, errand::succeed{row.attempt, worker, {}}, policy, now));
+    const auto results = store.apply_batch(decisions);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (results[i] != errand::write_result::applied) throw std::runtime_error("the store refused a decision");
+      if (decisions[i].next.state == goal) ++finished;
+    }
+  }
+}
+
+void store_batch(benchmark::State& state, workload w) {
+  for (auto _ : state) {
+    state.PauseTiming();
+    {
+      fresh_store fresh;
+      fresh.enqueue(jobs_per_run());
+      std::atomic<std::int64_t> finished{0};
+      state.ResumeTiming();
+      std::vector<std::jthread> threads;
+      for (int t = 0; t < batch_threads; ++t)
+        threads.emplace_back(
+            [&, worker = "bench:" + std::to_string(t)] { work_in_batches(fresh.store, w, worker, finished); });
+      threads.clear();
+      state.PauseTiming();
+    }
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * jobs_per_run());
+}
+
+void runner(benchmark::State& state, workload w, errand::runner_options options) {
+  options.worker_id = "bench";
+  options.log = [](std::string_view) {};
+  options.retry = retry(w);
+  for (auto _ : state) {
+    state.PauseTiming();
+    {
+      fresh_store fresh;
+      fresh.enqueue(jobs_per_run());
+      finish_line finished(fresh.store, finish_state(w));
+      errand::runner workers(fresh.store, options);
+      workers.handle("noop", [w](const std::string&, errand::job_context& context) -> errand::job_result {
+        if (fails(w, context.row())) return first_attempt_failure;
+        return {};
+      });
+      state.ResumeTiming();
+      workers.start();
+      finished.wait_for(jobs_per_run());
+      state.PauseTiming();
+    }
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * jobs_per_run());
+}
+
+errand::runner_options knobs(std::size_t prefetch, std::size_t report_batch) {
+  errand::runner_options options;
+  options.prefetch = prefetch;
+  options.report_batch = report_batch;
+  return options;
+}
+
+void register_all() {
+  const auto timed = [](benchmark::internal::Benchmark* b) {
+    b->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+  };
+  timed(benchmark::RegisterBenchmark("enqueue/errand/per_call:5000", enqueue));
+  const std::pair<const char*, workload> workloads[] = {
+      {"drain", workload::drain}, {"fail_once", workload::fail_once}, {"retry_now", workload::retry_now}};
+  const std::pair<const char*, errand::runner_options> runners[] = {
+      {"defaults", errand::runner_options{}},
+      {"report_batch:1", knobs(0, 1)},
+      {"prefetch:32", knobs(32, 64)},
+      {"prefetch:500", knobs(500, 64)},
+      {"prefetch:500,report_batch:500", knobs(500, 500)},
+  };
+  for (const auto& [workload_name, w] : workloads) {
+    const std::string prefix = std::string(workload_name) + "/";
+    timed(benchmark::RegisterBenchmark((prefix + "store_batch/threads:2,batch:500").c_str(), store_batch, w));
+    for (const auto& [runner_name, options] : runners)
+      timed(benchmark::RegisterBenchmark((prefix + "runner/" + runner_name).c_str(), runner, w, options));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  errand_bench::describe_server();
+  benchmark::AddCustomContext("jobs per run", std::to_string(jobs_per_run()));
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+}
