@@ -111,6 +111,7 @@ done
 
 echo "errand $(git -C "$root" describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), graphile-worker $(version_of graphile-worker), pg-boss $(version_of pg-boss), node $(node --version)"
 echo "$server; $jobs jobs per run, $rounds rounds; $(nproc) cores"
-echo "load average (1, 5, 15 min) at each round's start: $(IFS=';'; echo "${loads[*]}" | sed 's/;/; /g')"
+printf -v load_list '%s; ' "${loads[@]}"
+echo "load average (1, 5, 15 min) at each round's start: ${load_list%; }"
 echo
 node "$here/report.mjs" "$results"
