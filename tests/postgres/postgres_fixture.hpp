@@ -12,11 +12,15 @@
 #include <memory>
 #include <string>
 
-struct postgres_schema_fixture {
-  using store_type = errand::postgres_store;
-  static constexpr const char* name = "postgres, own schema";
+// A store in a schema of its own, dropped after the stores closed; its second
+// store is another store on the same tables (another pool, another LISTEN
+// connection), as another process would open. The job store's fixture and
+// the record store's (postgres_record_conformance_test.cpp) are this.
+template <class Store>
+class own_schema_fixture {
+ public:
+  using store_type = Store;
 
-  postgres_schema_fixture() : store_(std::make_unique<store_type>(schema_.options())) {}
   store_type& store() { return *store_; }
   store_type& second_store() {
     if (!second_) second_ = std::make_unique<store_type>(schema_.options());
@@ -28,9 +32,13 @@ struct postgres_schema_fixture {
   }
 
  private:
-  pg_test::scratch_schema schema_;  // dropped after the stores closed
-  std::unique_ptr<store_type> store_;
+  pg_test::scratch_schema schema_;
+  std::unique_ptr<store_type> store_ = std::make_unique<store_type>(schema_.options());
   std::unique_ptr<store_type> second_;
+};
+
+struct postgres_schema_fixture : own_schema_fixture<errand::postgres_store> {
+  static constexpr const char* name = "postgres, own schema";
 };
 
 struct postgres_prefix_fixture {
