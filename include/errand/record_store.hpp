@@ -137,9 +137,13 @@ using record_listener = std::function<void(const record_notification<D>&)>;
 template <record_definition D>
 void validate(const record_query<D>& query) {
   for (const auto& filter : query.filters) {
-    if (filter.field.empty())
-      throw std::invalid_argument("errand: a record_query filter names no field of " +
-                                  std::string(record_traits<D>::table) + "'s row; nothing was read");
+    bool known = false;
+    boost::mp11::mp_for_each<detail::public_members<typename D::row>>(
+        [&](auto member) { known = known || member.name == filter.field; });
+    if (!known)
+      throw std::invalid_argument("errand: a record_query filter names '" + std::string(filter.field) +
+                                  "', which is no field of " + std::string(record_traits<D>::table) +
+                                  "'s row; nothing was read");
     if (const auto* text = std::get_if<std::string>(&filter.value))
       detail::refuse_unstorable(*text, "record_query filter on '" + std::string(filter.field) + "'",
                                 "nothing was read");

@@ -168,6 +168,11 @@ TEST_CASE("record validation: bad idempotency keys, filters and prune requests a
   errand::record_query<chats> query;
   query.where(&chat::title, std::string("\xFF"));
   CHECK_THROWS_WITH(errand::validate(query), Catch::Contains("filter on 'title'") && Catch::Contains("UTF-8"));
+  errand::record_query<chats> misspelt;
+  misspelt.filters.push_back({"titel", std::string("support")});
+  CHECK_THROWS_WITH(errand::validate(misspelt),
+                    "errand: a record_query filter names 'titel', which is no field of conformance_chats's row; "
+                    "nothing was read");
   errand::record_prune<chats> prune;
   prune.keep_history = 0;
   CHECK_THROWS_AS(errand::validate(prune), std::invalid_argument);

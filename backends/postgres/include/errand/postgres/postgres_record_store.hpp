@@ -156,7 +156,7 @@ class postgres_record_store {
       const auto& columns = sql_->layout.columns;
       const auto column =
           std::find_if(columns.begin(), columns.end(), [&](const auto& c) { return c.column.field == filter.field; });
-      if (column == columns.end()) return {};  // no field of the row: nothing matches it
+      if (column == columns.end()) return {};  // validate() refused a filter naming no field
       filtered.push_back(static_cast<std::size_t>(column - columns.begin()));
       is_null.push_back(std::holds_alternative<std::monostate>(filter.value));
       if (!is_null.back()) params.push_back(detail::pg::to_cell(filter.value));

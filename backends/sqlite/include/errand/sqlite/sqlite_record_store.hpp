@@ -163,7 +163,7 @@ class sqlite_record_store {
     return result;
   }
 
-  // A page by id ascending. A filter naming no field of the row matches no record.
+  // A page by id ascending. A filter naming no field of the row is refused by validate().
   std::vector<row_type> query(const record_query<D>& query) const {
     validate(query);
     std::string sql = detail::concat(sql_.select, " WHERE ", sql_.id, " > ?1");
