@@ -169,7 +169,8 @@ TEST_CASE("record validation: bad idempotency keys, filters and prune requests a
   query.where(&chat::title, std::string("\xFF"));
   CHECK_THROWS_WITH(errand::validate(query), Catch::Contains("filter on 'title'") && Catch::Contains("UTF-8"));
   errand::record_query<chats> misspelt;
-  misspelt.filters.push_back({"titel", std::string("support")});
+  const errand::record_filter misspelt_field{"titel", errand::column_value(std::string("support"))};
+  misspelt.filters.push_back(misspelt_field);
   CHECK_THROWS_WITH(errand::validate(misspelt),
                     "errand: a record_query filter names 'titel', which is no field of conformance_chats's row; "
                     "nothing was read");
