@@ -62,6 +62,8 @@ struct job {
   std::optional<std::string> unique_key;
   time_point created_at{};
   time_point updated_at{};
+
+  friend bool operator==(const job&, const job&) = default;
 };
 BOOST_DESCRIBE_STRUCT(job, (),
                       (id, queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, lease_until,

@@ -75,6 +75,28 @@ concept carries_reason = requires(const E& e) {
   { e.reason } -> std::convertible_to<std::string_view>;
 };
 
+// Where a definition keeps an event's reason when it is not a `reason`
+// member: static std::string_view reason_of(const Event&) (the job
+// lifecycle's `fail` holds it in error.message).
+template <class D, class E>
+concept reads_reason_of = requires(const E& e) {
+  { D::reason_of(e) } -> std::convertible_to<std::string_view>;
+};
+
+// An event whose reason the definition D can read: one of its rows may enter an error state.
+template <class D, class E>
+concept reason_readable = reads_reason_of<D, E> || carries_reason<E>;
+
+// The reason `event` carries, as D reads it.
+template <class D, class E>
+  requires reason_readable<D, E>
+std::string_view reason_of(const E& event) {
+  if constexpr (reads_reason_of<D, E>)
+    return D::reason_of(event);
+  else
+    return event.reason;
+}
+
 template <class D>
 concept record_definition = requires {
   typename D::row;
@@ -116,7 +138,7 @@ template <class Row, bool CarriesReason>
 struct check_error_row_has_reason {
   static_assert(CarriesReason,
                 "errand: a row into an error state takes an event without a reason: give the event a "
-                "'reason' member, so the record says why it failed");
+                "'reason' member (or the record definition a reason_of(event)), so the record says why it failed");
 };
 
 template <class Event, bool Storable>
@@ -178,7 +200,8 @@ struct record_traits {
     bool ok = true;
     machine_type::for_each_row([&](auto tag) {
       using R = typename decltype(tag)::type;
-      constexpr bool carries = !machine_type::is_error_state(R::to) || carries_reason<typename R::event_type>;
+      constexpr bool carries =
+          !machine_type::is_error_state(R::to) || reason_readable<D, typename R::event_type>;
       ok = ok && sizeof(detail::check_error_row_has_reason<R, carries>) > 0 && carries;
     });
     return ok;

@@ -21,9 +21,13 @@ namespace errand {
 template <record_definition D>
 struct record_step {
   using state_type = typename D::machine::state_type;
-  dispatch_result<state_type> dispatched;
-  typename D::row next;                 // version bumped; meaningful when dispatched
-  history_entry<state_type> entry;      // seq 0: the store assigns it
+  dispatch_result<state_type> dispatched{};  // the machine's answer (a definition's own step fills from and to)
+  typename D::row next;                    // version bumped; meaningful when applied
+  history_entry<state_type> entry;         // seq 0: the store assigns it
+  fire_status status = dispatched ? fire_status::applied : fire_status::rejected;  // applied, duplicate or rejected
+  std::string message = dispatched ? std::string() : dispatched.message();         // why, when not applied
+
+  bool applied() const noexcept { return status == fire_status::applied; }
 };
 
 // Stands where an event entering an error state brought an empty reason.
@@ -122,8 +126,8 @@ history_entry<typename D::machine::state_type> creation_entry(const typename D::
 // record_change over a copy, so a refused event changes nothing. An event
 // holding text no database can store is refused with std::invalid_argument.
 template <record_definition D, class Event>
-record_step<D> step(const typename D::row& current, const Event& event, time_point now,
-                    const fire_options& options = {}) {
+record_step<D> machine_step(const typename D::row& current, const Event& event, time_point now,
+                            const fire_options& options = {}) {
   using traits = record_traits<D>;
   using machine = typename D::machine;
   typename D::row next = current;
@@ -133,9 +137,9 @@ record_step<D> step(const typename D::row& current, const Event& event, time_poi
   if (!dispatched) return out;
 
   std::optional<std::string> stored_reason;
-  if constexpr (carries_reason<Event>)
+  if constexpr (reason_readable<D, Event>)
     if (machine::is_error_state(dispatched.to)) {
-      const std::string_view reason = event.reason;
+      const std::string_view reason = reason_of<D>(event);
       stored_reason = reason.empty() ? std::string(missing_reason) : storable_error_text(reason);
     }
   auto& row = out.next;
@@ -158,10 +162,61 @@ record_step<D> step(const typename D::row& current, const Event& event, time_poi
   return out;
 }
 
-// The result of a fire that wrote nothing because the machine refused it.
+// A definition that decides its own transitions, as the job lifecycle does
+// with decide(): it provides
+//   template <class Event>
+//   static errand::record_step<D> step(const row&, const Event&, errand::time_point now,
+//                                      const errand::fire_options&);
+template <class D, class Event>
+concept decides_itself = requires(const typename D::row& row, const Event& event, time_point now,
+                                  const fire_options& options) {
+  { D::step(row, event, now, options) } -> std::same_as<record_step<D>>;
+};
+
+namespace detail {
+
+// A definition's own step is held to the discipline machine_step applies:
+// an error state holds a storable, non-empty reason and its time, any other
+// state none. Breaking it is a bug in the definition, refused before anything is written.
+template <record_definition D>
+void require_error_discipline(const record_step<D>& taken) {
+  using traits = record_traits<D>;
+  if constexpr (declares_error_reason<D>) {
+    const auto& reason = taken.next.*(D::error_reason);
+    const bool in_error = D::machine::is_error_state(traits::state(taken.next));
+    bool kept = in_error ? reason && !reason->empty() && !unstorable_reason(*reason) : !reason;
+    if constexpr (declares_error_at<D>) kept = kept && (taken.next.*(D::error_at)).has_value() == in_error;
+    if (!kept)
+      throw std::logic_error("errand: the " + std::string(traits::table) + " definition's step wrote record " +
+                             std::to_string(traits::id(taken.next)) + " into state '" +
+                             std::string(name_of(traits::state(taken.next)).value_or("<unknown>")) +
+                             (in_error ? "' without a storable reason and its time"
+                                       : "' still holding a reason") +
+                             "; nothing was written");
+  }
+}
+
+}  // namespace detail
+
+// What a store's fire() writes: the definition's own step when it has one,
+// machine_step otherwise.
+template <record_definition D, class Event>
+record_step<D> step(const typename D::row& current, const Event& event, time_point now,
+                    const fire_options& options = {}) {
+  if constexpr (decides_itself<D, Event>) {
+    auto taken = D::step(current, event, now, options);
+    if (taken.applied()) detail::require_error_discipline(taken);
+    return taken;
+  } else {
+    return machine_step<D>(current, event, now, options);
+  }
+}
+
+// The result of a fire that wrote nothing because the step refused it or had
+// applied it already.
 template <record_definition D>
 fire_result<D> rejected(const typename D::row& current, const record_step<D>& refused) {
-  return {fire_status::rejected, current, std::nullopt, refused.dispatched.message()};
+  return {refused.status, current, std::nullopt, refused.message};
 }
 
 template <record_definition D>

@@ -1,7 +1,7 @@
 #pragma once
 // The record conformance suite: the executable definition of "a backend
 // stores any machine" (errand/record_store.hpp), run for three machines
-// (record_machines.hpp). A backend's test file declares a fixture template in
+// (record_machines.hpp) and for the job lifecycle (errand/job_records.hpp). A backend's test file declares a fixture template in
 // the global namespace, then includes this header once:
 //
 //   template <class D>
@@ -21,6 +21,7 @@
 // says more.
 
 #include <errand/conformance/record_machines.hpp>
+#include <errand/job_records.hpp>
 #include <errand/record_step.hpp>
 #include <errand/record_store.hpp>
 
@@ -146,6 +147,40 @@ struct script<deployments> {
   static constexpr std::string_view illegal_message = "state 'queued' cannot take event 'went_live'";
 };
 
+// The job lifecycle, decided by decide(): a worker claims the job, an
+// operator's cancel puts it in `failed` with its reason, a requeue takes it out.
+template <>
+struct script<job_records> {
+  using state_type = job_state;
+  static job fresh() {
+    job j;
+    j.queue = "mail";
+    j.kind = "welcome";
+    j.payload = R"({"to":"ada@example.com"})";
+    j.run_at = t0;
+    j.created_at = t0;
+    j.updated_at = t0;
+    return j;
+  }
+  static constexpr state_type error_state = job_state::failed;
+  static constexpr state_type after_error = job_state::pending;
+  template <class Store>
+  static fire_result<job_records> into_error(Store& s, std::int64_t id, const std::string& reason, time_point now) {
+    REQUIRE(s.fire(id, claim{"worker-1"}, now, {}).status == fire_status::applied);
+    return s.fire(id, cancel{reason}, now, {});
+  }
+  template <class Store>
+  static fire_result<job_records> out_of_error(Store& s, std::int64_t id, time_point now,
+                                               const fire_options& o = {}) {
+    return s.fire(id, requeue{}, now, o);
+  }
+  template <class Store>
+  static fire_result<job_records> illegal(Store& s, std::int64_t id, time_point now) {
+    return s.fire(id, requeue{}, now, {});
+  }
+  static constexpr std::string_view illegal_message = "state 'pending' cannot take event 'requeue'";
+};
+
 template <class D>
 std::optional<std::string> reason_of(const typename D::row& row) {
   return row.*(D::error_reason);
@@ -158,7 +193,7 @@ using definition_of = typename Fixture::store_type::definition;
 
 using record_fixtures =
     std::tuple<record_fixture<errand::conformance::chats>, record_fixture<errand::conformance::work_orders>,
-               record_fixture<errand::conformance::deployments>>;
+               record_fixture<errand::conformance::deployments>, record_fixture<errand::job_records>>;
 
 #define ERRAND_RECORD_CASE(title) TEMPLATE_LIST_TEST_CASE(title, "[records]", record_fixtures)
 
@@ -310,7 +345,7 @@ ERRAND_RECORD_CASE("records: an illegal event is rejected by name and changes no
   const auto refused = S::illegal(store, id, t0 + 1s);
   CHECK(refused.status == errand::fire_status::rejected);
   CHECK_FALSE(refused);
-  CHECK(refused.message == S::illegal_message);
+  CHECK_THAT(refused.message, Catch::Matchers::EndsWith(std::string(S::illegal_message)));
   CHECK(refused.row == created);
   CHECK_FALSE(refused.entry.has_value());
   CHECK(store.get(id) == created);
@@ -338,6 +373,53 @@ TEMPLATE_TEST_CASE("records: a guard that refuses is named in the rejection", "[
   CHECK(late.row->status == chat_status::pending);
   CHECK_FALSE(late.row->worker.has_value());
   CHECK_FALSE(late.row->heartbeat_at.has_value());
+}
+
+TEMPLATE_TEST_CASE("records: the job lifecycle is stored as decide() decides it", "[records]",
+                   record_fixture<errand::job_records>) {
+  using namespace errand::conformance::records;
+  using S = script<errand::job_records>;
+  TestType f;
+  auto& store = f.store();
+  const auto id = store.create(S::fresh(), t0).id;
+
+  const auto early = store.fire(id, errand::claim{"worker-1", 30s}, t0 - 1s, {});
+  CHECK(early.status == errand::fire_status::rejected);
+  CHECK_THAT(early.message, Catch::Matchers::EndsWith("is not due until 2026-11-30T10:00:00.000000Z"));
+
+  const auto claimed = store.fire(id, errand::claim{"worker-1", 30s}, t0, {});
+  REQUIRE(claimed.status == errand::fire_status::applied);
+  CHECK(claimed.row->attempt == 1);
+  CHECK(claimed.row->lease_until == t0 + 30s);
+
+  const errand::fail failure{1, "worker-1", {"smtp: 451 try later"}};
+  const auto expected = errand::decide(*claimed.row, failure, errand::retry_policy{}, t0 + 5s);
+  const auto failed = store.fire(id, failure, t0 + 5s, {});
+  REQUIRE(failed.status == errand::fire_status::applied);
+  CHECK(*failed.row == expected.next);
+  CHECK(failed.row->state == errand::job_state::retry_pending);
+  CHECK(failed.row->last_error == "smtp: 451 try later");
+  CHECK(failed.row->last_error_at == t0 + 5s);
+  CHECK(failed.entry->payload == expected.record->payload);
+
+  const auto again = store.fire(id, failure, t0 + 6s, {});
+  CHECK(again.status == errand::fire_status::duplicate);
+  CHECK(again.row == failed.row);
+  const auto stale = store.fire(id, errand::succeed{1, "worker-1"}, t0 + 6s, {});
+  CHECK(stale.status == errand::fire_status::rejected);
+  CHECK_THAT(stale.message, Catch::Matchers::Contains("is no longer held by it"));
+  f.reopen();
+  CHECK(f.store().get(id) == failed.row);
+  CHECK(f.store().history(id).size() == 3);
+
+  const auto retried = f.store().fire(id, errand::claim{"worker-2", 30s}, failed.row->run_at, {});
+  REQUIRE(retried.status == errand::fire_status::applied);
+  CHECK(retried.row->attempt == 2);
+  CHECK_FALSE(retried.row->last_error.has_value());  // a fresh attempt starts clean
+  const auto done = f.store().fire(id, errand::succeed{2, "worker-2"}, failed.row->run_at + 1s, {});
+  REQUIRE(done.status == errand::fire_status::applied);
+  CHECK(done.row->state == errand::job_state::succeeded);
+  CHECK(f.store().history(id).size() == 5);
 }
 
 ERRAND_RECORD_CASE("records: a stale writer loses and writes nothing") {
