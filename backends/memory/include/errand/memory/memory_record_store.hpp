@@ -65,7 +65,7 @@ class memory_record_store {
       if (options.expected_version && *options.expected_version != record_traits<D>::version(current))
         return version_conflict<D>(current, *options.expected_version);
       auto written = step<D>(current, event, now, options);
-      if (!written.dispatched) return rejected<D>(current, written);
+      if (!written.applied()) return rejected<D>(current, written);
       current = written.next;
       result = {fire_status::applied, current, append(std::move(written.entry)), {}};
     }

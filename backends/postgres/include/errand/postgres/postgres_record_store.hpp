@@ -357,7 +357,7 @@ class postgres_record_store {
     if (options.expected_version && *options.expected_version != record_traits<D>::version(current))
       return version_conflict<D>(current, *options.expected_version);
     auto written = step<D>(current, event, now, options);
-    if (!written.dispatched) return rejected<D>(current, written);
+    if (!written.applied()) return rejected<D>(current, written);
     auto params = column_params(written.next, id);
     params.push_back(detail::pg::text_of(record_traits<D>::version(current)));
     detail::pg::append_entry(params, written.entry);

@@ -465,7 +465,7 @@ class sqlite_record_store {
     if (options.expected_version && *options.expected_version != traits::version(*current))
       return version_conflict<D>(*current, *options.expected_version);
     auto step_taken = step<D>(*current, event, now, options);
-    if (!step_taken.dispatched) return rejected<D>(*current, step_taken);
+    if (!step_taken.applied()) return rejected<D>(*current, step_taken);
     if (!compare_and_set(db, step_taken.next, traits::version(*current)))
       throw store_error(detail::concat("errand sqlite: the UPDATE of ", traits::table, " record ", std::to_string(id),
                                        " at version ", std::to_string(traits::version(*current)),
