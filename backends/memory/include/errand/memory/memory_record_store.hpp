@@ -1,15 +1,16 @@
 #pragma once
 // The in-memory record store: any record definition (errand/record.hpp), with
 // the semantics of the database backends and no I/O, for unit tests. One
-// mutex; listeners are called after the write, outside it.
+// mutex; listeners are called after the write, outside it. Its rows and their
+// history are a record_table, as the job queue's memory_store keeps its jobs.
 
 #include <errand/detail/listeners.hpp>
+#include <errand/memory/detail/record_table.hpp>
 #include <errand/record_step.hpp>
 #include <errand/record_store.hpp>
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -31,12 +32,11 @@ class memory_record_store {
       std::scoped_lock lock(mutex_);
       auto& id = fresh.*(D::id);
       if (id == 0) id = next_id_;
-      if (rows_.contains(id))
+      if (table_.find(id))
         throw store_error("errand: " + std::string(record_traits<D>::table) + " record " + std::to_string(id) +
                           " exists already; nothing was written");
       next_id_ = std::max(next_id_, id + 1);
-      rows_.emplace(id, fresh);
-      committed = {fresh, append(creation_entry<D>(fresh, now))};
+      committed = {fresh, table_.append(table_.insert(fresh), creation_entry<D>(fresh, now))};
     }
     listeners_.notify(committed);
     return fresh;
@@ -44,9 +44,9 @@ class memory_record_store {
 
   std::optional<row_type> get(std::int64_t id) const {
     std::scoped_lock lock(mutex_);
-    const auto found = rows_.find(id);
-    if (found == rows_.end()) return std::nullopt;
-    return found->second;
+    const auto* found = table_.find(id);
+    if (!found) return std::nullopt;
+    return found->row;
   }
 
   template <class Event>
@@ -55,19 +55,19 @@ class memory_record_store {
     fire_result<D> result;
     {
       std::scoped_lock lock(mutex_);
-      const auto found = rows_.find(id);
-      if (found == rows_.end()) return record_not_found<D>(id);
-      row_type& current = found->second;
+      const auto* found = table_.find(id);
+      if (!found) return record_not_found<D>(id);
+      const row_type& current = found->row;
       if (options.idempotency_key)
-        for (const auto& earlier : history_[id])
+        for (const auto& earlier : found->history)
           if (earlier.idempotency_key == options.idempotency_key)
             return {fire_status::duplicate, current, earlier, {}};
       if (options.expected_version && *options.expected_version != record_traits<D>::version(current))
         return version_conflict<D>(current, *options.expected_version);
-      auto written = step<D>(current, event, now, options);
-      if (!written.applied()) return rejected<D>(current, written);
-      current = written.next;
-      result = {fire_status::applied, current, append(std::move(written.entry)), {}};
+      auto taken = step<D>(current, event, now, options);
+      if (!taken.applied()) return rejected<D>(current, taken);
+      auto written = table_.compare_and_set(id, record_traits<D>::version(current), taken.next, std::move(taken.entry));
+      result = {fire_status::applied, std::move(taken.next), std::move(written.entry), {}};
     }
     listeners_.notify({*result.row, *result.entry});
     return result;
@@ -77,40 +77,35 @@ class memory_record_store {
     validate(query);
     std::vector<row_type> page;
     std::scoped_lock lock(mutex_);
-    for (auto it = rows_.upper_bound(query.after_id); it != rows_.end() && page.size() < query.limit; ++it)
-      if (matches(it->second, query)) page.push_back(it->second);
+    const auto& rows = table_.rows();
+    for (auto it = rows.upper_bound(query.after_id); it != rows.end() && page.size() < query.limit; ++it)
+      if (matches(it->second.row, query)) page.push_back(it->second.row);
     return page;
   }
 
   std::vector<entry_type> history(std::int64_t id) const {
     std::scoped_lock lock(mutex_);
-    const auto found = history_.find(id);
-    return found == history_.end() ? std::vector<entry_type>{} : found->second;
+    const auto* found = table_.find(id);
+    return found ? found->history : std::vector<entry_type>{};
   }
 
   record_prune_result prune(const record_prune<D>& request) {
     validate(request);
     record_prune_result result;
     std::scoped_lock lock(mutex_);
+    auto& rows = table_.rows();
     if (request.unchanged_since)
-      for (auto it = rows_.begin(); it != rows_.end();) {
-        auto& entries = history_[it->first];
+      for (auto it = rows.begin(); it != rows.end();) {
+        const auto& entries = it->second.history;
         const bool old = entries.empty() || entries.back().at < *request.unchanged_since;
-        if (old && prunable(record_traits<D>::state(it->second), request)) {
+        if (old && prunable(record_traits<D>::state(it->second.row), request)) {
           result.history_deleted += static_cast<std::int64_t>(entries.size());
           ++result.records_deleted;
-          history_.erase(it->first);
-          it = rows_.erase(it);
+          it = rows.erase(it);
         } else
           ++it;
       }
-    if (request.keep_history)
-      for (auto& [id, entries] : history_)
-        if (entries.size() > *request.keep_history) {
-          const auto excess = entries.size() - *request.keep_history;
-          result.history_deleted += static_cast<std::int64_t>(excess);
-          entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(excess));
-        }
+    if (request.keep_history) result.history_deleted += table_.trim_history(*request.keep_history);
     return result;
   }
 
@@ -133,16 +128,8 @@ class memory_record_store {
     });
   }
 
-  entry_type append(entry_type entry) {
-    auto& entries = history_[entry.record_id];
-    entry.seq = entries.empty() ? 1 : entries.back().seq + 1;
-    entries.push_back(entry);
-    return entry;
-  }
-
   mutable std::mutex mutex_;
-  std::map<std::int64_t, row_type> rows_;
-  std::map<std::int64_t, std::vector<entry_type>> history_;
+  detail::memory::record_table<D, entry_type> table_;
   std::int64_t next_id_ = 1;
   detail::listener_set<record_notification<D>> listeners_;
 };

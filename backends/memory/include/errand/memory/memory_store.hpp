@@ -2,9 +2,11 @@
 // the same semantics as the persistent backends (it passes the same
 // conformance suite). Thread-safe; one mutex, no I/O.
 //
-// Claims do not scan every job: claimable jobs sit in an index per queue
-// ordered by (priority, run_at, id), running jobs in one ordered by lease
-// expiry, and a count of running jobs per queue serves queue limits.
+// The jobs and their history are a record_table of job_records, the same
+// compare-and-set and history append memory_record_store makes. Claims do not
+// scan every job: claimable jobs sit in an index per queue ordered by
+// (priority, run_at, id), running jobs in one ordered by lease expiry, and a
+// count of running jobs per queue serves queue limits.
 
 #ifndef ERRAND_MEMORY_MEMORY_STORE_HPP
 #define ERRAND_MEMORY_MEMORY_STORE_HPP
@@ -44,6 +46,8 @@ extern template class errand::detail::store_facade<errand::detail::memory::store
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
+#include <errand/job_records.hpp>
+#include <errand/memory/detail/record_table.hpp>
 #include <errand/outcome.hpp>
 #include <errand/queue_settings.hpp>
 #include <errand/store.hpp>
@@ -85,9 +89,9 @@ class store_engine {
 
   std::optional<job> get(std::int64_t id) const {
     std::scoped_lock lock(mutex_);
-    const auto it = jobs_.find(id);
-    if (it == jobs_.end()) return std::nullopt;
-    return it->second.row;
+    const auto* found = jobs_.find(id);
+    if (!found) return std::nullopt;
+    return found->row;
   }
 
   write_result apply(const decision& d) {
@@ -112,11 +116,11 @@ class store_engine {
       for (std::size_t i = 0; i < decisions.size(); ++i) {
         const auto& d = decisions[i];
         require_applied(d);
-        const auto it = jobs_.find(d.next.id);
+        const auto* found = jobs_.find(d.next.id);
         const auto version = expected.contains(d.next.id) ? expected[d.next.id]
-                             : it == jobs_.end()          ? -1
-                                                          : it->second.row.version;
-        if (it == jobs_.end())
+                             : !found                     ? -1
+                                                          : found->row.version;
+        if (!found)
           results[i] = write_result::not_found;
         else if (version != d.expected_version)
           results[i] = write_result::conflict;
@@ -155,7 +159,7 @@ class store_engine {
         const auto id = next_due(request);
         if (!id) break;
         const auto d =
-            decide(jobs_.at(*id).row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
+            decide(jobs_.find(*id)->row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
         if (!d.applied()) throw store_error("errand: memory store could not claim: " + d.reason);
         std::optional<notification> one;
         write(d, one);
@@ -172,7 +176,7 @@ class store_engine {
     std::vector<job> out;
     for (auto it = leases_.begin(); it != leases_.end() && out.size() < limit; ++it) {
       if (std::get<0>(*it) > now) break;
-      out.push_back(jobs_.at(std::get<1>(*it)).row);
+      out.push_back(jobs_.find(std::get<1>(*it))->row);
     }
     return out;
   }
@@ -181,8 +185,9 @@ class store_engine {
     validate(q);
     std::scoped_lock lock(mutex_);
     std::vector<job> out;
+    const auto& jobs = jobs_.rows();
     if (q.order == job_order::by_id) {
-      for (auto it = jobs_.upper_bound(q.after_id); it != jobs_.end() && out.size() < q.limit; ++it)
+      for (auto it = jobs.upper_bound(q.after_id); it != jobs.end() && out.size() < q.limit; ++it)
         if (matches(q, it->second.row)) out.push_back(it->second.row);
       return out;
     }
@@ -193,7 +198,7 @@ class store_engine {
       return !q.after_update ||
              std::tie(row.updated_at, row.id) < std::tie(q.after_update->updated_at, q.after_update->id);
     };
-    for (const auto& [id, entry] : jobs_)
+    for (const auto& [id, entry] : jobs)
       if (matches(q, entry.row) && listed_after_cursor(entry.row)) out.push_back(entry.row);
     const auto shown = std::min(out.size(), q.limit);
     std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(shown), out.end(), later);
@@ -203,9 +208,9 @@ class store_engine {
 
   std::vector<history_record> history(std::int64_t id) const {
     std::scoped_lock lock(mutex_);
-    const auto it = jobs_.find(id);
-    if (it == jobs_.end()) return {};
-    return it->second.history;
+    const auto* found = jobs_.find(id);
+    if (!found) return {};
+    return found->history;
   }
 
   std::optional<outcome> latest_outcome(std::int64_t id) const { return latest_outcome_of_job(id, history(id)); }
@@ -213,14 +218,14 @@ class store_engine {
   state_counts count_by_state() const {
     std::scoped_lock lock(mutex_);
     state_counts counts;
-    for (const auto& [id, entry] : jobs_) ++counts[entry.row.state];
+    for (const auto& [id, entry] : jobs_.rows()) ++counts[entry.row.state];
     return counts;
   }
 
   std::vector<queue_summary> summarize(const summary_request& request) const {
     std::scoped_lock lock(mutex_);
     std::map<std::string, queue_summary> queues;
-    for (const auto& [id, entry] : jobs_) {
+    for (const auto& [id, entry] : jobs_.rows()) {
       const job& row = entry.row;
       auto& summary = queues[row.queue];
       summary.queue = row.queue;
@@ -243,7 +248,7 @@ class store_engine {
     std::vector<job> failing;
     {
       std::scoped_lock lock(mutex_);
-      for (const auto& [id, entry] : jobs_) {
+      for (const auto& [id, entry] : jobs_.rows()) {
         const job& row = entry.row;
         if (row.last_error && (!q.state || row.state == *q.state) && (!q.queue || row.queue == *q.queue) &&
             (!q.kind || row.kind == *q.kind) && (!q.since || row.last_error_at.value_or(row.updated_at) >= *q.since))
@@ -278,10 +283,15 @@ class store_engine {
   prune_result prune(const prune_request& request) {
     std::scoped_lock lock(mutex_);
     prune_result result;
-    for (auto it = jobs_.begin(); it != jobs_.end();) {
-      const job& row = it->second.row;
-      const bool finished = row.state == job_state::succeeded || row.state == job_state::failed;
-      if (request.finished_before && finished && row.updated_at < *request.finished_before) {
+    auto& jobs = jobs_.rows();
+    if (request.finished_before)
+      for (auto it = jobs.begin(); it != jobs.end();) {
+        const job& row = it->second.row;
+        const bool finished = row.state == job_state::succeeded || row.state == job_state::failed;
+        if (!finished || row.updated_at >= *request.finished_before) {
+          ++it;
+          continue;
+        }
         result.history_deleted += static_cast<std::int64_t>(it->second.history.size());
         ++result.jobs_deleted;
         if (row.unique_key) {
@@ -289,17 +299,9 @@ class store_engine {
           holders->second.erase(row.id);
           if (holders->second.empty()) unique_keys_.erase(holders);
         }
-        it = jobs_.erase(it);
-        continue;
+        it = jobs.erase(it);
       }
-      auto& history = it->second.history;
-      if (request.keep_history && history.size() > *request.keep_history) {
-        const auto drop = history.size() - *request.keep_history;
-        history.erase(history.begin(), history.begin() + static_cast<std::ptrdiff_t>(drop));
-        result.history_deleted += static_cast<std::int64_t>(drop);
-      }
-      ++it;
-    }
+    if (request.keep_history) result.history_deleted += jobs_.trim_history(*request.keep_history);
     return result;
   }
 
@@ -326,11 +328,6 @@ class store_engine {
   }
 
  private:
-  struct entry {
-    job row;
-    std::vector<history_record> history;
-    std::int64_t last_seq = 0;
-  };
   using due_key = std::tuple<std::int32_t, time_point, std::int64_t>;  // priority, run_at, id
   using lease_key = std::tuple<time_point, std::int64_t>;
 
@@ -391,32 +388,22 @@ class store_engine {
     if (spec.unique_key)
       if (const auto it = unique_keys_.find(*spec.unique_key); it != unique_keys_.end())
         for (auto id = it->second.rbegin(); id != it->second.rend(); ++id)  // the newest holder
-          if (holds_unique_key(jobs_.at(*id).row, spec, now)) return {*id, false};
-    job row = detail::new_job_row(spec, last_id_ + 1, now);
+          if (holds_unique_key(jobs_.find(*id)->row, spec, now)) return {*id, false};
     const auto id = ++last_id_;
-    auto& e = jobs_[id];
-    e.row = std::move(row);
-    index(e.row);
+    index(jobs_.insert(detail::new_job_row(spec, id, now)).row);
     if (spec.unique_key) unique_keys_[*spec.unique_key].insert(id);
     return {id, true};
   }
 
   write_result write(const decision& d, std::optional<notification>& committed) {
     require_applied(d);
-    const auto it = jobs_.find(d.next.id);
-    if (it == jobs_.end()) return write_result::not_found;
-    entry& e = it->second;
-    if (e.row.version != d.expected_version) return write_result::conflict;
-    unindex(e.row);
-    e.row = d.next;
-    index(e.row);
-    if (d.record) {
-      history_record record = *d.record;
-      record.seq = ++e.last_seq;
-      if (!listeners_.empty()) committed = notification{e.row, record};
-      e.history.push_back(std::move(record));
-    }
-    return write_result::applied;
+    auto written = jobs_.compare_and_set(d.next.id, d.expected_version, d.next, d.record,
+                                         [this](const job& before, const job& after) {
+                                           unindex(before);
+                                           index(after);
+                                         });
+    if (written.entry && !listeners_.empty()) committed = notification{d.next, std::move(*written.entry)};
+    return written.result;
   }
 
   // The first due job in priority order. Within one priority the index is
@@ -448,7 +435,7 @@ class store_engine {
   }
 
   mutable std::mutex mutex_;
-  std::map<std::int64_t, entry> jobs_;
+  record_table<job_records, history_record> jobs_;
   std::map<std::string, std::set<due_key>> due_;
   std::set<lease_key> leases_;
   std::map<std::string, std::int64_t> running_;  // running jobs per queue, for queue limits
