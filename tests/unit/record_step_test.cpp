@@ -1,9 +1,13 @@
 // The pure half of every record store (record_step.hpp, record_columns.hpp):
 // what a create and a fire write, and how fields cross into columns. No I/O.
 #include <errand/conformance/record_machines.hpp>
+#include <errand/job_records.hpp>
 #include <errand/record_step.hpp>
 
 #include "errand_catch.hpp"
+
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
 
 using namespace errand::conformance;
 using errand::fire_status;
@@ -20,6 +24,63 @@ chat running_chat() {
   c.heartbeat_at = t0;
   return c;
 }
+
+// A machine whose failure event keeps its reason in a nested payload, as an
+// HTTP client's error would: the definition says where (reason_of).
+enum class upload_state { sending, sent, refused };
+BOOST_DESCRIBE_ENUM(upload_state, sending, sent, refused)
+
+struct upload {
+  std::int64_t id = 0;
+  upload_state state = upload_state::sending;
+  std::optional<std::string> refusal;
+  std::int64_t version = 0;
+};
+BOOST_DESCRIBE_STRUCT(upload, (), (id, state, refusal, version))
+
+struct server_error {
+  std::int32_t status = 0;
+  std::string body;
+};
+BOOST_DESCRIBE_STRUCT(server_error, (), (status, body))
+
+struct delivered {
+  static constexpr std::string_view name = "delivered";
+};
+struct rejected_by_server {
+  static constexpr std::string_view name = "rejected_by_server";
+  server_error error;
+};
+BOOST_DESCRIBE_STRUCT(rejected_by_server, (), (error))
+
+struct uploads {
+  using row = upload;
+  using machine = errand::machine<upload_state::sending, errand::events<delivered, rejected_by_server>,
+                                  errand::table<errand::row<upload_state::sending, delivered, upload_state::sent>,
+                                                errand::row<upload_state::sending, rejected_by_server,
+                                                            upload_state::refused>>,
+                                  errand::terminal<upload_state::sent, upload_state::refused>,
+                                  errand::error_states<upload_state::refused>>;
+  static constexpr std::string_view table_name = "uploads";
+  static constexpr auto id = &upload::id;
+  static constexpr auto state = &upload::state;
+  static constexpr auto version = &upload::version;
+  static constexpr auto error_reason = &upload::refusal;
+  static std::string_view reason_of(const rejected_by_server& e) { return e.error.body; }
+};
+
+// A definition deciding its own steps that forgets the reason: a bug the
+// stores refuse to write.
+struct forgetful_chats : chats {
+  static constexpr std::string_view table_name = "forgetful_chats";
+  template <class Event>
+  static auto step(const chat& current, const Event& event, errand::time_point now,
+                   const errand::fire_options& options) {
+    auto taken = errand::machine_step<forgetful_chats>(current, event, now, options);
+    taken.next.last_error.reset();
+    return taken;
+  }
+};
 }  // namespace
 
 TEST_CASE("record step: an accepted event writes the next row, one version on, and its history entry") {
@@ -78,6 +139,49 @@ TEST_CASE("record step: an event or an action holding text no database stores is
   CHECK_THROWS_WITH(errand::step<chats>(pending, chat_events::user_message{"\xC0\xAF"}, t0),
                     Catch::Contains("event 'user_message' for conformance_chats record 7") &&
                         Catch::Contains("not valid UTF-8"));
+}
+
+TEST_CASE("record step: a definition can say where an event keeps its reason") {
+  upload sending;
+  sending.id = 3;
+  sending.version = 1;
+  const auto step = errand::step<uploads>(sending, rejected_by_server{{413, "payload too large"}}, t0);
+  REQUIRE(step.applied());
+  CHECK(step.next.state == upload_state::refused);
+  CHECK(step.next.refusal == "payload too large");
+}
+
+TEST_CASE("record step: a definition's own step is held to the error discipline") {
+  CHECK_THROWS_WITH(errand::step<forgetful_chats>(running_chat(), chat_events::processing_failed{"timeout"}, t0),
+                    "errand: the forgetful_chats definition's step wrote record 7 into state 'error' without a "
+                    "storable reason and its time; nothing was written");
+  const auto fine = errand::step<forgetful_chats>(running_chat(), chat_events::turn_done{}, t0);
+  CHECK(fine.applied());
+}
+
+TEST_CASE("record step: the job lifecycle steps as decide() decides, refusals and duplicates included") {
+  errand::job running;
+  running.id = 9;
+  running.state = errand::job_state::running;
+  running.attempt = 1;
+  running.worker = "w1";
+  running.lease_until = t0 + std::chrono::seconds{30};
+  running.version = 4;
+  const errand::fail failure{1, "w1", {"connection reset"}};
+  const auto decided = errand::decide(running, failure, errand::retry_policy{}, t0);
+  const auto step = errand::step<errand::job_records>(running, failure, t0, {});
+  REQUIRE(step.applied());
+  CHECK(step.next == decided.next);
+  CHECK(step.entry.payload == decided.record->payload);
+  CHECK(step.entry.from == errand::job_state::running);
+  CHECK(step.entry.to == errand::job_state::retry_pending);
+
+  const auto again = errand::step<errand::job_records>(step.next, failure, t0, {});
+  CHECK(again.status == fire_status::duplicate);
+  const auto stale = errand::step<errand::job_records>(step.next, errand::succeed{1, "w1"}, t0, {});
+  CHECK(stale.status == fire_status::rejected);
+  CHECK(stale.message == errand::decide(step.next, errand::succeed{1, "w1"}, errand::retry_policy{}, t0).reason);
+  CHECK(errand::rejected<errand::job_records>(step.next, stale).message == stale.message);
 }
 
 TEST_CASE("record step: a NUL inside a JSON field is refused, an escaped backslash before u0000 is not") {
