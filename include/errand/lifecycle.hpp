@@ -18,7 +18,9 @@
 
 #include <boost/describe/class.hpp>
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -229,5 +231,41 @@ using job_lifecycle = lifecycle_table::type;
 // store read them here rather than list them again.
 inline constexpr auto claimable_states = job_lifecycle::states_taking<claim>();
 constexpr bool is_claimable(job_state state) noexcept { return job_lifecycle::can_take<claim>(state); }
+
+// The state a job holds a lease in: the one a worker's report is taken in.
+// Leases, the reaper and queue limits count it; SQL names it once, from here.
+constexpr bool is_leased(job_state state) noexcept { return job_lifecycle::can_take<succeed>(state); }
+
+// The states a job's work is over in: no claim takes it, and nothing a
+// worker, the reaper or a cancel sends moves it (an operator's requeue may).
+// prune deletes jobs in these states.
+constexpr bool is_finished(job_state state) noexcept {
+  return !is_claimable(state) && !job_lifecycle::can_take<succeed>(state) && !job_lifecycle::can_take<fail>(state) &&
+         !job_lifecycle::can_take<lease_expired>(state) && !job_lifecycle::can_take<cancel>(state);
+}
+
+namespace detail {
+
+// The lifecycle's states that `Pick` selects, in enum order.
+template <bool (*Pick)(job_state) noexcept>
+constexpr auto lifecycle_states() {
+  constexpr std::size_t count = [] {
+    std::size_t n = 0;
+    for (const job_state s : enumerators<job_state>()) n += Pick(s) ? 1 : 0;
+    return n;
+  }();
+  std::array<job_state, count> out{};
+  std::size_t i = 0;
+  for (const job_state s : enumerators<job_state>())
+    if (Pick(s)) out[i++] = s;
+  return out;
+}
+
+}  // namespace detail
+
+inline constexpr auto leased_states = detail::lifecycle_states<&is_leased>();
+inline constexpr auto finished_states = detail::lifecycle_states<&is_finished>();
+static_assert(leased_states.size() == 1,
+              "errand: the backends' lease indexes name one leased state; a second needs their SQL to list both");
 
 }  // namespace errand

@@ -7,6 +7,7 @@
 
 #include <boost/mp11/algorithm.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -75,6 +76,20 @@ TEST_CASE("the lifecycle starts pending and only succeeded is terminal", "[lifec
   STATIC_REQUIRE_FALSE(job_lifecycle::is_terminal(job_state::failed));  // an operator can requeue it
   STATIC_REQUIRE(job_lifecycle::state_count == 5);
   STATIC_REQUIRE(job_lifecycle::row_count == 11);
+}
+
+TEST_CASE("which states are claimable, leased and finished comes from the table", "[lifecycle]") {
+  using errand::job_state;
+  CHECK(std::vector(errand::claimable_states.begin(), errand::claimable_states.end()) ==
+        std::vector{job_state::pending, job_state::retry_pending});
+  CHECK(std::vector(errand::leased_states.begin(), errand::leased_states.end()) ==
+        std::vector{job_state::running});
+  CHECK(std::vector(errand::finished_states.begin(), errand::finished_states.end()) ==
+        std::vector{job_state::failed, job_state::succeeded});
+  // unfinished_states (job.hpp, for unique keys) is the rest.
+  for (const auto state : errand::enumerators<job_state>())
+    CHECK(errand::is_finished(state) != (std::find(errand::unfinished_states.begin(), errand::unfinished_states.end(),
+                                                   state) != errand::unfinished_states.end()));
 }
 
 TEST_CASE("the state names are the strings a database stores", "[lifecycle]") {

@@ -287,8 +287,7 @@ class store_engine {
     if (request.finished_before)
       for (auto it = jobs.begin(); it != jobs.end();) {
         const job& row = it->second.row;
-        const bool finished = row.state == job_state::succeeded || row.state == job_state::failed;
-        if (!finished || row.updated_at >= *request.finished_before) {
+        if (!is_finished(row.state) || row.updated_at >= *request.finished_before) {
           ++it;
           continue;
         }
@@ -370,8 +369,8 @@ class store_engine {
 
   void index(const job& row) {
     if (claimable(row)) due_[row.queue].insert({row.priority, row.run_at, row.id});
-    if (row.state == job_state::running && row.lease_until) leases_.insert({*row.lease_until, row.id});
-    if (row.state == job_state::running) ++running_[row.queue];
+    if (is_leased(row.state) && row.lease_until) leases_.insert({*row.lease_until, row.id});
+    if (is_leased(row.state)) ++running_[row.queue];
   }
 
   void unindex(const job& row) {
@@ -380,8 +379,8 @@ class store_engine {
       queue->second.erase({row.priority, row.run_at, row.id});
       if (queue->second.empty()) due_.erase(queue);
     }
-    if (row.state == job_state::running && row.lease_until) leases_.erase({*row.lease_until, row.id});
-    if (row.state == job_state::running && --running_[row.queue] == 0) running_.erase(row.queue);
+    if (is_leased(row.state) && row.lease_until) leases_.erase({*row.lease_until, row.id});
+    if (is_leased(row.state) && --running_[row.queue] == 0) running_.erase(row.queue);
   }
 
   enqueued insert(const job_spec& spec, time_point now) {
