@@ -7,6 +7,10 @@
 //   runner/*       a runner with 4 threads drains the same jobs with a no-op
 //                  handler, start() to the last success: with the defaults,
 //                  with report_batch from 1 to 64, and with prefetch = 32
+//   latency/*      an idle started runner (defaults), one job enqueued in the
+//                  same process without runner.notify(): the time from the
+//                  enqueue call to the handler's first line (p50 and p99 as
+//                  counters, in microseconds)
 //
 // Each iteration enqueues its jobs with the timer paused. Memory and SQLite
 // (a file under $TMPDIR in WAL mode, the store's defaults).
@@ -19,7 +23,12 @@
 #include "support/bench_file.hpp"
 #include "support/finish_line.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -116,8 +125,47 @@ void runner_prefetch(benchmark::State& state) {
   drain<Backend>(state, options);
 }
 
+template <class Backend>
+void enqueue_to_start(benchmark::State& state) {
+  using steady = std::chrono::steady_clock;
+  Backend backend;
+  const errand::system_clock clock;
+  std::mutex mutex;
+  std::condition_variable started_signal;
+  std::optional<steady::time_point> started;
+  errand::runner runner(backend.store, four_threads(), clock);
+  runner.handle("ping", [&](const std::string&, errand::job_context&) {
+    {
+      std::scoped_lock lock(mutex);
+      started = steady::now();
+    }
+    started_signal.notify_one();
+  });
+  runner.start();
+  std::vector<double> micros;
+  for (auto _ : state) {
+    {
+      std::scoped_lock lock(mutex);
+      started.reset();
+    }
+    const auto sent = steady::now();
+    backend.store.enqueue({.kind = "ping"}, clock.now());
+    std::unique_lock lock(mutex);
+    started_signal.wait(lock, [&] { return started.has_value(); });
+    const std::chrono::duration<double> waited = *started - sent;
+    state.SetIterationTime(waited.count());
+    micros.push_back(waited.count() * 1e6);
+  }
+  runner.stop();
+  std::sort(micros.begin(), micros.end());
+  const auto at = [&](double q) { return micros[static_cast<std::size_t>(q * static_cast<double>(micros.size() - 1))]; };
+  state.counters["p50_us"] = at(0.5);
+  state.counters["p99_us"] = at(0.99);
+}
+
 }  // namespace
 
+BENCHMARK(enqueue_to_start<memory_backend>)->Name("latency/memory")->UseManualTime()->Iterations(2000);
 BENCHMARK(store_batch<memory_backend>)->Name("store_batch/memory")->Arg(5000)->UseRealTime();
 BENCHMARK(runner_defaults<memory_backend>)->Name("runner/memory/defaults")->Arg(5000)->UseRealTime();
 BENCHMARK(runner_report_batch<memory_backend>)

@@ -344,7 +344,10 @@ class runner_engine {
       begin_attempt(slots_[i], make_attempt(std::move(claimed.front())));
       ++started;
     }
-    if (more_due) prefetch_more();
+    if (more_due)
+      prefetch_more();
+    else
+      remember_next_due();
     work_ready_.notify_all();
     idle_.notify_all();
     return started;
@@ -966,6 +969,21 @@ class runner_engine {
     }
   }
 
+  // After a claim came back empty: when the store's next job comes due, for
+  // the loop to wake then.
+  void remember_next_due() {
+    if constexpr (knows_next_due<S>) {
+      std::optional<time_point> next;
+      try {
+        next = store_.next_run_at(clock_.now());
+      } catch (const std::exception& e) {
+        store_failed("looking for the next job due", e);
+      }
+      std::scoped_lock lock(mutex_);
+      next_run_at_ = next;
+    }
+  }
+
   // Empty when the store announces no work, or failed to say.
   std::optional<std::uint64_t> work_epoch() {
     if constexpr (announces_work<S>) {
@@ -991,6 +1009,7 @@ class runner_engine {
     if (const auto tick = periodic_.next_due()) consider(*tick);
     std::scoped_lock lock(mutex_);
     consider(next_reap_);
+    if (next_run_at_) consider(*next_run_at_);
     for (const auto& s : slots_)
       if (s.current && s.current->ended == ending::none && !s.current->returned) {
         consider(s.current->deadline);
@@ -1040,6 +1059,7 @@ class runner_engine {
   bool shutting_down_ = false;
   time_point grace_end_{};
   time_point next_reap_ = time_point::min();
+  std::optional<time_point> next_run_at_;  // the store's next job due, when the last claim found none
 
   std::shared_ptr<detail::wakeup> wake_ = std::make_shared<detail::wakeup>();
   subscription listening_;

@@ -207,13 +207,23 @@ concept operator_store = store<S> && requires(S& s, const summary_request& summa
 // or a retry scheduled, by this process or another. Optional: a runner over a
 // store that is one wakes as soon as work is announced, and a runner over any
 // other store wakes on its notifications, runner::notify() and its poll
-// interval. postgres_store is one (through LISTEN/NOTIFY).
+// interval. memory_store is one (in its process), postgres_store too (every
+// process, through LISTEN/NOTIFY).
 template <class S>
 concept announces_work = store<S> && requires(S& s, std::uint64_t since, std::chrono::milliseconds timeout) {
   // Take an epoch, then wait_for_work(epoch, timeout) returns true as soon
   // as work may have arrived since it was taken, false after `timeout`.
   { s.work_epoch() } -> std::same_as<std::uint64_t>;
   { s.wait_for_work(since, timeout) } -> std::same_as<bool>;
+};
+
+// A store that says when its next job comes due: the earliest run_at after
+// `after` of a job waiting to be claimed (nullopt: none). Optional: a runner
+// over one that finds nothing to claim sleeps until then rather than for its
+// whole poll interval, so a job scheduled for later starts on time.
+template <class S>
+concept knows_next_due = store<S> && requires(const S& s, time_point after) {
+  { s.next_run_at(after) } -> std::same_as<std::optional<time_point>>;
 };
 
 }  // namespace errand

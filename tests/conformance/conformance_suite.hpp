@@ -1348,3 +1348,51 @@ TEMPLATE_LIST_TEST_CASE("conformance: schedulers racing through two stores enque
   CHECK(*ticks["tick"].begin() == t0);
   CHECK(*ticks["report"].rbegin() == t0 + 3h);
 }
+
+TEMPLATE_LIST_TEST_CASE("conformance: a store that announces work announces enqueues, retries and resumed queues",
+                        "[conformance][wakeups]", conformance_fixtures) {
+  using namespace std::chrono_literals;
+  using store_type = typename TestType::store_type;
+  if constexpr (errand::announces_work<store_type>) {
+    TestType fixture;
+    auto& store = fixture.store();
+    auto since = store.work_epoch();
+    CHECK_FALSE(store.wait_for_work(since, 0ms));
+    const auto id = store.enqueue(conformance::spec(), conformance::t0).id;
+    CHECK(store.wait_for_work(since, 5s));
+
+    since = store.work_epoch();
+    const auto running = *store.claim(conformance::claim_by("w1", conformance::t0));
+    const auto retry = errand::decide(running, conformance::failure(running, "flaky"), conformance::policy,
+                                      conformance::t0);
+    REQUIRE(store.apply(retry) == errand::write_result::applied);
+    CHECK(store.wait_for_work(since, 5s));
+
+    since = store.work_epoch();
+    store.resume_queue("default", conformance::t0);
+    CHECK(store.wait_for_work(since, 5s));
+    CHECK(store.get(id)->state == errand::job_state::retry_pending);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: a store that knows its next due job names the earliest run_at still to come",
+                        "[conformance][wakeups]", conformance_fixtures) {
+  using namespace std::chrono_literals;
+  using store_type = typename TestType::store_type;
+  if constexpr (errand::knows_next_due<store_type>) {
+    TestType fixture;
+    auto& store = fixture.store();
+    const auto t0 = conformance::t0;
+    CHECK_FALSE(store.next_run_at(t0).has_value());
+    store.enqueue(conformance::spec("due", 0, t0), t0);
+    const auto later = store.enqueue(conformance::spec("later", 0, t0 + 90s), t0).id;
+    store.enqueue(conformance::spec("latest", 5, t0 + 10min), t0);
+    CHECK(store.next_run_at(t0) == t0 + 90s);  // run_at after `after` only: the due job is claimable already
+    CHECK(store.next_run_at(t0 + 90s) == t0 + 10min);
+    CHECK_FALSE(store.next_run_at(t0 + 10min).has_value());
+
+    const auto cancelled = errand::decide(*store.get(later), errand::cancel{"not needed"}, conformance::policy, t0);
+    REQUIRE(store.apply(cancelled) == errand::write_result::applied);
+    CHECK(store.next_run_at(t0) == t0 + 10min);  // a job no claim can take is not waiting
+  }
+}

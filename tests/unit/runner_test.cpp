@@ -224,7 +224,7 @@ class announcing_store : public hooked_store {
   std::uint64_t epoch_ = 0;
 };
 static_assert(errand::announces_work<announcing_store>);
-static_assert(!errand::announces_work<errand::memory_store>);
+static_assert(!errand::announces_work<hooked_store>);
 
 }  // namespace
 
@@ -1098,10 +1098,11 @@ TEST_CASE_METHOD(fixture, "a report waits for its batch no longer than report_de
 
 TEST_CASE_METHOD(fixture, "notify() wakes an idle started runner for a job enqueued in the same process",
                  "[runner][threads]") {
+  hooked_store silent(store);  // announces nothing
   auto o = options(2);
   o.poll_interval = std::chrono::hours{1};
   o.reaper_interval = std::chrono::hours{1};
-  errand::runner runner(store, o, clock);
+  errand::runner runner(silent, o, clock);
   runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
   awaited succeeded(store, [&](const errand::notification& n) {
     return n.row.kind == "report" && n.row.state == job_state::succeeded;
@@ -1111,6 +1112,44 @@ TEST_CASE_METHOD(fixture, "notify() wakes an idle started runner for a job enque
   const auto id = enqueue("report");
   runner.notify();
   succeeded.wait();  // only notify() can have woken the runner this soon
+  runner.stop();
+  CHECK(row(id).detail == "sent");
+}
+
+TEST_CASE_METHOD(fixture, "the memory store wakes an idle started runner for an enqueue, without notify()",
+                 "[runner][threads]") {
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
+  awaited succeeded(store, [&](const errand::notification& n) {
+    return n.row.kind == "report" && n.row.state == job_state::succeeded;
+  });
+  runner.start();  // nothing to claim; the next pass is an hour away
+  const auto id = enqueue("report");
+  succeeded.wait();  // only the store's announcement can have woken the runner this soon
+  runner.stop();
+  CHECK(row(id).detail == "sent");
+}
+
+TEST_CASE_METHOD(fixture, "a job scheduled for later starts at its run_at, not at the next poll",
+                 "[runner][threads]") {
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.reaper_interval = std::chrono::hours{1};
+  errand::runner runner(store, o, clock);
+  runner.handle("reminder", [](const std::string&, errand::job_context&) { return "sent"; });
+  awaited succeeded(store, [&](const errand::notification& n) {
+    return n.row.kind == "reminder" && n.row.state == job_state::succeeded;
+  });
+  runner.start();  // nothing to claim; the next pass is an hour away
+  errand::job_spec spec;
+  spec.kind = "reminder";
+  spec.run_at = clock.now() + 20ms;
+  const auto id = store.enqueue(spec, clock.now()).id;  // announced, but not due: the runner waits for its run_at
+  clock.advance(20ms);
+  succeeded.wait();  // only the store's next run_at can have woken the runner before the hour
   runner.stop();
   CHECK(row(id).detail == "sent");
 }

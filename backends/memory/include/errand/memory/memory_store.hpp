@@ -14,6 +14,10 @@
 #include <errand/config.hpp>
 #include <errand/detail/store_facade.hpp>
 
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
 namespace errand {
 
 namespace detail::memory {
@@ -24,10 +28,22 @@ class store_engine;
 class memory_store : public detail::store_facade<detail::memory::store_engine> {
  public:
   memory_store();
+
+  // For idle workers: take an epoch before claiming, and when the claim comes
+  // back empty, wait_for_work(epoch, timeout) returns true as soon as work
+  // may have arrived since (a job enqueued, a retry or a requeue written, a
+  // queue resumed or given room), false after `timeout`.
+  std::uint64_t work_epoch();
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout);
+
+  // The earliest run_at after `after` of a job waiting to be claimed.
+  std::optional<time_point> next_run_at(time_point after) const;
 };
 
 static_assert(operator_store<memory_store>);
 static_assert(queue_controls<memory_store>);
+static_assert(announces_work<memory_store>);
+static_assert(knows_next_due<memory_store>);
 
 }  // namespace errand
 
@@ -46,6 +62,7 @@ extern template class errand::detail::store_facade<errand::detail::memory::store
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
+#include <errand/detail/work_signal.hpp>
 #include <errand/job_records.hpp>
 #include <errand/memory/detail/record_table.hpp>
 #include <errand/outcome.hpp>
@@ -74,16 +91,24 @@ class store_engine {
  public:
   enqueued enqueue(const job_spec& spec, time_point now) {
     validate(spec);
-    std::scoped_lock lock(mutex_);
-    return insert(spec, now);
+    enqueued done;
+    {
+      std::scoped_lock lock(mutex_);
+      done = insert(spec, now);
+    }
+    if (done.created) work_.announce();
+    return done;
   }
 
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
     validate(specs);  // all or nothing
-    std::scoped_lock lock(mutex_);
     std::vector<enqueued> out;
     out.reserve(specs.size());
-    for (const auto& spec : specs) out.push_back(insert(spec, now));
+    {
+      std::scoped_lock lock(mutex_);
+      for (const auto& spec : specs) out.push_back(insert(spec, now));
+    }
+    work_.announce();
     return out;
   }
 
@@ -306,6 +331,16 @@ class store_engine {
 
   subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
 
+  std::uint64_t work_epoch() const noexcept { return work_.epoch(); }
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) { return work_.wait(since, timeout); }
+
+  std::optional<time_point> next_run_at(time_point after) const {
+    std::scoped_lock lock(mutex_);
+    const auto next = run_ats_.upper_bound({after, std::numeric_limits<std::int64_t>::max()});
+    if (next == run_ats_.end()) return std::nullopt;
+    return next->first;
+  }
+
   queue_setting pause_queue(const std::string& queue, time_point now) {
     return change_queue(queue, now, [](queue_setting& s) { s.paused = true; });
   }
@@ -348,6 +383,7 @@ class store_engine {
       queue_settings_.erase(queue);
     else
       queue_settings_[queue] = setting;
+    work_.announce();  // a queue resumed or given room has work to hand out
     return setting;
   }
 
@@ -368,7 +404,10 @@ class store_engine {
   }
 
   void index(const job& row) {
-    if (claimable(row)) due_[row.queue].insert({row.priority, row.run_at, row.id});
+    if (claimable(row)) {
+      due_[row.queue].insert({row.priority, row.run_at, row.id});
+      run_ats_.insert({row.run_at, row.id});
+    }
     if (is_leased(row.state) && row.lease_until) leases_.insert({*row.lease_until, row.id});
     if (is_leased(row.state)) ++running_[row.queue];
   }
@@ -377,6 +416,7 @@ class store_engine {
     if (claimable(row)) {
       const auto queue = due_.find(row.queue);
       queue->second.erase({row.priority, row.run_at, row.id});
+      run_ats_.erase({row.run_at, row.id});
       if (queue->second.empty()) due_.erase(queue);
     }
     if (is_leased(row.state) && row.lease_until) leases_.erase({*row.lease_until, row.id});
@@ -402,6 +442,7 @@ class store_engine {
                                            index(after);
                                          });
     if (written.entry && !listeners_.empty()) committed = notification{d.next, std::move(*written.entry)};
+    if (written.result == write_result::applied && is_claimable(d.next.state)) work_.announce();
     return written.result;
   }
 
@@ -437,16 +478,25 @@ class store_engine {
   record_table<job_records, history_record> jobs_;
   std::map<std::string, std::set<due_key>> due_;
   std::set<lease_key> leases_;
+  std::set<std::pair<time_point, std::int64_t>> run_ats_;  // claimable jobs by run_at, for next_run_at()
   std::map<std::string, std::int64_t> running_;  // running jobs per queue, for queue limits
   std::map<std::string, queue_setting> queue_settings_;
   std::unordered_map<std::string, std::set<std::int64_t>> unique_keys_;  // the jobs with each key
   std::int64_t last_id_ = 0;
   detail::listeners listeners_;
+  detail::work_signal work_;
 };
 
 }  // namespace detail::memory
 
 ERRAND_DECL memory_store::memory_store() : store_facade(std::make_unique<detail::memory::store_engine>()) {}
+ERRAND_DECL std::uint64_t memory_store::work_epoch() { return engine().work_epoch(); }
+ERRAND_DECL bool memory_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
+  return engine().wait_for_work(since, timeout);
+}
+ERRAND_DECL std::optional<time_point> memory_store::next_run_at(time_point after) const {
+  return engine().next_run_at(after);
+}
 
 }  // namespace errand
 

@@ -1,0 +1,37 @@
+#pragma once
+// What a store that announces work (errand::announces_work) keeps: an epoch
+// that moves each time work may have arrived, and a wait on it.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+namespace errand::detail {
+
+class work_signal {
+ public:
+  std::uint64_t epoch() const noexcept { return epoch_.load(); }
+
+  void announce() {
+    {
+      std::scoped_lock lock(mutex_);
+      ++epoch_;
+    }
+    moved_.notify_all();
+  }
+
+  // True as soon as the epoch is no longer `since`; false after `timeout`.
+  bool wait(std::uint64_t since, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return moved_.wait_for(lock, timeout, [&] { return epoch_.load() != since; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable moved_;
+  std::atomic<std::uint64_t> epoch_{0};
+};
+
+}  // namespace errand::detail
