@@ -944,7 +944,7 @@ class runner_engine {
   // again before the loop is woken, so that work announced while it claims
   // wakes it once more.
   void watch_for_work(std::stop_token stop, std::optional<std::uint64_t> since) {
-    // wait_for_work() cannot see the stop token: how long stop() may wait for this thread.
+    // How long stop() may wait for this thread when the store's wait cannot see the stop token.
     constexpr std::chrono::milliseconds stop_latency{100};
     while (!stop.stop_requested()) {
       if (!since) {
@@ -958,7 +958,13 @@ class runner_engine {
         wake_->notify();  // work may have arrived unannounced while the store failed
       }
       try {
-        if (store_.wait_for_work(*since, stop_latency)) {
+        bool announced = false;
+        if constexpr (announces_work_stoppably<S>)
+          announced = store_.wait_for_work(
+              *since, std::chrono::duration_cast<std::chrono::milliseconds>(options_.poll_interval), stop);
+        else
+          announced = store_.wait_for_work(*since, stop_latency);
+        if (announced) {
           since = work_epoch();
           wake_->notify();
         }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -216,6 +217,14 @@ concept announces_work = store<S> && requires(S& s, std::uint64_t since, std::ch
   { s.work_epoch() } -> std::same_as<std::uint64_t>;
   { s.wait_for_work(since, timeout) } -> std::same_as<bool>;
 };
+
+// A store whose wait for work also ends when a stop is requested, so that a
+// runner's stop() does not wait out the wait's timeout.
+template <class S>
+concept announces_work_stoppably =
+    announces_work<S> && requires(S& s, std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop) {
+      { s.wait_for_work(since, timeout, stop) } -> std::same_as<bool>;
+    };
 
 // A store that says when its next job comes due: the earliest run_at after
 // `after` of a job waiting to be claimed (nullopt: none). Optional: a runner

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <stop_token>
 
 namespace errand::detail {
 
@@ -22,15 +23,16 @@ class work_signal {
     moved_.notify_all();
   }
 
-  // True as soon as the epoch is no longer `since`; false after `timeout`.
-  bool wait(std::uint64_t since, std::chrono::milliseconds timeout) {
+  // True as soon as the epoch is no longer `since`; false after `timeout`,
+  // or as soon as `stop` is requested.
+  bool wait(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {}) {
     std::unique_lock lock(mutex_);
-    return moved_.wait_for(lock, timeout, [&] { return epoch_.load() != since; });
+    return moved_.wait_for(lock, stop, timeout, [&] { return epoch_.load() != since; });
   }
 
  private:
   std::mutex mutex_;
-  std::condition_variable moved_;
+  std::condition_variable_any moved_;
   std::atomic<std::uint64_t> epoch_{0};
 };
 

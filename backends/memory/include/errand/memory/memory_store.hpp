@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 
 namespace errand {
 
@@ -34,7 +35,7 @@ class memory_store : public detail::store_facade<detail::memory::store_engine> {
   // may have arrived since (a job enqueued, a retry or a requeue written, a
   // queue resumed or given room), false after `timeout`.
   std::uint64_t work_epoch();
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout);
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
 
   // The earliest run_at after `after` of a job waiting to be claimed.
   std::optional<time_point> next_run_at(time_point after) const;
@@ -42,7 +43,7 @@ class memory_store : public detail::store_facade<detail::memory::store_engine> {
 
 static_assert(operator_store<memory_store>);
 static_assert(queue_controls<memory_store>);
-static_assert(announces_work<memory_store>);
+static_assert(announces_work_stoppably<memory_store>);
 static_assert(knows_next_due<memory_store>);
 
 }  // namespace errand
@@ -332,7 +333,9 @@ class store_engine {
   subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
 
   std::uint64_t work_epoch() const noexcept { return work_.epoch(); }
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) { return work_.wait(since, timeout); }
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop) {
+    return work_.wait(since, timeout, std::move(stop));
+  }
 
   std::optional<time_point> next_run_at(time_point after) const {
     std::scoped_lock lock(mutex_);
@@ -491,8 +494,9 @@ class store_engine {
 
 ERRAND_DECL memory_store::memory_store() : store_facade(std::make_unique<detail::memory::store_engine>()) {}
 ERRAND_DECL std::uint64_t memory_store::work_epoch() { return engine().work_epoch(); }
-ERRAND_DECL bool memory_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
-  return engine().wait_for_work(since, timeout);
+ERRAND_DECL bool memory_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
+                                             std::stop_token stop) {
+  return engine().wait_for_work(since, timeout, std::move(stop));
 }
 ERRAND_DECL std::optional<time_point> memory_store::next_run_at(time_point after) const {
   return engine().next_run_at(after);
