@@ -22,13 +22,9 @@
 
 #include "support/bench_file.hpp"
 #include "support/finish_line.hpp"
+#include "support/start_probe.hpp"
 
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,40 +123,15 @@ void runner_prefetch(benchmark::State& state) {
 
 template <class Backend>
 void enqueue_to_start(benchmark::State& state) {
-  using steady = std::chrono::steady_clock;
   Backend backend;
   const errand::system_clock clock;
-  std::mutex mutex;
-  std::condition_variable started_signal;
-  std::optional<steady::time_point> started;
-  errand::runner runner(backend.store, four_threads(), clock);
-  runner.handle("ping", [&](const std::string&, errand::job_context&) {
-    {
-      std::scoped_lock lock(mutex);
-      started = steady::now();
-    }
-    started_signal.notify_one();
-  });
-  runner.start();
-  std::vector<double> micros;
+  errand_bench::latencies waited;
+  errand_bench::start_probe probe(backend.store);
   for (auto _ : state) {
-    {
-      std::scoped_lock lock(mutex);
-      started.reset();
-    }
-    const auto sent = steady::now();
-    backend.store.enqueue({.kind = "ping"}, clock.now());
-    std::unique_lock lock(mutex);
-    started_signal.wait(lock, [&] { return started.has_value(); });
-    const std::chrono::duration<double> waited = *started - sent;
-    state.SetIterationTime(waited.count());
-    micros.push_back(waited.count() * 1e6);
+    backend.store.enqueue({.kind = "ping", .payload = errand_bench::ping_payload()}, clock.now());
+    waited.add(state, probe.next());
   }
-  runner.stop();
-  std::sort(micros.begin(), micros.end());
-  const auto at = [&](double q) { return micros[static_cast<std::size_t>(q * static_cast<double>(micros.size() - 1))]; };
-  state.counters["p50_us"] = at(0.5);
-  state.counters["p99_us"] = at(0.99);
+  waited.report(state);
 }
 
 }  // namespace
