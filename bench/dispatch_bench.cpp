@@ -111,7 +111,7 @@ template <class Work, class... Rows>
 struct rebuild<Work, boost::mp11::mp_list<Rows...>> {
   using type = errand::machine<errand::job_lifecycle::initial,
                                errand::events<errand::claim, errand::succeed, errand::fail, errand::lease_expired,
-                                              errand::cancel, errand::requeue>,
+                                              errand::cancel, errand::requeue, errand::release>,
                                errand::table<typename with_work<Work>::template fn<Rows>...>,
                                errand::terminal<job_state::succeeded>,
                                errand::error_states<job_state::retry_pending, job_state::failed>>;

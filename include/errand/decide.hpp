@@ -47,8 +47,8 @@ struct decision {
 namespace detail {
 
 template <class Event>
-inline constexpr bool carries_attempt =
-    std::is_same_v<Event, succeed> || std::is_same_v<Event, fail> || std::is_same_v<Event, lease_expired>;
+inline constexpr bool carries_attempt = std::is_same_v<Event, succeed> || std::is_same_v<Event, fail> ||
+                                        std::is_same_v<Event, lease_expired> || std::is_same_v<Event, release>;
 
 inline std::string storable(const std::string& text) { return storable_error_text(text); }
 inline std::optional<std::string> storable(const std::optional<std::string>& text) {
@@ -70,6 +70,7 @@ inline fail storable_event(fail e) {
 inline lease_expired storable_event(lease_expired e) { return {e.attempt, storable(e.reason)}; }
 inline cancel storable_event(cancel e) { return {storable(e.reason)}; }
 inline requeue storable_event(requeue e) { return {storable(e.reason), e.extra_attempts}; }
+inline release storable_event(release e) { return {e.attempt, storable(e.worker)}; }
 
 inline bool attempt_ended(const job& row) {
   return row.state == job_state::retry_pending || row.state == job_state::failed;
@@ -86,6 +87,9 @@ inline bool already_applied(const job& row, const fail& e) {
 }
 inline bool already_applied(const job& row, const lease_expired& e) {
   return attempt_ended(row) && row.attempt == e.attempt && row.last_error_kind == error_kind::lease_expired;
+}
+inline bool already_applied(const job& row, const release& e) {
+  return row.state == job_state::pending && row.attempt == e.attempt - 1 && row.worker == e.worker;
 }
 
 // Whether the report is for the attempt running now (and, when it names a

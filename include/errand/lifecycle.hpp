@@ -8,6 +8,9 @@
 //      │       attempts left)  ▼
 //    failed ◀──cancel── retry_pending ──claim──▶ running
 //
+//   running ──release──▶ pending: a claimed job handed back before it started
+//   (a prefetched job at shutdown); the attempt is undone.
+//
 // docs/lifecycle.md holds the diagram generated from this table.
 
 #include <errand/error_text.hpp>
@@ -111,6 +114,15 @@ struct requeue {
 };
 BOOST_DESCRIBE_STRUCT(requeue, (), (reason, extra_attempts))
 
+// The worker holding `attempt` hands the job back without having started it
+// (a job it prefetched, at shutdown): the attempt is undone, not spent.
+struct release {
+  static constexpr std::string_view name = "release";
+  std::int32_t attempt = 0;
+  std::string worker;
+};
+BOOST_DESCRIBE_STRUCT(release, (), (attempt, worker))
+
 // What the lifecycle's guards read and its actions write.
 struct transition_context {
   const job& current;
@@ -190,6 +202,15 @@ struct schedule_retry {
   }
 };
 
+// The claim is undone: the job waits for a claim again with the attempts it
+// had, and no error (it had none while running).
+struct hand_back {
+  void operator()(transition_context& c, const release&) const {
+    release_lease(c);
+    c.next.attempt = c.current.attempt - 1;
+  }
+};
+
 // Contract 2 of docs/concepts.md again: an operator's retry clears the error it answers.
 struct reopen {
   void operator()(transition_context& c, const requeue& e) const {
@@ -208,7 +229,7 @@ namespace lifecycle_table {
 using enum job_state;
 using namespace lifecycle_rules;
 
-using type = machine<pending, events<claim, succeed, fail, lease_expired, cancel, requeue>,
+using type = machine<pending, events<claim, succeed, fail, lease_expired, cancel, requeue, release>,
                      table<row<pending, claim, running, always, start_attempt>,
                            row<retry_pending, claim, running, always, start_attempt>,
                            row<running, succeed, succeeded, always, finish>,
@@ -219,7 +240,8 @@ using type = machine<pending, events<claim, succeed, fail, lease_expired, cancel
                            row<pending, cancel, failed, always, give_up>,
                            row<retry_pending, cancel, failed, always, give_up>,
                            row<running, cancel, failed, always, give_up>,
-                           row<failed, requeue, pending, always, reopen>>,
+                           row<failed, requeue, pending, always, reopen>,
+                           row<running, release, pending, always, hand_back>>,
                      terminal<succeeded>, error_states<retry_pending, failed>>;
 }  // namespace lifecycle_table
 

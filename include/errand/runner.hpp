@@ -637,12 +637,7 @@ class runner_engine {
         if (a->ended != ending::none) continue;  // its lease was lost already
       }
       try {
-        released += report(store_, a->row.id,
-                           fail{a->row.attempt, a->worker,
-                                failure{"worker " + a->worker + " shut down before the job started",
-                                        std::string(error_kind::shutdown)}},
-                           options_.retry, now)
-                        .applied();
+        released += report(store_, a->row.id, release{a->row.attempt, a->worker}, options_.retry, now).applied();
       } catch (const std::exception& e) {
         store_failed("releasing prefetched job " + std::to_string(a->row.id), e);
       }

@@ -55,12 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (row.last_error && row.last_error->empty()) return 0;
   const auto event = rest.substr(split + 1);
   const auto now = row.updated_at;
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0: return decide_on<errand::claim>(row, event, now), 0;
     case 1: return decide_on<errand::succeed>(row, event, now), 0;
     case 2: return decide_on<errand::fail>(row, event, now), 0;
     case 3: return decide_on<errand::lease_expired>(row, event, now), 0;
     case 4: return decide_on<errand::cancel>(row, event, now), 0;
-    default: return decide_on<errand::requeue>(row, event, now), 0;
+    case 5: return decide_on<errand::requeue>(row, event, now), 0;
+    default: return decide_on<errand::release>(row, event, now), 0;
   }
 }

@@ -421,6 +421,33 @@ TEST_CASE("contract 5: the exact duplicate of an applied report is acknowledged,
     CHECK(again.outcome == verdict::duplicate);
     require_unchanged(again, row);
   }
+  SECTION("release") {
+    auto row = running_job();
+    const errand::release report{1, "w1"};
+    step(row, report);
+    const auto again = errand::decide(row, report, no_delay, t0 + 1s);
+    CHECK(again.outcome == verdict::duplicate);
+    require_unchanged(again, row);
+  }
+}
+
+TEST_CASE("a release hands the claim back: the attempt is undone, and only its holder may send it", "[decide]") {
+  auto row = running_job(1);  // its only attempt
+  const auto stranger = errand::decide(row, errand::release{1, "w2"}, no_delay, t0);
+  CHECK(stranger.why == rejection::stale_report);
+  require_unchanged(stranger, row);
+  const auto d = step(row, errand::release{1, "w1"});
+  CHECK(row.state == job_state::pending);
+  CHECK(row.attempt == 0);
+  CHECK_FALSE(row.lease_until);
+  REQUIRE(d.record);
+  CHECK(d.record->event == "release");
+  CHECK(d.record->attempt == 0);
+  CHECK(d.record->worker == "w1");
+  step(row, errand::claim{"w2", 30s});
+  CHECK(row.attempt == 1);  // the one attempt it had, taken by another worker
+  const auto late = errand::decide(row, errand::release{1, "w1"}, no_delay, t0);
+  CHECK(late.why == rejection::stale_report);
 }
 
 TEST_CASE("contract 5: a different report for an attempt that already ended is rejected, not taken for a duplicate",
@@ -530,6 +557,7 @@ TEST_CASE("contract 6: a row whose state is not a known state is rejected naming
   check(errand::decide(row, errand::lease_expired{1, "x"}, no_delay, t0 + 1h), "lease_expired");
   check(errand::decide(row, errand::cancel{}, no_delay, t0), "cancel");
   check(errand::decide(row, errand::requeue{}, no_delay, t0), "requeue");
+  check(errand::decide(row, errand::release{1, "w1"}, no_delay, t0), "release");
 }
 
 // ---- contract 7: bad input gets a clear error, never a lost record -----------

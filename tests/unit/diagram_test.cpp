@@ -87,7 +87,7 @@ TEST_CASE("the job lifecycle's diagram has one edge per row and ends at succeede
   const std::string mermaid = errand::to_mermaid<errand::job_lifecycle>();
   CHECK(mermaid.starts_with("stateDiagram-v2\n    [*] --> pending\n    pending --> running : claim\n"));
   CHECK(mermaid.find("    running --> retry_pending : fail [retryable and attempts left]\n") != std::string::npos);
-  CHECK(mermaid.ends_with("    failed --> pending : requeue\n    succeeded --> [*]\n"));
+  CHECK(mermaid.ends_with("    running --> pending : release\n    succeeded --> [*]\n"));
   std::size_t edges = 0;
   for (std::size_t at = mermaid.find(" : "); at != std::string::npos; at = mermaid.find(" : ", at + 1)) ++edges;
   CHECK(edges == errand::job_lifecycle::row_count);

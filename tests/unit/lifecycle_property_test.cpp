@@ -60,7 +60,7 @@ std::string rejection_name(errand::rejection why) {
   return "?";
 }
 
-using worker_report = std::variant<errand::succeed, errand::fail, errand::lease_expired>;
+using worker_report = std::variant<errand::succeed, errand::fail, errand::lease_expired, errand::release>;
 
 class driver {
  public:
@@ -102,6 +102,8 @@ class driver {
       requeue();
     else if (roll < 86)
       reap();
+    else if (roll < 89)
+      release_current();
     else if (roll < 99)
       advance();
     else
@@ -273,6 +275,8 @@ class driver {
       legal = from != job_state::failed && from != job_state::succeeded && to == job_state::failed;
     else if constexpr (std::is_same_v<Event, errand::requeue>)
       legal = from == job_state::failed && to == job_state::pending;
+    else if constexpr (std::is_same_v<Event, errand::release>)
+      legal = from == job_state::running && to == job_state::pending && d.next.attempt == current.attempt - 1;
     if (!legal) fail_now("applied " + std::string(Event::name) + " from " + state_name(from) + " to " + state_name(to));
     if (!d.record || d.record->from != from || d.record->to != to || d.record->event != Event::name ||
         d.record->attempt != d.next.attempt || d.record->at != clock_.now())
@@ -430,6 +434,17 @@ class driver {
     if (d.applied() && d.next.max_attempts <= row->attempt) fail_now("a requeued job has no attempt left");
   }
 
+  // A worker hands back a job it claimed and never started; sometimes one that does not hold it.
+  void release_current() {
+    const auto row = random_job_in(job_state::running);
+    if (!row) return;
+    const bool holder = coin(80);
+    const auto worker = holder ? *row->worker : *row->worker + "-impostor";
+    log_ << "release job " << row->id << " attempt " << row->attempt << " by " << worker;
+    const auto d = decide_and_apply(*row, errand::release{row->attempt, worker});
+    if (d.applied() != holder) fail_now("a release was decided against who holds the job");
+  }
+
   void reap() {
     log_ << "reap";
     for (const auto& row : errand::reap(store_, policy_, clock_.now())) {
@@ -457,7 +472,9 @@ class driver {
     const auto job = "job " + std::to_string(row.id) + " (" + state_name(row.state) + "): ";
     if (row.version != expected.version)
       out << job << "version " << row.version << ", expected " << expected.version << "\n";
-    if (row.attempt < expected.attempt) out << job << "attempt went back from " << expected.attempt << "\n";
+    // Only a release gives an attempt back, one, to a job it leaves pending.
+    const auto lowest = expected.attempt - (row.state == job_state::pending ? 1 : 0);
+    if (row.attempt < lowest) out << job << "attempt went back from " << expected.attempt << "\n";
     if (row.attempt > row.max_attempts) out << job << "attempt beyond max_attempts\n";
     const bool ended = row.state == job_state::retry_pending || row.state == job_state::failed;
     if (ended && (!row.last_error || row.last_error->empty() || !row.last_error_at || !row.last_error_kind))
@@ -482,7 +499,8 @@ class driver {
       const auto& r = history[i];
       if (r.seq != static_cast<std::int64_t>(i + 1)) out << job << "seq " << r.seq << " at position " << i + 1 << "\n";
       if (r.from != previous) out << job << "record " << r.seq << " starts where the last did not end\n";
-      if (r.attempt < previous_attempt) out << job << "record " << r.seq << " goes back an attempt\n";
+      const bool given_back = r.event == "release" && r.attempt == previous_attempt - 1;
+      if (r.attempt < previous_attempt && !given_back) out << job << "record " << r.seq << " goes back an attempt\n";
       previous = r.to;
       previous_attempt = r.attempt;
     }
@@ -533,8 +551,9 @@ TEST_CASE("property: random event sequences keep the lifecycle's invariants afte
   for (const auto* outcome :
        {"claim applied to running", "succeed applied to succeeded", "fail applied to retry_pending",
         "fail applied to failed", "lease_expired applied to retry_pending", "lease_expired applied to failed",
-        "cancel applied to failed", "requeue applied to pending", "succeed duplicate", "fail duplicate",
-        "lease_expired duplicate", "stale_report", "illegal_transition", "not_due", "lease_held"}) {
+        "cancel applied to failed", "requeue applied to pending", "release applied to pending", "succeed duplicate",
+        "fail duplicate", "lease_expired duplicate", "release duplicate", "stale_report", "illegal_transition",
+        "not_due", "lease_held"}) {
     INFO(outcome);
     CHECK(seen.contains(outcome));
   }

@@ -65,6 +65,7 @@ bool documented(job_state from, std::string_view event) {
   if (event == "succeed" || event == "fail" || event == "lease_expired") return from == running;
   if (event == "cancel") return from == pending || from == retry_pending || from == running;
   if (event == "requeue") return from == failed;
+  if (event == "release") return from == running;
   return false;
 }
 
@@ -75,7 +76,7 @@ TEST_CASE("the lifecycle starts pending and only succeeded is terminal", "[lifec
   STATIC_REQUIRE(job_lifecycle::is_terminal(job_state::succeeded));
   STATIC_REQUIRE_FALSE(job_lifecycle::is_terminal(job_state::failed));  // an operator can requeue it
   STATIC_REQUIRE(job_lifecycle::state_count == 5);
-  STATIC_REQUIRE(job_lifecycle::row_count == 11);
+  STATIC_REQUIRE(job_lifecycle::row_count == 12);
 }
 
 TEST_CASE("which states are claimable, leased and finished comes from the table", "[lifecycle]") {
@@ -106,7 +107,8 @@ TEST_CASE("the event names are the ones history records carry", "[lifecycle]") {
   std::vector<std::string_view> names;
   boost::mp11::mp_for_each<boost::mp11::mp_transform<boost::mp11::mp_identity, job_lifecycle::event_list>>(
       [&](auto tag) { names.push_back(decltype(tag)::type::name); });
-  CHECK(names == std::vector<std::string_view>{"claim", "succeed", "fail", "lease_expired", "cancel", "requeue"});
+  CHECK(names ==
+        std::vector<std::string_view>{"claim", "succeed", "fail", "lease_expired", "cancel", "requeue", "release"});
 }
 
 TEST_CASE("the table takes exactly the documented events in each state", "[lifecycle]") {
@@ -132,6 +134,7 @@ TEST_CASE("the targets of each event, in row order", "[lifecycle]") {
   STATIC_REQUIRE(job_lifecycle::target_of<job_state::running, errand::succeed>() == job_state::succeeded);
   STATIC_REQUIRE(job_lifecycle::target_of<job_state::running, errand::cancel>() == job_state::failed);
   STATIC_REQUIRE(job_lifecycle::target_of<job_state::failed, errand::requeue>() == job_state::pending);
+  STATIC_REQUIRE(job_lifecycle::target_of<job_state::running, errand::release>() == job_state::pending);
 }
 
 TEST_CASE("contract 6: every (state, event) pair outside the table is rejected naming both, and writes nothing",
@@ -156,7 +159,7 @@ TEST_CASE("contract 6: every (state, event) pair outside the table is rejected n
           CHECK(t.next.lease_until == t.current.lease_until);
         }
       });
-  CHECK(rejected == 5 * 6 - 9);  // 9 (state, event) pairs have rows
+  CHECK(rejected == 5 * 7 - 10);  // 10 (state, event) pairs have rows
 }
 
 TEST_CASE("contract 6: a state value that is no state is rejected as unknown, naming its value",
@@ -245,6 +248,16 @@ TEST_CASE("cancel records 'cancelled' and keeps an earlier reason when it has no
   REQUIRE(none.take(errand::cancel{}).to == job_state::failed);
   CHECK(none.next.last_error == errand::no_reason_reported);
   CHECK_FALSE(none.next.lease_until);
+}
+
+TEST_CASE("release hands a claimed job back unstarted: the lease goes and the attempt is undone", "[lifecycle]") {
+  transition t(row_in(job_state::running, 3, 3));
+  REQUIRE(t.take(errand::release{3, "w1"}).to == job_state::pending);
+  CHECK(t.next.attempt == 2);
+  CHECK(t.next.max_attempts == 3);  // its last attempt is still to come
+  CHECK_FALSE(t.next.lease_until);
+  CHECK_FALSE(t.next.heartbeat_at);
+  CHECK_FALSE(t.next.last_error);
 }
 
 TEST_CASE("requeue reopens a failed job, due now, with its error cleared (contract 2)", "[contract][lifecycle]") {
