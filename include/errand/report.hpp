@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace errand {
 
@@ -27,13 +28,18 @@ struct report_result {
 
 namespace detail {
 
+// Decides on `held` first when given (the row as the caller last wrote it),
+// reading nothing; anything but an applied write on it is decided again on
+// the row as stored.
 template <store S, class Decide>
-report_result decide_and_write(S& s, std::int64_t id, Decide&& decide_on) {
+report_result decide_and_write(S& s, std::int64_t id, Decide&& decide_on, std::optional<job> held = std::nullopt) {
   for (;;) {
-    const auto current = s.get(id);
+    const bool trusted = !held;  // a row read now, not one remembered
+    const auto current = held ? std::exchange(held, std::nullopt) : s.get(id);
     if (!current)
       return {verdict::rejected, rejection::no_such_job, "job " + std::to_string(id) + " does not exist", {}};
     decision d = decide_on(*current);
+    if (!d.applied() && !trusted) continue;
     if (!d.applied()) return {d.outcome, d.why, std::move(d.reason), std::move(d.next)};
     switch (s.apply(d)) {
       case write_result::applied:
@@ -53,11 +59,31 @@ report_result report(S& s, std::int64_t id, const Event& e, const retry_policy& 
   return detail::decide_and_write(s, id, [&](const job& current) { return decide(current, e, policy, now); });
 }
 
+// The same for the worker holding the job, deciding on `held`, the row as it
+// last wrote it (its claim, its last heartbeat): one write and no read while
+// nobody else wrote the job since; a lost compare-and-set reads and decides again.
+template <store S, class Event>
+report_result report_held(S& s, const job& held, const Event& e, const retry_policy& policy, time_point now) {
+  return detail::decide_and_write(
+      s, held.id, [&](const job& current) { return decide(current, e, policy, now); }, held);
+}
+
 template <store S>
 report_result heartbeat(S& s, std::int64_t id, const std::string& worker, std::int32_t attempt, duration lease,
                         time_point now) {
   return detail::decide_and_write(
       s, id, [&](const job& current) { return extend_lease(current, worker, attempt, lease, now); });
+}
+
+// A heartbeat from the worker holding `held`, deciding on it first as report_held does.
+template <store S>
+report_result heartbeat_held(S& s, const job& held, duration lease, time_point now) {
+  return detail::decide_and_write(
+      s, held.id,
+      [&](const job& current) {
+        return extend_lease(current, held.worker.value_or(""), held.attempt, lease, now);
+      },
+      held);
 }
 
 // One reaper pass: every job whose lease expired before `now` becomes

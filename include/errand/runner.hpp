@@ -453,7 +453,8 @@ class runner_engine {
 
   // One claimed attempt, from claim to report.
   struct attempt {
-    job row;
+    job row;                                              // as claimed
+    job held;                                             // guarded by mutex_; as this runner last wrote it
     std::string worker;                                   // the identity it was claimed under, which it reports as
     const detail::registered_handler* handler = nullptr;  // null: no handler for the kind
     duration allowed{};
@@ -531,6 +532,11 @@ class runner_engine {
     }
   }
 
+  job held_row(const std::shared_ptr<attempt>& a) const {
+    std::scoped_lock lock(mutex_);
+    return a->held;
+  }
+
   std::shared_ptr<attempt> make_attempt(job row) {
     auto a = std::make_shared<attempt>();
     const auto found = handlers_.find(row.kind);
@@ -538,6 +544,7 @@ class runner_engine {
     a->allowed = a->handler && a->handler->options.deadline ? *a->handler->options.deadline : options_.deadline;
     a->next_heartbeat = row.heartbeat_at.value_or(clock_.now()) + heartbeat_interval_;
     a->worker = row.worker.value_or("");
+    a->held = row;
     a->row = std::move(row);
     return a;
   }
@@ -637,7 +644,8 @@ class runner_engine {
         if (a->ended != ending::none) continue;  // its lease was lost already
       }
       try {
-        released += report(store_, a->row.id, release{a->row.attempt, a->worker}, options_.retry, now).applied();
+        released +=
+            report_held(store_, held_row(a), release{a->row.attempt, a->worker}, options_.retry, now).applied();
       } catch (const std::exception& e) {
         store_failed("releasing prefetched job " + std::to_string(a->row.id), e);
       }
@@ -734,8 +742,9 @@ class runner_engine {
       if (lost[i]) continue;
       if (!written[i]) {
         try {
-          written[i] = r.result.succeeded() ? report(store_, r.of->row.id, succeed_event(r), options_.retry, r.at)
-                                            : report(store_, r.of->row.id, fail_event(r), options_.retry, r.at);
+          written[i] = r.result.succeeded()
+                           ? report_held(store_, held_row(r.of), succeed_event(r), options_.retry, r.at)
+                           : report_held(store_, held_row(r.of), fail_event(r), options_.retry, r.at);
         } catch (const std::exception& e) {
           store_failed("the report for job " + std::to_string(r.of->row.id), e);
           continue;
@@ -760,21 +769,15 @@ class runner_engine {
                       std::vector<bool>& lost) {
     std::vector<decision> decisions;
     std::vector<std::size_t> decided;
+    // Decided on the rows as this runner last wrote them: no read. A report
+    // that is not applied on its held row, or a batch that loses a
+    // compare-and-set, is written alone, which reads the row as stored.
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto& r = batch[i];
-      std::optional<job> current;
-      try {
-        current = store_.get(r.of->row.id);
-      } catch (const std::exception&) {
-        continue;  // written alone, where a failure is counted
-      }
-      if (!current) continue;
-      decision d = r.result.succeeded() ? decide(*current, succeed_event(r), options_.retry, r.at)
-                                        : decide(*current, fail_event(r), options_.retry, r.at);
-      if (!d.applied()) {
-        written[i] = report_result{d.outcome, d.why, std::move(d.reason), std::move(d.next)};
-        continue;
-      }
+      const job current = held_row(r.of);
+      decision d = r.result.succeeded() ? decide(current, succeed_event(r), options_.retry, r.at)
+                                        : decide(current, fail_event(r), options_.retry, r.at);
+      if (!d.applied()) continue;
       decisions.push_back(std::move(d));
       decided.push_back(i);
     }
@@ -835,7 +838,7 @@ class runner_engine {
     const bool timeout = why.kind == error_kind::timeout;
     std::optional<report_result> written;
     try {
-      written = report(store_, a->row.id, fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);
+      written = report_held(store_, held_row(a), fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);
     } catch (const std::exception& e) {
       {
         std::scoped_lock lock(mutex_);
@@ -862,7 +865,7 @@ class runner_engine {
     }
     std::optional<report_result> written;
     try {
-      written = heartbeat(store_, a->row.id, a->worker, a->row.attempt, options_.lease, now);
+      written = heartbeat_held(store_, held_row(a), options_.lease, now);
     } catch (const std::exception& e) {
       store_failed("the heartbeat for job " + std::to_string(a->row.id), e);
       return true;  // the lease may well still be ours; the next heartbeat tells
@@ -870,9 +873,10 @@ class runner_engine {
     bool lost = false;
     {
       std::scoped_lock lock(mutex_);
-      if (written->applied())
+      if (written->applied()) {
         ++stats_.heartbeats;
-      else if (a->ended == ending::none && !a->returned) {
+        a->held = *written->row;
+      } else if (a->ended == ending::none && !a->returned) {
         a->ended = ending::lease_lost;
         ++stats_.leases_lost;
         lost = true;

@@ -30,6 +30,7 @@ class interposing_store {
   // Runs `competitor` once, right before the next apply() reaches the store.
   void before_next_apply(std::function<void(errand::memory_store&)> competitor) { competitor_ = std::move(competitor); }
   int applies() const { return applies_; }
+  int gets() const { return gets_; }
 
   errand::write_result apply(const errand::decision& d) {
     ++applies_;
@@ -41,7 +42,10 @@ class interposing_store {
   std::vector<errand::enqueued> enqueue_batch(std::span<const errand::job_spec> specs, errand::time_point now) {
     return inner_.enqueue_batch(specs, now);
   }
-  std::optional<errand::job> get(std::int64_t id) const { return inner_.get(id); }
+  std::optional<errand::job> get(std::int64_t id) const {
+    ++gets_;
+    return inner_.get(id);
+  }
   std::vector<errand::write_result> apply_batch(std::span<const errand::decision> ds) { return inner_.apply_batch(ds); }
   std::optional<errand::job> claim(const errand::claim_request& r) { return inner_.claim(r); }
   std::vector<errand::job> claim_batch(const errand::claim_request& r, std::size_t n) {
@@ -61,6 +65,7 @@ class interposing_store {
   errand::memory_store& inner_;
   std::function<void(errand::memory_store&)> competitor_;
   int applies_ = 0;
+  mutable int gets_ = 0;
 };
 static_assert(errand::store<interposing_store>);
 
@@ -278,4 +283,43 @@ TEST_CASE("reap stops at its limit; the next pass takes the rest", "[report]") {
   CHECK(errand::reap(f.store, no_delay, f.clock.now(), 3).size() == 3);
   CHECK(errand::reap(f.store, no_delay, f.clock.now(), 3).size() == 2);
   CHECK(f.memory.count_by_state()[job_state::retry_pending] == 5);
+}
+
+TEST_CASE("report_held decides on the row the worker holds: one write, no read", "[report]") {
+  fixture f;
+  const auto held = f.running_job();
+  const auto beat = errand::heartbeat_held(f.store, held, 30s, f.clock.now());
+  REQUIRE(beat.applied());
+  const auto done = errand::report_held(f.store, *beat.row, errand::succeed{1, "w1", {}}, no_delay, f.clock.now());
+  CHECK(done.applied());
+  CHECK(f.store.gets() == 0);
+  CHECK(f.store.applies() == 2);
+  CHECK(f.memory.get(held.id)->state == job_state::succeeded);
+}
+
+TEST_CASE("report_held reads the row and decides again only when its compare-and-set loses", "[report]") {
+  fixture f;
+  const auto held = f.running_job();
+  SECTION("a write that leaves the attempt held: the report applies on the fresh row") {
+    REQUIRE(errand::heartbeat(f.memory, held.id, "w1", 1, 60s, f.clock.now()).applied());  // another path beat
+    const auto done = errand::report_held(f.store, held, errand::succeed{1, "w1", {}}, no_delay, f.clock.now());
+    CHECK(done.applied());
+    CHECK(f.store.gets() == 1);
+    CHECK(f.store.applies() == 2);
+  }
+  SECTION("an operator cancelled meanwhile: the report is refused as the stored row says") {
+    REQUIRE(errand::report(f.memory, held.id, errand::cancel{"not needed"}, no_delay, f.clock.now()).applied());
+    const auto done = errand::report_held(f.store, held, errand::succeed{1, "w1", {}}, no_delay, f.clock.now());
+    CHECK(done.why == rejection::stale_report);
+    REQUIRE(done.row);
+    CHECK(done.row->state == job_state::failed);
+    CHECK(f.memory.get(held.id)->last_error == "not needed");
+  }
+  SECTION("a held row the report cannot apply to is not trusted: the stored row decides") {
+    auto older = held;
+    older.state = job_state::pending;  // as if remembered from before the claim
+    const auto done = errand::report_held(f.store, older, errand::succeed{1, "w1", {}}, no_delay, f.clock.now());
+    CHECK(done.applied());
+    CHECK(f.store.gets() == 1);
+  }
 }
