@@ -1002,10 +1002,10 @@ class runner_engine {
   }
 
   // The poll interval, or less when a deadline, a heartbeat, a batch of
-  // reports, the reaper or a periodic job is due sooner.
+  // reports, the reaper, a periodic job or the store's next job is due sooner.
   // Something already due is a store write that failed on the last pass: it is
   // retried at the poll interval, not in a busy loop.
-  duration until_next_pass() const {
+  duration until_next_pass() {
     const time_point now = clock_.now();
     time_point next = now + options_.poll_interval;
     const auto consider = [&](time_point due) {
@@ -1014,7 +1014,14 @@ class runner_engine {
     if (const auto tick = periodic_.next_due()) consider(*tick);
     std::scoped_lock lock(mutex_);
     consider(next_reap_);
-    if (next_run_at_) consider(*next_run_at_);
+    if (next_run_at_) {
+      // A job that came due while the loop was busy is claimed now, once.
+      if (*next_run_at_ <= now) {
+        next_run_at_.reset();
+        return duration::zero();
+      }
+      consider(*next_run_at_);
+    }
     for (const auto& s : slots_)
       if (s.current && s.current->ended == ending::none && !s.current->returned) {
         consider(s.current->deadline);
