@@ -27,6 +27,7 @@
 #include <latch>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -1394,5 +1395,79 @@ TEMPLATE_LIST_TEST_CASE("conformance: a store that knows its next due job names 
     const auto cancelled = errand::decide(*store.get(later), errand::cancel{"not needed"}, conformance::policy, t0);
     REQUIRE(store.apply(cancelled) == errand::write_result::applied);
     CHECK(store.next_run_at(t0) == t0 + 10min);  // a job no claim can take is not waiting
+  }
+}
+
+// However a backend claims (decide() on rows it read, or SQL that starts the
+// attempt itself), the rows it writes are the ones decide() would write, and
+// it takes the due jobs in claim order. Random jobs in every state, run_at
+// times around now, several priorities; each claim is checked against
+// decide() on the rows as they stood before it.
+TEMPLATE_LIST_TEST_CASE("conformance: a claim writes what decide() decides, in claim order, on random jobs",
+                        "[conformance][claim][property]", conformance_fixtures) {
+  using namespace std::chrono_literals;
+  TestType fixture;
+  auto& store = fixture.store();
+  std::mt19937_64 random(20261130);
+  const auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(random); };
+  auto now = conformance::t0;
+  for (int round = 0; round < 12; ++round) {
+    for (int i = 0; i < 15; ++i) {
+      auto s = conformance::spec("k", pick(0, 3), now + std::chrono::seconds{pick(-30, 30)});
+      s.max_attempts = pick(1, 3);
+      const auto id = store.enqueue(s, now).id;
+      // Move some jobs on: claimed and failed (retry_pending or failed), cancelled.
+      switch (pick(0, 5)) {
+        case 0:
+          if (auto claimed = store.claim(conformance::claim_by("mover", now + 1h)); claimed)
+            REQUIRE(errand::report(store, claimed->id, conformance::failure(*claimed, "flaky", pick(0, 1) == 1),
+                                   conformance::policy, now)
+                        .accepted());
+          break;
+        case 1:
+          REQUIRE(errand::report(store, id, errand::cancel{"not needed"}, conformance::policy, now).accepted());
+          break;
+        default:
+          break;
+      }
+    }
+    now += std::chrono::seconds{pick(0, 20)};
+    std::map<std::int64_t, errand::job> before;
+    for (const auto& row : store.query({.limit = 10000})) before[row.id] = row;
+    std::vector<errand::job> due;
+    for (const auto& [id, row] : before)
+      if (errand::is_claimable(row.state) && row.run_at <= now) due.push_back(row);
+    std::sort(due.begin(), due.end(), [](const errand::job& a, const errand::job& b) {
+      return std::tie(a.priority, a.run_at, a.id) < std::tie(b.priority, b.run_at, b.id);
+    });
+    const std::size_t limit = static_cast<std::size_t>(pick(1, 8));
+    const errand::claim_request request{"w" + std::to_string(round), std::chrono::seconds{pick(5, 60)}, now, {}};
+    const auto claimed = store.claim_batch(request, limit);
+    REQUIRE(claimed.size() == std::min(limit, due.size()));
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+      INFO("round " << round << ", claim " << i);
+      CHECK(claimed[i].id == due[i].id);
+      const auto expected =
+          errand::decide(before.at(claimed[i].id), errand::claim{request.worker, request.lease}, {}, now);
+      REQUIRE(expected.applied());
+      CHECK(errand::to_json(claimed[i]) == errand::to_json(expected.next));
+      CHECK(errand::to_json(*store.get(claimed[i].id)) == errand::to_json(expected.next));
+      const auto history = store.history(claimed[i].id);
+      REQUIRE_FALSE(history.empty());
+      auto record = *expected.record;
+      record.seq = history.back().seq;
+      auto written = history.back();
+      // A payload is JSON; PostgreSQL keeps it as jsonb, which orders the keys its own way.
+      const auto claim_written = errand::from_json<errand::claim>(written.payload);
+      const auto claim_decided = errand::from_json<errand::claim>(record.payload);
+      CHECK(claim_written.worker == claim_decided.worker);
+      CHECK(claim_written.lease == claim_decided.lease);
+      written.payload = record.payload;
+      CHECK(errand::to_json(written) == errand::to_json(record));
+    }
+    // Nothing else moved.
+    for (const auto& row : store.query({.limit = 10000}))
+      if (std::none_of(claimed.begin(), claimed.end(), [&](const errand::job& c) { return c.id == row.id; }))
+        CHECK(errand::to_json(row) == errand::to_json(before.at(row.id)));
   }
 }
