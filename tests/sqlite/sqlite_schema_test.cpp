@@ -89,15 +89,13 @@ INSERT INTO errand_history VALUES
 
 }  // namespace
 
-TEST_CASE("schema: a fresh database has every column, the generated CHECK, the indexes and version 3",
+TEST_CASE("schema: a fresh database has every column, the generated CHECK, the indexes and version 4",
           "[sqlite][schema]") {
   temp_database db;
   { errand::sqlite_store store(db.path()); }
   raw_connection raw(db.path());
 
-  auto jobs = columns_of(raw, "errand_jobs");
-  CHECK(jobs.erase("last_seq") == 1);  // the store's own counter, not a member of errand::job
-  CHECK(jobs == members_of<errand::job>());
+  CHECK(columns_of(raw, "errand_jobs") == members_of<errand::job>());
   CHECK(columns_of(raw, "errand_history") == members_of<errand::history_record>());
 
   const std::string table_sql = raw.text("SELECT sql FROM sqlite_master WHERE name = 'errand_jobs'");
@@ -108,9 +106,9 @@ TEST_CASE("schema: a fresh database has every column, the generated CHECK, the i
         "errand_jobs_by_unique_key\nerrand_jobs_due\nerrand_jobs_due_any_queue\nerrand_jobs_leases");
   CHECK(raw.text("SELECT version, description FROM errand_schema_version ORDER BY version") ==
         "1|jobs, history and the claim indexes\n2|error columns and success detail\n"
-        "3|queue settings; unique keys held for a scope");
+        "3|queue settings; unique keys held for a scope\n4|history numbered from the history: last_seq dropped");
   CHECK(columns_of(raw, "errand_queues") == std::set<std::string>{"queue", "paused", "max_running", "updated_at"});
-  CHECK(errand::sqlite_schema_version == 3);
+  CHECK(errand::sqlite_schema_version == 4);
 }
 
 TEST_CASE("schema: opening again migrates nothing and keeps every row", "[sqlite][schema]") {
@@ -120,7 +118,7 @@ TEST_CASE("schema: opening again migrates nothing and keeps every row", "[sqlite
     store.enqueue({.kind = "work"}, t0);
   }
   raw_connection raw(db.path());
-  CHECK(raw.text("SELECT count(*) FROM errand_schema_version") == "3");
+  CHECK(raw.text("SELECT count(*) FROM errand_schema_version") == "4");
   CHECK(raw.text("SELECT count(*) FROM errand_jobs") == "3");
 }
 
@@ -140,7 +138,7 @@ TEST_CASE("schema: processes opening a fresh file at the same moment migrate it 
   for (auto& t : openers) t.join();
   CHECK(failures.load() == 0);
   raw_connection raw(db.path());
-  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3,4");
   CHECK(raw.text("SELECT count(*) FROM errand_jobs") == "4");
 }
 
@@ -160,7 +158,8 @@ TEST_CASE("schema: a legacy table without error columns is upgraded; its rows re
   errand::sqlite_store store(db.path());
   raw_connection raw(db.path());
   CHECK(columns_of(raw, "errand_jobs").count("last_error") == 1);
-  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
+  CHECK(columns_of(raw, "errand_jobs").count("last_seq") == 0);
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3,4");
 
   const auto old_failed = store.get(2);
   REQUIRE(old_failed);
@@ -195,7 +194,7 @@ TEST_CASE("schema: tables that predate the schema_version table are upgraded too
   errand::sqlite_store store(db.path());
   CHECK_FALSE(store.get(2)->last_error);
   CHECK(store.get(1)->kind == "old-pending");
-  CHECK(raw_connection(db.path()).text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
+  CHECK(raw_connection(db.path()).text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3,4");
 }
 
 TEST_CASE("schema: a version 2 database is upgraded: unique keys it holds still hold, queues can be paused",
@@ -224,7 +223,7 @@ TEST_CASE("schema: a version 2 database is upgraded: unique keys it holds still 
 
   errand::sqlite_store store(db.path());
   raw_connection raw(db.path());
-  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3");
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3,4");
   CHECK(raw.text("SELECT group_concat(name) FROM sqlite_master WHERE name LIKE 'errand_jobs_%unique_key'") ==
         "errand_jobs_by_unique_key");
   CHECK(raw.text("SELECT count(*) FROM errand_queues") == "0");
@@ -243,14 +242,59 @@ TEST_CASE("schema: a version 2 database is upgraded: unique keys it holds still 
   CHECK(raw.text("SELECT queue, paused, max_running IS NULL FROM errand_queues") == "default|1|1");
 }
 
+TEST_CASE("schema: a version 3 database is upgraded: last_seq goes, history goes on from its highest seq",
+          "[sqlite][schema]") {
+  temp_database db;
+  std::int64_t id = 0;
+  {
+    errand::sqlite_store store(db.path());
+    id = store.enqueue({.kind = "flaky", .max_attempts = 5}, t0).id;
+    for (int i = 0; i < 2; ++i) {
+      const auto claimed = store.claim({"w", 30s, t0, {}});
+      REQUIRE(claimed);
+      REQUIRE(errand::report(store, id, errand::fail{claimed->attempt, "w", {"try again", "reported", true, {}}},
+                             errand::retry_policy::immediate(), t0)
+                  .applied());
+    }
+  }
+  {
+    // What version 3 had beside it: a counter on the job row, the seq of the job's latest record.
+    raw_connection old_release(db.path());
+    REQUIRE(old_release.execute(
+                "ALTER TABLE errand_jobs ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;"
+                "UPDATE errand_jobs SET last_seq = (SELECT max(seq) FROM errand_history WHERE job_id = errand_jobs.id);"
+                "DELETE FROM errand_schema_version WHERE version = 4") == SQLITE_OK);
+    REQUIRE(old_release.text("SELECT last_seq FROM errand_jobs") == "4");
+  }
+
+  errand::sqlite_store store(db.path());
+  raw_connection raw(db.path());
+  CHECK(raw.text("SELECT group_concat(version) FROM errand_schema_version") == "1,2,3,4");
+  CHECK(columns_of(raw, "errand_jobs") == members_of<errand::job>());
+  REQUIRE(store.history(id).size() == 4);
+
+  const auto claimed = store.claim({"w", 30s, t0, {}});
+  REQUIRE(claimed);
+  REQUIRE(errand::report(store, id, errand::succeed{claimed->attempt, "w"}, {}, t0).applied());
+  std::vector<std::int64_t> seqs;
+  for (const auto& record : store.history(id)) seqs.push_back(record.seq);
+  CHECK(seqs == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6});
+
+  // Keeping the last two records keeps the two highest numbers.
+  CHECK(store.prune({.keep_history = 2}).history_deleted == 4);
+  seqs.clear();
+  for (const auto& record : store.history(id)) seqs.push_back(record.seq);
+  CHECK(seqs == std::vector<std::int64_t>{5, 6});
+}
+
 TEST_CASE("schema: a database written by a newer errand is refused and left untouched", "[sqlite][schema][bad-input]") {
   temp_database db;
   { errand::sqlite_store store(db.path()); }
-  REQUIRE(raw_connection(db.path()).execute("INSERT INTO errand_schema_version VALUES (4, 'from the future', "
+  REQUIRE(raw_connection(db.path()).execute("INSERT INTO errand_schema_version VALUES (5, 'from the future', "
                                             "'2030-01-01T00:00:00.000000Z')") == SQLITE_OK);
   CHECK_THROWS_WITH(errand::sqlite_store(db.path()),
-                    Catch::Matchers::Contains("says version 4, newer than this errand understands (3)"));
-  CHECK(raw_connection(db.path()).text("SELECT count(*) FROM errand_schema_version") == "4");
+                    Catch::Matchers::Contains("says version 5, newer than this errand understands (4)"));
+  CHECK(raw_connection(db.path()).text("SELECT count(*) FROM errand_schema_version") == "5");
 }
 
 TEST_CASE("schema: the constraints refuse an unknown state and an empty last_error", "[sqlite][schema]") {

@@ -52,18 +52,6 @@ sqlite_record_tables sqlite_record_tables_for(std::string_view table_prefix = "e
           detail::concat(sqlite_tables_for(table_prefix).prefix, "record_schema_version")};
 }
 
-// A name as SQL quotes it: "name", so that a field called `order` or `from`
-// is a column like any other.
-inline std::string sqlite_identifier(std::string_view name) {
-  std::string quoted = "\"";
-  for (const char c : name) {
-    quoted += c;
-    if (c == '"') quoted += '"';
-  }
-  quoted += '"';
-  return quoted;
-}
-
 // The type and constraints that follow a column's name in CREATE TABLE.
 inline std::string sqlite_column_definition(const record_column& column) {
   const std::string name = sqlite_identifier(column.name);
@@ -153,7 +141,8 @@ std::vector<sqlite_migration> sqlite_record_migrations(const sqlite_record_table
             "  at              TEXT    NOT NULL,\n"
             "  PRIMARY KEY (record_id, seq),\n"
             "  UNIQUE (record_id, idempotency_key)\n"
-            ")")}});
+            ")")},
+       {}});
   // clang-format on
   return migrations;
 }

@@ -42,6 +42,18 @@ inline sqlite_tables sqlite_tables_for(std::string_view prefix) {
   return sqlite_tables{std::string(prefix)};
 }
 
+// A name as SQL quotes it: "name", so that a field called `order` or `from`
+// is a column like any other.
+inline std::string sqlite_identifier(std::string_view name) {
+  std::string quoted = "\"";
+  for (const char c : name) {
+    quoted += c;
+    if (c == '"') quoted += '"';
+  }
+  quoted += '"';
+  return quoted;
+}
+
 // "('pending', 'running', ...)": the lifecycle's state names, as the CHECK
 // constraints and the claim index list them.
 inline std::string sqlite_state_list() { return detail::quoted_names(enumerators<job_state>()); }
@@ -57,16 +69,24 @@ struct sqlite_added_column {
   std::string definition;  // the type and constraints after the name
 };
 
+// A column a migration drops from a table that still has it.
+struct sqlite_dropped_column {
+  std::string table;
+  std::string name;
+};
+
 struct sqlite_migration {
   int version = 0;
   std::string description;
-  std::vector<sqlite_added_column> added_columns;  // added first, each only when missing
-  std::vector<std::string> statements;             // idempotent DDL, run after the columns
+  std::vector<sqlite_added_column> added_columns;      // added first, each only when missing
+  std::vector<std::string> statements;                 // idempotent DDL, run after the columns
+  std::vector<sqlite_dropped_column> dropped_columns;  // dropped last, each only when present
 };
 
 // Every migration, oldest first. Each one is idempotent on its own (CREATE …
-// IF NOT EXISTS, columns added only when missing), so a database whose tables
-// predate the schema_version table is upgraded too.
+// IF NOT EXISTS, columns added only when missing and dropped only when
+// present), so a database whose tables predate the schema_version table is
+// upgraded too.
 inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
   const std::string states = sqlite_state_list();
   const std::string claimable = sqlite_claimable_states();
@@ -117,7 +137,8 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
             " (priority, run_at, id) WHERE state IN " + claimable,
         "CREATE INDEX IF NOT EXISTS " + t.jobs + "_leases ON " + t.jobs + " (lease_until, id) WHERE state = 'running'",
         "CREATE UNIQUE INDEX IF NOT EXISTS " + t.jobs + "_unique_key ON " + t.jobs +
-            " (unique_key) WHERE unique_key IS NOT NULL"}});
+            " (unique_key) WHERE unique_key IS NOT NULL"},
+       {}});
 
   migrations.push_back({2,
                         "error columns and success detail",
@@ -125,6 +146,7 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
                          {t.jobs, "last_error_kind", "TEXT"},
                          {t.jobs, "last_error_at", "TEXT"},
                          {t.jobs, "detail", "TEXT"}},
+                        {},
                         {}});
 
   // A unique key may now be held only while a job is in some states or for a
@@ -144,12 +166,18 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
             ")",
         "DROP INDEX IF EXISTS " + t.jobs + "_unique_key",
         "CREATE INDEX IF NOT EXISTS " + t.jobs + "_by_unique_key ON " + t.jobs +
-            " (unique_key, id) WHERE unique_key IS NOT NULL"}});
+            " (unique_key, id) WHERE unique_key IS NOT NULL"},
+       {}});
   // clang-format on
+
+  // History is numbered from the history itself (its job's highest seq + 1),
+  // as every record's is, so the counter on the job row goes; an errand that
+  // still numbers from it refuses this version rather than write a seq twice.
+  migrations.push_back({4, "history numbered from the history: last_seq dropped", {}, {}, {{t.jobs, "last_seq"}}});
   return migrations;
 }
 
 // The version a fully migrated database is at.
-inline constexpr int sqlite_schema_version = 3;
+inline constexpr int sqlite_schema_version = 4;
 
 }  // namespace errand

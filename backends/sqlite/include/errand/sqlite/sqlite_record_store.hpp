@@ -12,7 +12,9 @@
 // own connection: fire reads the row (and the idempotency key in the
 // history), lets step() dispatch, writes every column with the compare-and-set
 // UPDATE … WHERE id = ? AND version = ?, appends the history entry with
-// seq = the record's last + 1, commits, and only then tells subscribers.
+// seq = the record's last + 1, commits, and only then tells subscribers. The
+// write is the one every SQLite store makes, the job queue's included
+// (detail/transitions.hpp).
 //
 // In the application's own transaction: create(app_db, row, now) and
 // fire(app_db, id, event, now) run the same statements on the application's
@@ -30,17 +32,20 @@
 // again, up to max_busy_retries times. Rows errand cannot read throw
 // corrupt_record naming the table, the record and the column.
 
-#include <errand/detail/listeners.hpp>
 #include <errand/detail/text.hpp>
 #include <errand/record_step.hpp>
 #include <errand/record_store.hpp>
 #include <errand/sqlite/detail/connection.hpp>
+#include <errand/sqlite/detail/migrate.hpp>
 #include <errand/sqlite/detail/record_rows.hpp>
+#include <errand/sqlite/detail/record_statements.hpp>
 #include <errand/sqlite/detail/rows.hpp>
+#include <errand/sqlite/detail/transitions.hpp>
 #include <errand/sqlite/record_schema.hpp>
 #include <errand/sqlite/sqlite_options.hpp>
 #include <errand/sqlite/sqlite_transaction.hpp>
 
+#include <boost/mp11/algorithm.hpp>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -110,7 +115,7 @@ class sqlite_record_store {
       std::scoped_lock lock(mutex_);
       done = write([&] { return create_on(*db_, fresh, now); });
     }
-    notify(done);
+    transitions_.notify(done);
     return std::move(done.row);
   }
 
@@ -123,7 +128,7 @@ class sqlite_record_store {
   // The same inside `transaction`; subscribers are told after its commit().
   row_type create(sqlite_transaction& transaction, const row_type& row, time_point now) {
     auto done = create_in(transaction.handle(), row, now);
-    notify_after(transaction, done);
+    transitions_.notify_after(transaction, done);
     return std::move(done.row);
   }
 
@@ -140,7 +145,8 @@ class sqlite_record_store {
       std::scoped_lock lock(mutex_);
       result = write([&] { return fire_on(*db_, id, event, now, options); });
     }
-    if (result.status == fire_status::applied) notify({*result.row, *result.entry});
+    if (result.status == fire_status::applied)
+      if (auto note = transitions_.note(*result.row, *result.entry)) transitions_.notify(*note);
     return result;
   }
 
@@ -159,7 +165,7 @@ class sqlite_record_store {
   fire_result<D> fire(sqlite_transaction& transaction, std::int64_t id, const Event& event, time_point now,
                       const fire_options& options = {}) {
     auto result = fire(transaction.handle(), id, event, now, options);
-    if (result.status == fire_status::applied) notify_after(transaction, {*result.row, *result.entry});
+    if (result.status == fire_status::applied) transitions_.notify_after(transaction, {*result.row, *result.entry});
     return result;
   }
 
@@ -238,10 +244,9 @@ class sqlite_record_store {
         }
       }
       if (request.keep_history)
-        result.history_deleted +=
-            run(sql_.trim_history,
-                static_cast<std::int64_t>(std::min<std::size_t>(
-                    *request.keep_history, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))));
+        result.history_deleted += transitions_.trim_history(
+            *db_, static_cast<std::int64_t>(std::min<std::size_t>(
+                      *request.keep_history, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))));
       return result;
     });
   }
@@ -249,67 +254,19 @@ class sqlite_record_store {
   // Called after each commit of this store's own create() and fire(), and
   // after the commit() of an sqlite_transaction they wrote in, outside the
   // store's lock.
-  subscription subscribe(record_listener<D> on_commit) { return listeners_->add(std::move(on_commit)); }
+  subscription subscribe(record_listener<D> on_commit) { return transitions_.subscribe(std::move(on_commit)); }
 
  private:
   using fixed = detail::sqlite::fixed_statement;
 
-  struct written {
-    row_type row;
-    entry_type entry;
-  };
+  // A transition as written: what subscribers hear of it once it has committed.
+  using written = record_notification<D>;
 
   static int index_of(const std::vector<record_column>& columns, std::string_view field) {
     for (std::size_t i = 0; i < columns.size(); ++i)
       if (columns[i].field == field) return static_cast<int>(i);
     return -1;
   }
-
-  // Every statement's text, built once from the row type and the table names.
-  struct statements {
-    statements(const sqlite_record_tables& t, const std::vector<record_column>& columns, int id_index)
-        : id(sqlite_identifier(traits::column_of(traits::id_field))),
-          state(sqlite_identifier(traits::column_of(traits::state_field))) {
-      const std::string records = sqlite_identifier(t.records);
-      const std::string history_table = sqlite_identifier(t.history);
-      const std::string version = sqlite_identifier(traits::column_of(traits::version_field));
-      std::string names, parameters, assignments;
-      for (std::size_t i = 0; i < columns.size(); ++i) {
-        const std::string name = sqlite_identifier(columns[i].name);
-        const std::string parameter = detail::concat("?", std::to_string(i + 1));
-        names += detail::concat(i ? ", " : "", name);
-        parameters += detail::concat(i ? ", " : "", parameter);
-        if (static_cast<int>(i) != id_index)
-          assignments += detail::concat(assignments.empty() ? "" : ", ", name, " = ", parameter);
-      }
-      const std::string entries = detail::sqlite::column_list<entry_type>();
-      select = detail::concat("SELECT ", names, " FROM ", records);
-      get.sql = detail::concat(select, " WHERE ", id, " = ?1");
-      exists.sql = detail::concat("SELECT 1 FROM ", records, " WHERE ", id, " = ?1");
-      insert.sql = detail::concat("INSERT INTO ", records, " (", names, ") VALUES (", parameters, ") RETURNING ", id);
-      update.sql =
-          detail::concat("UPDATE ", records, " SET ", assignments, " WHERE ", id, " = ?", std::to_string(id_index + 1),
-                         " AND ", version, " = ?", std::to_string(columns.size() + 1));
-      append.sql = detail::concat("INSERT INTO ", history_table, " (", entries,
-                                  ") SELECT ?1, coalesce(max(seq), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM ", history_table,
-                                  " WHERE record_id = ?1 RETURNING seq");
-      history.sql = detail::concat("SELECT ", entries, " FROM ", history_table, " WHERE record_id = ?1 ORDER BY seq");
-      entry_with_key.sql =
-          detail::concat("SELECT ", entries, " FROM ", history_table, " WHERE record_id = ?1 AND idempotency_key = ?2");
-      // Followed by " IN (?2, ...)", the states to prune; ?1 is unchanged_since.
-      prunable =
-          detail::concat("SELECT ", id, " FROM ", records, " AS r WHERE coalesce((SELECT at FROM ", history_table,
-                         " WHERE record_id = r.", id, " ORDER BY seq DESC LIMIT 1), '') < ?1 AND ", state);
-      delete_history.sql = detail::concat("DELETE FROM ", history_table, " WHERE record_id = ?1");
-      delete_record.sql = detail::concat("DELETE FROM ", records, " WHERE ", id, " = ?1");
-      trim_history.sql =
-          detail::concat("DELETE FROM ", history_table, " WHERE seq <= (SELECT max(seq) FROM ", history_table,
-                         " AS latest WHERE latest.record_id = ", history_table, ".record_id) - ?1");
-    }
-
-    std::string id, state, select, prunable;
-    fixed get, exists, insert, update, append, history, entry_with_key, delete_history, delete_record, trim_history;
-  };
 
   // Runs `work` in a BEGIN IMMEDIATE transaction on the store's connection;
   // busy or locked rolls back and runs it again. Call with mutex_ held.
@@ -337,73 +294,7 @@ class sqlite_record_store {
 
   void migrate() {
     std::scoped_lock lock(mutex_);
-    write([&] {
-      db_->execute(sqlite_create_record_schema_version(tables_));
-      const std::string schema_version = sqlite_identifier(tables_.schema_version);
-      std::int64_t current = 0;
-      {
-        auto c = db_->use(
-            detail::concat("SELECT coalesce(max(version), 0) FROM ", schema_version, " WHERE record_table = ?1"));
-        c.bind(1, tables_.records);
-        if (c.step()) current = c.integer(0);
-      }
-      if (current > sqlite_record_schema_version)
-        throw detail::sqlite::failure(
-            detail::concat(tables_.schema_version, " says table '", tables_.records, "' is at version ",
-                           std::to_string(current), ", newer than this errand understands (",
-                           std::to_string(sqlite_record_schema_version), "); refusing to write to it"),
-            0, {});
-      if (table_exists())
-        check_adoptable(current);
-      else
-        db_->execute(sqlite_create_record_table<D>(tables_));
-      for (const auto& migration : sqlite_record_migrations<D>(tables_)) {
-        if (migration.version <= current) continue;
-        for (const auto& column : migration.added_columns)
-          if (!db_->has_column(column.table, column.name))
-            db_->execute(detail::concat("ALTER TABLE ", sqlite_identifier(column.table), " ADD COLUMN ",
-                                        sqlite_identifier(column.name), " ", column.definition));
-        for (const auto& statement : migration.statements) db_->execute(statement);
-        auto c = db_->use(detail::concat("INSERT INTO ", schema_version,
-                                         " (record_table, version, description, applied_at) VALUES (?1, ?2, ?3, ?4)"));
-        c.bind(1, tables_.records);
-        c.bind(2, std::int64_t{migration.version});
-        c.bind(3, migration.description);
-        c.bind(4, std::chrono::time_point_cast<duration>(std::chrono::system_clock::now()));
-        c.step();
-      }
-    });
-  }
-
-  bool table_exists() {
-    auto c = db_->use("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
-    c.bind(1, tables_.records);
-    return c.step();
-  }
-
-  // An existing table must hold every mapped column (the version column
-  // only once migration 1 has added it when missing) and have the id column
-  // as its INTEGER PRIMARY KEY, so that SQLite assigns ids.
-  void check_adoptable(std::int64_t current) {
-    const auto refuse = [&](const std::string& why) {
-      throw detail::sqlite::failure(detail::concat("table '", tables_.records, "' ", why, "; nothing was changed"), 0,
-                                    {});
-    };
-    for (const auto& column : columns_) {
-      if (column.field == traits::version_field && current < 1) continue;
-      if (!db_->has_column(tables_.records, std::string(column.name)))
-        refuse(detail::concat("has no column '", column.name, "' for the record's field '", column.field, "'"));
-    }
-    auto c = db_->use(
-        "SELECT upper(type) = 'INTEGER' AND pk = 1 AND (SELECT count(*) FROM pragma_table_info(?1) WHERE pk > 0) = 1"
-        " FROM pragma_table_info(?1) WHERE name = ?2");
-    c.bind(1, tables_.records);
-    c.bind(2, columns_[static_cast<std::size_t>(id_index_)].name);
-    if (!c.step() || c.integer(0) != 1)
-      refuse(detail::concat("column '", columns_[static_cast<std::size_t>(id_index_)].name, "' (the record's field '",
-                            traits::id_field,
-                            "') is not the table's INTEGER PRIMARY KEY, which errand needs to "
-                            "assign ids"));
+    write([&] { detail::sqlite::migrate_record_tables<D>(*db_, tables_); });
   }
 
   std::optional<row_type> read_one(connection& db, std::int64_t id) const {
@@ -424,17 +315,20 @@ class sqlite_record_store {
                                          " exists already; nothing was written"));
     }
     {
-      const auto values = to_column_values<D>(fresh);
       auto c = use(db, sql_.insert);
-      for (std::size_t i = 0; i < values.size(); ++i)
-        if (static_cast<int>(i) == id_index_ && requested == 0)
-          c.bind(static_cast<int>(i + 1), std::nullopt);
+      int column = 0;
+      boost::mp11::mp_for_each<detail::public_members<row_type>>([&](auto member) {
+        if (column == id_index_ && requested == 0)
+          c.bind(column + 1, std::nullopt);
         else
-          detail::sqlite::bind_value(c, static_cast<int>(i + 1), values[i]);
+          detail::sqlite::bind_field(c, column + 1, fresh.*member.pointer);
+        ++column;
+      });
       c.step();
       fresh.*(D::id) = c.integer(0);
     }
-    auto entry = append(db, creation_entry<D>(fresh, now));
+    auto entry = creation_entry<D>(fresh, now);
+    transitions_.append(db, *db_, entry);
     return {std::move(fresh), std::move(entry)};
   }
 
@@ -466,59 +360,22 @@ class sqlite_record_store {
       return version_conflict<D>(*current, *options.expected_version);
     auto step_taken = step<D>(*current, event, now, options);
     if (!step_taken.applied()) return rejected<D>(*current, step_taken);
-    if (!compare_and_set(db, step_taken.next, traits::version(*current)))
+    if (!transitions_.write(db, *db_, step_taken.next, traits::version(*current), &step_taken.entry))
       throw store_error(detail::concat("errand sqlite: the UPDATE of ", traits::table, " record ", std::to_string(id),
                                        " at version ", std::to_string(traits::version(*current)),
                                        " changed no row: a trigger on the table refused it; nothing was written"));
-    auto entry = append(db, std::move(step_taken.entry));
-    return {fire_status::applied, std::move(step_taken.next), std::move(entry), {}};
-  }
-
-  bool compare_and_set(connection& db, const row_type& next, std::int64_t expected) {
-    const auto values = to_column_values<D>(next);
-    auto c = use(db, sql_.update);
-    for (std::size_t i = 0; i < values.size(); ++i) detail::sqlite::bind_value(c, static_cast<int>(i + 1), values[i]);
-    c.bind(static_cast<int>(values.size() + 1), expected);
-    c.step();
-    return c.changes() == 1;
-  }
-
-  // Appends `entry` as the record's next seq.
-  entry_type append(connection& db, entry_type entry) {
-    auto c = use(db, sql_.append);
-    c.bind(1, entry.record_id);
-    c.bind(2, *name_of(entry.from));
-    c.bind(3, *name_of(entry.to));
-    c.bind(4, entry.event);
-    c.bind(5, entry.payload);
-    c.bind(6, entry.idempotency_key);
-    c.bind(7, entry.at);
-    c.step();
-    entry.seq = c.integer(0);
-    return entry;
-  }
-
-  void notify(const written& done) const {
-    if (!listeners_->empty()) listeners_->notify({done.row, done.entry});
-  }
-
-  // Subscribers hear of it after the transaction commits, if this store still exists then.
-  void notify_after(sqlite_transaction& transaction, written done) const {
-    transaction.after_commit([listeners = std::weak_ptr(listeners_),
-                              note = record_notification<D>{std::move(done.row), std::move(done.entry)}] {
-      if (const auto alive = listeners.lock()) alive->notify(note);
-    });
+    return {fire_status::applied, std::move(step_taken.next), std::move(step_taken.entry), {}};
   }
 
   sqlite_options options_;
   sqlite_record_tables tables_;
   std::vector<record_column> columns_ = record_columns<D>();
   int id_index_ = index_of(columns_, traits::id_field);
-  mutable statements sql_{tables_, columns_, id_index_};
+  mutable detail::sqlite::record_statements<D> sql_{tables_, columns_};
+  detail::sqlite::transition_writer<D, entry_type, record_notification<D>> transitions_{tables_.records,
+                                                                                        tables_.history};
   mutable std::mutex mutex_;
   std::unique_ptr<connection> db_;
-  std::shared_ptr<detail::listener_set<record_notification<D>>> listeners_ =
-      std::make_shared<detail::listener_set<record_notification<D>>>();
 };
 
 }  // namespace errand

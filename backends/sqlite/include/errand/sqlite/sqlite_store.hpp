@@ -8,10 +8,13 @@
 //
 // Every write is one BEGIN IMMEDIATE transaction: the row's compare-and-set
 // (UPDATE … WHERE id = ? AND version = ?) and the history INSERT commit or
-// roll back together, and listeners hear of it only after COMMIT. A claim
-// reads the next due job through a partial index, lets decide() start the
-// attempt and writes it with UPDATE … RETURNING, all inside that one
-// transaction, so two claimers (threads or processes) never get the same attempt.
+// roll back together, and listeners hear of it only after COMMIT. The job
+// queue writes its transitions as every SQLite record store does
+// (detail/transitions.hpp): the job lifecycle is one more record definition,
+// errand::job_records, on the jobs and history tables. A claim reads the next
+// due job through a partial index, lets decide() start the attempt and writes
+// it the same way, all inside that one transaction, so two claimers (threads
+// or processes) never get the same attempt.
 //
 // Threads: one connection per store, used under a mutex, so calls from many
 // threads are serialised (SQLite allows one writer at a time anyway).
@@ -111,11 +114,14 @@ extern template class errand::detail::store_facade<errand::detail::sqlite::store
 #define ERRAND_SQLITE_SQLITE_STORE_IMPLEMENTATION
 
 #include <errand/decide.hpp>
-#include <errand/detail/listeners.hpp>
+#include <errand/job_records.hpp>
 #include <errand/outcome.hpp>
 #include <errand/queue_settings.hpp>
 #include <errand/sqlite/detail/connection.hpp>
+#include <errand/sqlite/detail/migrate.hpp>
 #include <errand/sqlite/detail/rows.hpp>
+#include <errand/sqlite/detail/statements.hpp>
+#include <errand/sqlite/detail/transitions.hpp>
 #include <errand/sqlite/schema.hpp>
 #include <errand/sqlite/sqlite_options.hpp>
 #include <errand/store.hpp>
@@ -218,7 +224,7 @@ class store_engine {
       std::scoped_lock lock(mutex_);
       written = write([&] { return write_decision(d); });
     }
-    if (written.second) listeners_.notify(*written.second);
+    if (written.second) transitions_.notify(*written.second);
     return written.first;
   }
 
@@ -253,7 +259,7 @@ class store_engine {
         if (r == write_result::applied) r = write_result::conflict;
       return done.results;
     }
-    for (const auto& n : done.committed) listeners_.notify(n);
+    for (const auto& n : done.committed) transitions_.notify(n);
     return done.results;
   }
 
@@ -272,7 +278,7 @@ class store_engine {
       std::scoped_lock lock(mutex_);
       done = write([&] { return claim_due(request, limit); });
     }
-    for (const auto& n : done.committed) listeners_.notify(n);
+    for (const auto& n : done.committed) transitions_.notify(n);
     return std::move(done.rows);
   }
 
@@ -461,17 +467,13 @@ class store_engine {
         jobs.step();
         result.jobs_deleted = jobs.changes();
       }
-      if (request.keep_history) {
-        auto history = db_->use(sql_.prune_old_history);
-        history.bind(1, as_sql_count(*request.keep_history));
-        history.step();
-        result.history_deleted += history.changes();
-      }
+      if (request.keep_history)
+        result.history_deleted += transitions_.trim_history(*db_, as_sql_count(*request.keep_history));
       return result;
     });
   }
 
-  subscription subscribe(listener on_commit) { return listeners_.add(std::move(on_commit)); }
+  subscription subscribe(listener on_commit) { return transitions_.subscribe(std::move(on_commit)); }
 
   queue_setting pause_queue(const std::string& queue, time_point now) {
     return change_queue(queue, now, [](queue_setting& s) { s.paused = true; });
@@ -492,74 +494,6 @@ class store_engine {
   }
 
  private:
-  // Every statement's text, built once for the store's table names.
-  struct statements {
-    explicit statements(const sqlite_tables& t)
-        : select_jobs("SELECT " + detail::sqlite::column_list<job>() + " FROM " + t.jobs),
-          get{select_jobs + " WHERE id = ?1"},
-          version_of{"SELECT version FROM " + t.jobs + " WHERE id = ?1"},
-          find_holder{"SELECT id FROM " + t.jobs +
-                      " WHERE unique_key = ?1 AND (?2 IS NULL OR instr(?2, ',' || state || ',') > 0)"
-                      " AND (?3 IS NULL OR created_at > ?3) ORDER BY id DESC LIMIT 1"},
-          insert{"INSERT INTO " + t.jobs +
-                 " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, unique_key,"
-                 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id"},
-          update_set("UPDATE " + t.jobs +
-                     " SET state = ?3, attempt = ?4, max_attempts = ?5, run_at = ?6, worker = ?7, lease_until = ?8,"
-                     " heartbeat_at = ?9, last_error = ?10, last_error_kind = ?11, last_error_at = ?12, detail = ?13,"
-                     " version = ?14, updated_at = ?15, last_seq = last_seq + ?16"
-                     " WHERE id = ?1 AND version = ?2 RETURNING last_seq"),
-          update{update_set},
-          claim{update_set + ", " + detail::sqlite::column_list<job>()},
-          insert_history{"INSERT INTO " + t.history + " (" + detail::sqlite::column_list<history_record>() +
-                         ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
-          due(select_jobs + " WHERE state IN " + sqlite_claimable_states() + " AND run_at <= ?1"),
-          due_order(" ORDER BY priority, run_at, id"),
-          due_in_any_queue{due + due_order},
-          expired{select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"},
-          history{"SELECT " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
-                  " WHERE job_id = ?1 ORDER BY seq"},
-          history_position{"SELECT coalesce(max(rowid), 0) FROM " + t.history},
-          history_after{"SELECT rowid, " + detail::sqlite::column_list<history_record>() + " FROM " + t.history +
-                        " WHERE rowid > ?1 ORDER BY rowid LIMIT ?2"},
-          counts{"SELECT state, count(*), min(id) FROM " + t.jobs + " GROUP BY state"},
-          summary{"SELECT queue, state, count(*), sum(updated_at >= ?1), sum(state IN " + sqlite_claimable_states() +
-                  " AND run_at <= ?2), min(id) FROM " + t.jobs + " GROUP BY queue, state"},
-          // SQLite fills a bare column beside min() from the row holding the minimum.
-          oldest_due{"SELECT queue, id, min(run_at) FROM " + t.jobs + " WHERE state IN " + sqlite_claimable_states() +
-                     " AND run_at <= ?1 GROUP BY queue"},
-          // After "WITH failing AS (<the failing jobs>": ?1 groups, ?2 examples per group.
-          error_groups_tail(
-              "), groups AS (SELECT k, m, count(*) AS n, min(at) AS first_at, max(at) AS last_at FROM failing"
-              " GROUP BY k, m ORDER BY last_at DESC, n DESC, k, m LIMIT ?1),"
-              " ranked AS (SELECT f.k, f.m, f.id, row_number() OVER (PARTITION BY f.k, f.m ORDER BY f.at DESC,"
-              " f.id DESC) AS r FROM failing AS f JOIN groups AS g ON g.k = f.k AND g.m = f.m)"
-              " SELECT g.k, g.m, g.n, g.first_at, g.last_at, r.id FROM groups AS g LEFT JOIN ranked AS r"
-              " ON r.k = g.k AND r.m = g.m AND r.r <= ?2 ORDER BY g.last_at DESC, g.n DESC, g.k, g.m, r.r"),
-          prune_finished_history{"DELETE FROM " + t.history + " WHERE job_id IN (SELECT id FROM " + t.jobs +
-                                 " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"},
-          prune_finished_jobs{"DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"},
-          prune_old_history{"DELETE FROM " + t.history + " WHERE seq <= (SELECT last_seq FROM " + t.jobs + " WHERE " +
-                            t.jobs + ".id = " + t.history + ".job_id) - ?1"},
-          queue_settings{"SELECT queue, paused, max_running, updated_at FROM " + t.queues + " ORDER BY queue"},
-          queue_setting_of{"SELECT queue, paused, max_running, updated_at FROM " + t.queues + " WHERE queue = ?1"},
-          put_queue_setting{"INSERT OR REPLACE INTO " + t.queues +
-                            " (queue, paused, max_running, updated_at) VALUES (?1, ?2, ?3, ?4)"},
-          delete_queue_setting{"DELETE FROM " + t.queues + " WHERE queue = ?1"},
-          running_in_queue{"SELECT count(*) FROM " + t.jobs + " WHERE state = 'running' AND queue = ?1"} {}
-
-    using fixed = detail::sqlite::fixed_statement;
-    std::string select_jobs;
-    fixed get, version_of, find_holder, insert;
-    std::string update_set;
-    fixed update, claim, insert_history;
-    std::string due, due_order;
-    fixed due_in_any_queue, expired, history, history_position, history_after, counts, summary, oldest_due;
-    std::string error_groups_tail;
-    fixed prune_finished_history, prune_finished_jobs, prune_old_history;
-    fixed queue_settings, queue_setting_of, put_queue_setting, delete_queue_setting, running_in_queue;
-  };
-
   static void require_applied(const decision& d) {
     if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");
   }
@@ -570,34 +504,7 @@ class store_engine {
 
   void migrate() {
     std::scoped_lock lock(mutex_);
-    write([&] {
-      db_->execute("CREATE TABLE IF NOT EXISTS " + tables_.schema_version +
-                   " (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)");
-      std::int64_t current = 0;
-      {
-        auto c = db_->use("SELECT coalesce(max(version), 0) FROM " + tables_.schema_version);
-        if (c.step()) current = c.integer(0);
-      }
-      if (current > sqlite_schema_version)
-        throw detail::sqlite::failure(
-            detail::concat(tables_.schema_version, " says version ", std::to_string(current),
-                           ", newer than this errand understands (", std::to_string(sqlite_schema_version),
-                           "); refusing to write to it"),
-            0, {});
-      for (const auto& migration : sqlite_migrations(tables_)) {
-        if (migration.version <= current) continue;
-        for (const auto& column : migration.added_columns)
-          if (!db_->has_column(column.table, column.name))
-            db_->execute("ALTER TABLE " + column.table + " ADD COLUMN " + column.name + " " + column.definition);
-        for (const auto& statement : migration.statements) db_->execute(statement);
-        auto c = db_->use("INSERT INTO " + tables_.schema_version +
-                          " (version, description, applied_at) VALUES (?1, ?2, ?3)");
-        c.bind(1, std::int64_t{migration.version});
-        c.bind(2, migration.description);
-        c.bind(3, std::chrono::time_point_cast<duration>(std::chrono::system_clock::now()));
-        c.step();
-      }
-    });
+    write([&] { detail::sqlite::migrate_job_tables(*db_, tables_); });
   }
 
   // Runs `work` in a BEGIN IMMEDIATE transaction and commits it when
@@ -654,66 +561,19 @@ class store_engine {
     return {c.integer(0), true};
   }
 
-  // The compare-and-set: parameters 1-16 of update_set.
-  static void bind_update(detail::sqlite::cursor& c, const decision& d) {
-    const job& next = d.next;
-    c.bind(1, next.id);
-    c.bind(2, d.expected_version);
-    c.bind(3, *name_of(next.state));
-    c.bind(4, next.attempt);
-    c.bind(5, next.max_attempts);
-    c.bind(6, next.run_at);
-    c.bind(7, next.worker);
-    c.bind(8, next.lease_until);
-    c.bind(9, next.heartbeat_at);
-    c.bind(10, next.last_error);
-    c.bind(11, next.last_error_kind);
-    c.bind(12, next.last_error_at);
-    c.bind(13, next.detail);
-    c.bind(14, next.version);
-    c.bind(15, next.updated_at);
-    c.bind(16, std::int64_t{d.record ? 1 : 0});
-  }
-
-  void insert_history(const history_record& r) {
-    auto c = db_->use(sql_.insert_history);
-    c.bind(1, r.job_id);
-    c.bind(2, r.seq);
-    c.bind(3, *name_of(r.from));
-    c.bind(4, *name_of(r.to));
-    c.bind(5, r.event);
-    c.bind(6, r.payload);
-    c.bind(7, r.attempt);
-    c.bind(8, r.worker);
-    c.bind(9, r.at);
-    c.step();
-  }
-
-  // Appends d's history record as number `seq`; the notification to send
-  // after commit, unless there is no record or nobody listens.
-  std::optional<notification> append_history(const decision& d, const job& row, std::int64_t seq) {
-    if (!d.record) return std::nullopt;
-    history_record record = *d.record;
-    record.job_id = row.id;
-    record.seq = seq;
-    insert_history(record);
-    if (listeners_.empty()) return std::nullopt;
-    return notification{row, std::move(record)};
-  }
-
+  // The decision's row and history record, through the writer every SQLite
+  // store writes with; the notification to send after commit, unless there is
+  // no record or nobody listens. A row at another version is a conflict.
   std::pair<write_result, std::optional<notification>> write_decision(const decision& d) {
-    std::int64_t seq = 0;
-    {
-      auto c = db_->use(sql_.update);
-      bind_update(c, d);
-      if (!c.step()) {
-        auto exists = db_->use(sql_.version_of);
-        exists.bind(1, d.next.id);
-        return {exists.step() ? write_result::conflict : write_result::not_found, std::nullopt};
-      }
-      seq = c.integer(0);
+    std::optional<history_record> record = d.record;
+    if (record) record->job_id = d.next.id;
+    if (!transitions_.write(*db_, *db_, d.next, d.expected_version, record ? &*record : nullptr)) {
+      auto exists = db_->use(sql_.version_of);
+      exists.bind(1, d.next.id);
+      return {exists.step() ? write_result::conflict : write_result::not_found, std::nullopt};
     }
-    return {write_result::applied, append_history(d, d.next, seq)};
+    if (!record) return {write_result::applied, std::nullopt};
+    return {write_result::applied, transitions_.note(d.next, *record)};
   }
 
   struct claimed_jobs {
@@ -794,19 +654,12 @@ class store_engine {
           queue_filled = true;
           continue;
         }
-        const auto d = decide(row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
+        auto d = decide(row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
         if (!d.applied()) continue;  // its run_at text sorted as due, but the time it holds is not
-        std::int64_t seq = 0;
-        job written;
-        {
-          auto c = db_->use(sql_.claim);
-          bind_update(c, d);
-          if (!c.step()) continue;
-          seq = c.integer(0);
-          written = detail::sqlite::read_row<job>(c, 1);
-        }
-        if (auto note = append_history(d, written, seq)) claimed.committed.push_back(std::move(*note));
-        claimed.rows.push_back(std::move(written));
+        auto [result, note] = write_decision(d);
+        if (result != write_result::applied) continue;
+        if (note) claimed.committed.push_back(std::move(*note));
+        claimed.rows.push_back(std::move(d.next));
         if (room != allowance.room.end() && --room->second == 0) allowance.excluded.push_back(row.queue);
       }
       // Jobs of a queue that filled up were passed over: look again without that queue.
@@ -864,9 +717,10 @@ class store_engine {
   sqlite_options options_;
   sqlite_tables tables_;
   mutable statements sql_;
+  transition_writer<job_records, history_record, notification> transitions_{tables_.jobs, tables_.history,
+                                                                            fixed_at_enqueue};
   mutable std::mutex mutex_;
   std::unique_ptr<detail::sqlite::connection> db_;
-  detail::listeners listeners_;
 };
 
 }  // namespace detail::sqlite

@@ -106,10 +106,11 @@ class cursor {
     check(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
   }
   void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
-  void bind(int index, time_point t) {
-    const std::string text = to_iso8601(t);
+  // For text that will be gone before the step: SQLite keeps a copy.
+  void bind_copy(int index, std::string_view text) {
     check(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
+  void bind(int index, time_point t) { bind_copy(index, to_iso8601(t)); }
   void bind(int index, std::nullopt_t) { check(sqlite3_bind_null(statement_, index)); }
   template <class T>
   void bind(int index, const std::optional<T>& value) {

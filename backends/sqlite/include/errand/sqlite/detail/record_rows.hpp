@@ -1,10 +1,11 @@
 #pragma once
-// Values crossing between a record's fields and SQLite: binding a
+// Values crossing between a record's fields and SQLite: binding a field or a
 // column_value, and reading a record row or a history entry back, where a
 // value no field can take throws corrupt_record naming the table, the record
 // and the column.
 
 #include <errand/detail/text.hpp>
+#include <errand/enum_name.hpp>
 #include <errand/record_columns.hpp>
 #include <errand/record_store.hpp>
 #include <errand/sqlite/detail/connection.hpp>
@@ -18,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -34,6 +36,36 @@ inline void bind_value(cursor& c, int index, const column_value& value) {
     c.bind(index, *text);
   else
     c.bind(index, std::nullopt);
+}
+
+// Binds a row's field as its column holds it: the value to_column_value()
+// gives, without copying the text the row holds (which must outlive the
+// cursor's step).
+template <class T>
+void bind_field(cursor& c, int index, const T& value) {
+  if constexpr (is_optional<T>::value) {
+    if (value)
+      bind_field(c, index, *value);
+    else
+      c.bind(index, std::nullopt);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    c.bind(index, std::string_view(value));
+  } else if constexpr (std::is_same_v<T, time_point>) {
+    c.bind(index, value);
+  } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    c.bind(index, static_cast<std::int64_t>(value));
+  } else if constexpr (described_enum<T>) {
+    if (const auto name = name_of(value))
+      c.bind(index, *name);
+    else
+      c.bind_copy(index, std::get<std::string>(to_column_value(value)));
+  } else {
+    const column_value converted = to_column_value(value);
+    if (const auto* text = std::get_if<std::string>(&converted))
+      c.bind_copy(index, *text);
+    else
+      bind_value(c, index, converted);
+  }
 }
 
 // The value of `column`; nullopt for a blob, which no field takes.
