@@ -31,7 +31,8 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 MEMORY = "backends/memory/include/errand/memory/memory_store.hpp"
-SQLITE = "backends/sqlite/include/errand/sqlite/sqlite_store.hpp"
+SQLITE_STATEMENTS = "backends/sqlite/include/errand/sqlite/detail/statements.hpp"
+SQLITE_TRANSITIONS = "backends/sqlite/include/errand/sqlite/detail/transitions.hpp"
 PG_STATEMENTS = "backends/postgres/include/errand/postgres/detail/statements.hpp"
 RUNNER = "include/errand/runner.hpp"
 LIFECYCLE = "include/errand/lifecycle.hpp"
@@ -95,18 +96,18 @@ MUTATIONS = [
     Mutation("memory-claims-running", "a running job is claimable", MEMORY,
              "return row.state == job_state::pending || row.state == job_state::retry_pending;",
              "return row.state != job_state::failed && row.state != job_state::succeeded;", MEMORY_TESTS),
-    Mutation("sqlite-prune-any-state", "prune drops its state filter", SQLITE,
+    Mutation("sqlite-prune-any-state", "prune drops its state filter", SQLITE_STATEMENTS,
              "\" WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)\"},\n"
-             "          prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE state IN ('succeeded', 'failed') AND updated_at < ?1\"},",
+             "        prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE state IN ('succeeded', 'failed') AND updated_at < ?1\"},",
              "\" WHERE updated_at < ?1)\"},\n"
-             "          prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE updated_at < ?1\"},", SQLITE_TESTS),
-    Mutation("sqlite-expired-boundary", "a lease ending exactly now is not expired", SQLITE,
+             "        prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE updated_at < ?1\"},", SQLITE_TESTS),
+    Mutation("sqlite-expired-boundary", "a lease ending exactly now is not expired", SQLITE_STATEMENTS,
              "lease_until <= ?1 ORDER BY lease_until, id", "lease_until < ?1 ORDER BY lease_until, id", SQLITE_TESTS),
-    Mutation("sqlite-claim-future", "jobs are claimed before their run_at", SQLITE,
+    Mutation("sqlite-claim-future", "jobs are claimed before their run_at", SQLITE_STATEMENTS,
              "\" AND run_at <= ?1\"", "\" AND (run_at <= ?1 OR 1)\"", SQLITE_TESTS),
-    Mutation("sqlite-no-compare-and-set", "apply ignores the expected version", SQLITE,
-             "\" WHERE id = ?1 AND version = ?2 RETURNING last_seq\"",
-             "\" WHERE id = ?1 AND (version = ?2 OR 1) RETURNING last_seq\"", SQLITE_TESTS),
+    Mutation("sqlite-no-compare-and-set", "a transition ignores the expected version", SQLITE_TRANSITIONS,
+             "\" AND \", version,\n                         \" = \", expected);",
+             "\" AND (\", version,\n                         \" = \", expected, \" OR 1)\");", SQLITE_TESTS),
     Mutation("runner-stop-before-timeout-recorded", "the handler is stopped before its timeout is recorded", RUNNER,
              "    std::optional<report_result> written;\n    try {\n"
              "      written = report(store_, a->row.id, fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);",

@@ -52,9 +52,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,23 +81,17 @@ class sqlite_record_store {
   // adopts D's table and migrates the history table. A table it cannot adopt
   // fails here, naming the column, with nothing changed.
   explicit sqlite_record_store(const std::string& path, sqlite_options options = {})
-      : options_(std::move(options)), tables_(sqlite_record_tables_for<D>(options_.table_prefix)) {
-    try {
-      db_ = detail::sqlite::open_configured(path, options_);
-      migrate();
-    } catch (const detail::sqlite::failure& e) {
-      throw detail::sqlite::cannot_open(path, e);
-    }
-  }
+      : options_(std::move(options)),
+        tables_(sqlite_record_tables_for<D>(options_.table_prefix)),
+        db_(path, options_, migrate_tables()) {}
 
   // Uses `db` without owning it or setting any PRAGMA on it, as sqlite_store
   // does; the application must not hold a transaction of its own on it while
   // a store call is running.
   sqlite_record_store(adopt_connection_t, sqlite3* db, sqlite_options options = {})
-      : options_(std::move(options)), tables_(sqlite_record_tables_for<D>(options_.table_prefix)) {
-    db_ = detail::sqlite::adopt(db);
-    migrate();
-  }
+      : options_(std::move(options)),
+        tables_(sqlite_record_tables_for<D>(options_.table_prefix)),
+        db_(db, options_, migrate_tables()) {}
 
   sqlite_record_store(const sqlite_record_store&) = delete;
   sqlite_record_store& operator=(const sqlite_record_store&) = delete;
@@ -110,11 +104,7 @@ class sqlite_record_store {
   // that exists already is a store_error, and nothing is written.
   row_type create(const row_type& row, time_point now) {
     auto fresh = new_record<D>(row);
-    written done;
-    {
-      std::scoped_lock lock(mutex_);
-      done = write([&] { return create_on(*db_, fresh, now); });
-    }
+    auto done = db_.write([&] { return create_on(*db_, fresh, now); });
     transitions_.notify(done);
     return std::move(done.row);
   }
@@ -133,18 +123,13 @@ class sqlite_record_store {
   }
 
   std::optional<row_type> get(std::int64_t id) const {
-    std::scoped_lock lock(mutex_);
-    return read([&] { return read_one(*db_, id); });
+    return db_.read([&] { return read_one(*db_, id); });
   }
 
   template <class Event>
   fire_result<D> fire(std::int64_t id, const Event& event, time_point now, const fire_options& options = {}) {
     validate(options);
-    fire_result<D> result;
-    {
-      std::scoped_lock lock(mutex_);
-      result = write([&] { return fire_on(*db_, id, event, now, options); });
-    }
+    auto result = db_.write([&] { return fire_on(*db_, id, event, now, options); });
     if (result.status == fire_status::applied)
       if (auto note = transitions_.note(*result.row, *result.entry)) transitions_.notify(*note);
     return result;
@@ -189,8 +174,7 @@ class sqlite_record_store {
       }
     }
     sql += detail::concat(" ORDER BY ", sql_.id, " LIMIT ?", std::to_string(parameter));
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<row_type> page;
       auto c = db_->use(sql);
       c.bind(1, query.after_id);
@@ -204,8 +188,7 @@ class sqlite_record_store {
   }
 
   std::vector<entry_type> history(std::int64_t id) const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<entry_type> entries;
       auto c = db_->use(sql_.history);
       c.bind(1, id);
@@ -224,8 +207,7 @@ class sqlite_record_store {
     if (states.empty())
       for (const auto state : enumerators<state_type>())
         if (D::machine::is_terminal(state)) states.push_back(state);
-    std::scoped_lock lock(mutex_);
-    return write([&] {
+    return db_.write([&] {
       record_prune_result result;
       if (request.unchanged_since && !states.empty()) {
         std::string listed;
@@ -268,18 +250,6 @@ class sqlite_record_store {
     return -1;
   }
 
-  // Runs `work` in a BEGIN IMMEDIATE transaction on the store's connection;
-  // busy or locked rolls back and runs it again. Call with mutex_ held.
-  template <class Work>
-  std::invoke_result_t<Work&> write(Work&& work) {
-    return read([&] { return db_->transaction(work, [](const auto&) { return true; }); });
-  }
-
-  template <class Work>
-  std::invoke_result_t<Work&> read(Work&& work) const {
-    return detail::sqlite::retrying_busy(options_.max_busy_retries, std::forward<Work>(work));
-  }
-
   detail::sqlite::cursor use(connection& db, fixed& statement) const {
     return detail::sqlite::use_on(db, *db_, statement);
   }
@@ -292,9 +262,9 @@ class sqlite_record_store {
     return c.changes();
   }
 
-  void migrate() {
-    std::scoped_lock lock(mutex_);
-    write([&] { detail::sqlite::migrate_record_tables<D>(*db_, tables_); });
+  // What opening the store runs first: D's tables created or adopted, and upgraded.
+  std::function<void(connection&)> migrate_tables() {
+    return [this](connection& db) { detail::sqlite::migrate_record_tables<D>(db, tables_); };
   }
 
   std::optional<row_type> read_one(connection& db, std::int64_t id) const {
@@ -374,8 +344,7 @@ class sqlite_record_store {
   mutable detail::sqlite::record_statements<D> sql_{tables_, columns_};
   detail::sqlite::transition_writer<D, entry_type, record_notification<D>> transitions_{tables_.records,
                                                                                         tables_.history};
-  mutable std::mutex mutex_;
-  std::unique_ptr<connection> db_;
+  detail::sqlite::store_connection db_;
 };
 
 }  // namespace errand

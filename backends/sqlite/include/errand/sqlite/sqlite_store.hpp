@@ -131,10 +131,10 @@ extern template class errand::detail::store_facade<errand::detail::sqlite::store
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -155,24 +155,20 @@ class store_engine {
   // it and the reason: "errand sqlite: cannot open 'db/jobs.db': directory
   // 'db' does not exist" (docs/backends/sqlite.md lists them).
   explicit store_engine(const std::string& path, sqlite_options options = {})
-      : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
-    try {
-      db_ = detail::sqlite::open_configured(path, options_);
-      migrate();
-    } catch (const detail::sqlite::failure& e) {
-      throw detail::sqlite::cannot_open(path, e);
-    }
-  }
+      : options_(std::move(options)),
+        tables_(sqlite_tables_for(options_.table_prefix)),
+        sql_(tables_),
+        db_(path, options_, migrate_tables()) {}
 
   // Uses `db` without owning it: the application closes it after the store is
   // gone, and must not run its own transaction on it while a store call is
   // running. The store sets no PRAGMA on it (journal mode, synchronous and
   // busy timeout stay the application's); it creates or migrates its tables.
   store_engine(adopt_connection_t, sqlite3* db, sqlite_options options = {})
-      : options_(std::move(options)), tables_(sqlite_tables_for(options_.table_prefix)), sql_(tables_) {
-    db_ = detail::sqlite::adopt(db);
-    migrate();
-  }
+      : options_(std::move(options)),
+        tables_(sqlite_tables_for(options_.table_prefix)),
+        sql_(tables_),
+        db_(db, options_, migrate_tables()) {}
 
   store_engine(const store_engine&) = delete;
   store_engine& operator=(const store_engine&) = delete;
@@ -182,8 +178,7 @@ class store_engine {
 
   enqueued enqueue(const job_spec& spec, time_point now) {
     validate(spec);
-    std::scoped_lock lock(mutex_);
-    return write([&] { return insert(*db_, spec, now); });
+    return db_.write([&] { return insert(*db_, spec, now); });
   }
 
   // Inside the application's open transaction on `app_connection`, in a
@@ -198,8 +193,7 @@ class store_engine {
   // whole batch before anything is written.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
     validate(specs);
-    std::scoped_lock lock(mutex_);
-    return write([&] {
+    return db_.write([&] {
       std::vector<enqueued> out;
       out.reserve(specs.size());
       for (const auto& spec : specs) out.push_back(insert(*db_, spec, now));
@@ -208,8 +202,7 @@ class store_engine {
   }
 
   std::optional<job> get(std::int64_t id) const {
-    std::scoped_lock lock(mutex_);
-    return read([&]() -> std::optional<job> {
+    return db_.read([&]() -> std::optional<job> {
       auto c = db_->use(sql_.get);
       c.bind(1, id);
       if (!c.step()) return std::nullopt;
@@ -219,11 +212,7 @@ class store_engine {
 
   write_result apply(const decision& d) {
     require_applied(d);
-    std::pair<write_result, std::optional<notification>> written;
-    {
-      std::scoped_lock lock(mutex_);
-      written = write([&] { return write_decision(d); });
-    }
+    const auto written = db_.write([&] { return write_decision(d); });
     if (written.second) transitions_.notify(*written.second);
     return written.first;
   }
@@ -237,23 +226,19 @@ class store_engine {
       std::vector<notification> committed;
       bool all_applied = true;
     };
-    batch done;
-    {
-      std::scoped_lock lock(mutex_);
-      done = write(
-          [&] {
-            batch b;
-            b.results.reserve(decisions.size());
-            for (const auto& d : decisions) {
-              auto [result, note] = write_decision(d);
-              b.all_applied = b.all_applied && result == write_result::applied;
-              b.results.push_back(result);
-              if (note) b.committed.push_back(std::move(*note));
-            }
-            return b;
-          },
-          [](const batch& b) { return b.all_applied; });
-    }
+    auto done = db_.write(
+        [&] {
+          batch b;
+          b.results.reserve(decisions.size());
+          for (const auto& d : decisions) {
+            auto [result, note] = write_decision(d);
+            b.all_applied = b.all_applied && result == write_result::applied;
+            b.results.push_back(result);
+            if (note) b.committed.push_back(std::move(*note));
+          }
+          return b;
+        },
+        [](const batch& b) { return b.all_applied; });
     if (!done.all_applied) {
       for (auto& r : done.results)
         if (r == write_result::applied) r = write_result::conflict;
@@ -273,18 +258,13 @@ class store_engine {
   std::vector<job> claim_batch(const claim_request& request, std::size_t limit) {
     validate(request);
     if (limit == 0) return {};
-    claimed_jobs done;
-    {
-      std::scoped_lock lock(mutex_);
-      done = write([&] { return claim_due(request, limit); });
-    }
+    auto done = db_.write([&] { return claim_due(request, limit); });
     for (const auto& n : done.committed) transitions_.notify(n);
     return std::move(done.rows);
   }
 
   std::vector<job> expired_leases(time_point now, std::size_t limit) const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<job> out;
       auto c = db_->use(sql_.expired);
       c.bind(1, now);
@@ -311,8 +291,7 @@ class store_engine {
     const bool latest_first = q.order == job_order::recently_updated;
     if (latest_first && q.after_update) sql += " AND (updated_at, id) < (?8, ?9)";
     sql += latest_first ? " ORDER BY updated_at DESC, id DESC LIMIT ?5" : " ORDER BY id LIMIT ?5";
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<job> out;
       auto c = db_->use(sql);
       c.bind(1, q.after_id);
@@ -332,8 +311,7 @@ class store_engine {
   }
 
   std::vector<history_record> history(std::int64_t id) const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<history_record> out;
       auto c = db_->use(sql_.history);
       c.bind(1, id);
@@ -347,16 +325,14 @@ class store_engine {
   using positioned_record = sqlite_store::positioned_record;
 
   std::int64_t history_position() const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       auto c = db_->use(sql_.history_position);
       return c.step() ? c.integer(0) : std::int64_t{0};
     });
   }
 
   std::vector<positioned_record> history_after(std::int64_t position, std::size_t limit) const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<positioned_record> out;
       auto c = db_->use(sql_.history_after);
       c.bind(1, position);
@@ -368,8 +344,7 @@ class store_engine {
 
   // A state name errand does not know is reported with the lowest id holding it.
   state_counts count_by_state() const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       state_counts counts;
       auto c = db_->use(sql_.counts);
       while (c.step()) {
@@ -385,8 +360,7 @@ class store_engine {
 
   // A state name errand does not know is reported as count_by_state() reports it.
   std::vector<queue_summary> summarize(const summary_request& request) const {
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::map<std::string, queue_summary> queues;
       {
         auto c = db_->use(sql_.summary);
@@ -428,8 +402,7 @@ class store_engine {
     if (q.kind) failing += " AND kind = ?5";
     if (q.since) failing += " AND coalesce(last_error_at, updated_at) >= ?6";
     const std::string sql = "WITH failing AS (" + failing + sql_.error_groups_tail;
-    std::scoped_lock lock(mutex_);
-    return read([&] {
+    return db_.read([&] {
       std::vector<error_group> out;
       auto c = db_->use(sql);
       c.bind(1, as_sql_count(q.limit));
@@ -454,8 +427,7 @@ class store_engine {
   }
 
   prune_result prune(const prune_request& request) {
-    std::scoped_lock lock(mutex_);
-    return write([&] {
+    return db_.write([&] {
       prune_result result;
       if (request.finished_before) {
         auto history = db_->use(sql_.prune_finished_history);
@@ -489,8 +461,7 @@ class store_engine {
   }
 
   std::vector<queue_setting> queue_settings() const {
-    std::scoped_lock lock(mutex_);
-    return read([&] { return all_queue_settings(); });
+    return db_.read([&] { return all_queue_settings(); });
   }
 
  private:
@@ -502,27 +473,9 @@ class store_engine {
     return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
   }
 
-  void migrate() {
-    std::scoped_lock lock(mutex_);
-    write([&] { detail::sqlite::migrate_job_tables(*db_, tables_); });
-  }
-
-  // Runs `work` in a BEGIN IMMEDIATE transaction and commits it when
-  // `keep(result)` says so; rolls back on any exception. Busy or locked rolls
-  // back and runs `work` again. Call with mutex_ held.
-  template <class Work, class Keep>
-  std::invoke_result_t<Work&> write(Work&& work, Keep&& keep) {
-    return read([&] { return db_->transaction(work, keep); });
-  }
-
-  template <class Work>
-  std::invoke_result_t<Work&> write(Work&& work) {
-    return write(std::forward<Work>(work), [](const auto&) { return true; });
-  }
-
-  template <class Work>
-  std::invoke_result_t<Work&> read(Work&& work) const {
-    return detail::sqlite::retrying_busy(options_.max_busy_retries, std::forward<Work>(work));
+  // What opening the store runs first: its tables created or upgraded.
+  std::function<void(detail::sqlite::connection&)> migrate_tables() {
+    return [this](detail::sqlite::connection& db) { detail::sqlite::migrate_job_tables(db, tables_); };
   }
 
   // On `db`: the store's own connection, or an application's.
@@ -688,8 +641,7 @@ class store_engine {
   template <class Change>
   queue_setting change_queue(const std::string& queue, time_point now, Change change) {
     validate_queue_setting(queue, std::nullopt);
-    std::scoped_lock lock(mutex_);
-    return write([&] {
+    return db_.write([&] {
       queue_setting setting{queue};
       {
         auto c = db_->use(sql_.queue_setting_of);
@@ -719,8 +671,7 @@ class store_engine {
   mutable statements sql_;
   transition_writer<job_records, history_record, notification> transitions_{tables_.jobs, tables_.history,
                                                                             fixed_at_enqueue};
-  mutable std::mutex mutex_;
-  std::unique_ptr<detail::sqlite::connection> db_;
+  detail::sqlite::store_connection db_;
 };
 
 }  // namespace detail::sqlite

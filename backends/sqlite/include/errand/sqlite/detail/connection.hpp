@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -323,6 +324,65 @@ inline std::unique_ptr<connection> adopt(sqlite3* db) {
 inline store_error cannot_open(const std::string& path, const failure& f) {
   return store_error(concat("errand sqlite: cannot open '", path, "': ", why_cannot_open(path, f)));
 }
+
+// A store's own connection, as every SQLite store keeps it: opened from a
+// path and configured as sqlite_options say, or the application's, adopted;
+// used by one call at a time, under a mutex; every write one BEGIN IMMEDIATE
+// transaction; and a unit of work that finds the database busy or locked
+// rolled back and run again, up to max_busy_retries times.
+class store_connection {
+ public:
+  // Opens `path` and runs `setup(connection&)` (the store's migrations) in a
+  // write; a failure of either is one sentence naming the path.
+  template <class Setup>
+  store_connection(const std::string& path, const sqlite_options& options, Setup&& setup)
+      : max_busy_retries_(options.max_busy_retries) {
+    try {
+      db_ = open_configured(path, options);
+      write([&] { setup(*db_); });
+    } catch (const failure& e) {
+      throw cannot_open(path, e);
+    }
+  }
+
+  // Uses the application's `db`, which it neither configures nor closes.
+  template <class Setup>
+  store_connection(sqlite3* db, const sqlite_options& options, Setup&& setup)
+      : max_busy_retries_(options.max_busy_retries), db_(adopt(db)) {
+    write([&] { setup(*db_); });
+  }
+
+  store_connection(const store_connection&) = delete;
+  store_connection& operator=(const store_connection&) = delete;
+
+  // The connection, for the work a read or a write runs.
+  connection& operator*() const { return *db_; }
+  connection* operator->() const { return db_.get(); }
+
+  // Runs `work` in a BEGIN IMMEDIATE transaction and commits it when
+  // `keep(result)` says so; rolls back otherwise and on any exception.
+  template <class Work, class Keep>
+  std::invoke_result_t<Work&> write(Work&& work, Keep&& keep) {
+    return read([&] { return db_->transaction(work, keep); });
+  }
+
+  template <class Work>
+  std::invoke_result_t<Work&> write(Work&& work) {
+    return write(std::forward<Work>(work), [](const auto&) { return true; });
+  }
+
+  // Runs `work`, whose statements each run in a transaction of their own.
+  template <class Work>
+  std::invoke_result_t<Work&> read(Work&& work) const {
+    std::scoped_lock lock(mutex_);
+    return retrying_busy(max_busy_retries_, std::forward<Work>(work));
+  }
+
+ private:
+  int max_busy_retries_;
+  std::unique_ptr<connection> db_;
+  mutable std::mutex mutex_;
+};
 
 // Runs `work` on the application's connection `app`, inside the transaction
 // the application holds open there, in a SAVEPOINT of errand's own: what

@@ -99,10 +99,11 @@ class transition_writer {
     const std::string rows = sqlite_identifier(rows_table);
     const std::string history = sqlite_identifier(history_table);
     const std::string owner = std::string(column_name(boost::mp11::mp_at_c<public_members<History>, 0>::name));
-    update_.sql =
-        concat("UPDATE ", rows, " SET ", assignments, " WHERE ", sqlite_identifier(traits::column_of(traits::id_field)),
-               " = ", id_parameter, " AND ", sqlite_identifier(traits::column_of(traits::version_field)), " = ?",
-               std::to_string(columns.size() + 1));
+    const std::string id = sqlite_identifier(traits::column_of(traits::id_field));
+    const std::string version = sqlite_identifier(traits::column_of(traits::version_field));
+    const std::string expected = concat("?", std::to_string(columns.size() + 1));
+    update_.sql = concat("UPDATE ", rows, " SET ", assignments, " WHERE ", id, " = ", id_parameter, " AND ", version,
+                         " = ", expected);
     std::string values = "?1, coalesce(max(seq), 0) + 1";
     for (int i = 3; i <= column_count<History>; ++i) values += concat(", ?", std::to_string(i));
     append_.sql = concat("INSERT INTO ", history, " (", column_list<History>(), ") SELECT ", values, " FROM ", history,
