@@ -106,7 +106,7 @@ TEST_CASE("schema: a fresh database has every column, the generated CHECK, the i
         "errand_jobs_by_unique_key\nerrand_jobs_due\nerrand_jobs_due_any_queue\nerrand_jobs_leases");
   CHECK(raw.text("SELECT version, description FROM errand_schema_version ORDER BY version") ==
         "1|jobs, history and the claim indexes\n2|error columns and success detail\n"
-        "3|queue settings; unique keys held for a scope\n4|history numbered from the history: last_seq dropped");
+        "3|queue settings; unique keys held for a scope\n4|history seq from the history itself: jobs.last_seq dropped");
   CHECK(columns_of(raw, "errand_queues") == std::set<std::string>{"queue", "paused", "max_running", "updated_at"});
   CHECK(errand::sqlite_schema_version == 4);
 }

@@ -170,10 +170,12 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
        {}});
   // clang-format on
 
-  // History is numbered from the history itself (its job's highest seq + 1),
-  // as every record's is, so the counter on the job row goes; an errand that
-  // still numbers from it refuses this version rather than write a seq twice.
-  migrations.push_back({4, "history numbered from the history: last_seq dropped", {}, {}, {{t.jobs, "last_seq"}}});
+  // History is numbered from the history itself (its job's highest seq + 1,
+  // detail/transitions.hpp), as every record's is, so the counter on the job
+  // row goes: a column nobody keeps would mislead whoever reads it, and this
+  // version stops an errand that numbered from it from opening the file.
+  migrations.push_back(
+      {4, "history seq from the history itself: jobs.last_seq dropped", {}, {}, {{t.jobs, "last_seq"}}});
   return migrations;
 }
 

@@ -5,8 +5,8 @@
 // through this and nothing else.
 //
 //   UPDATE <rows> SET <the columns a transition may change> WHERE <id> = ? AND <version> = ?
-//   INSERT INTO <history> (<owner>, seq, ...) SELECT ?1, coalesce(max(seq), 0) + 1, ...
-//     FROM <history> WHERE <owner> = ?1 RETURNING seq
+//   SELECT coalesce(max(seq), 0) + 1 FROM <history> WHERE <owner> = ?
+//   INSERT INTO <history> (<owner>, seq, ...) VALUES (?, ?, ...)
 //
 // both inside a transaction the caller holds, and the listeners told once it
 // has committed, outside the store's lock. The row's columns come from its
@@ -15,12 +15,15 @@
 //
 // A history entry's seq is its owner's highest + 1, read from the history:
 // the writer holds SQLite's write lock (BEGIN IMMEDIATE, or the application's
-// transaction, which took it with the UPDATE before), so no two writers take
-// one number, and the primary key (owner, seq) that finds the highest would
+// transaction, which took it at its first write: the UPDATE, or a create's
+// INSERT), so no two writers take one number, and the primary key (owner, seq) that finds the highest would
 // refuse a second one all the same. Nothing on the row counts entries, so an
 // application's table carries no column of errand's but the version, and
 // "keep each owner's last N entries" is "seq > highest - N" on the history
-// alone (trim_history).
+// alone (trim_history). The seq is read by a statement of its own rather
+// than inside the INSERT (INSERT … SELECT … FROM <history>, or RETURNING):
+// SQLite runs either through a temporary table, which cost more than the
+// lookup (docs/benchmarks.md).
 
 #include <errand/detail/listeners.hpp>
 #include <errand/detail/text.hpp>
@@ -104,10 +107,10 @@ class transition_writer {
     const std::string expected = concat("?", std::to_string(columns.size() + 1));
     update_.sql = concat("UPDATE ", rows, " SET ", assignments, " WHERE ", id, " = ", id_parameter, " AND ", version,
                          " = ", expected);
-    std::string values = "?1, coalesce(max(seq), 0) + 1";
-    for (int i = 3; i <= column_count<History>; ++i) values += concat(", ?", std::to_string(i));
-    append_.sql = concat("INSERT INTO ", history, " (", column_list<History>(), ") SELECT ", values, " FROM ", history,
-                         " WHERE ", owner, " = ?1 RETURNING seq");
+    std::string values = "?1";
+    for (int i = 2; i <= column_count<History>; ++i) values += concat(", ?", std::to_string(i));
+    next_seq_.sql = concat("SELECT coalesce(max(seq), 0) + 1 FROM ", history, " WHERE ", owner, " = ?1");
+    append_.sql = concat("INSERT INTO ", history, " (", column_list<History>(), ") VALUES (", values, ")");
     trim_.sql = concat("DELETE FROM ", history, " WHERE seq <= (SELECT max(seq) FROM ", history,
                        " AS latest WHERE latest.", owner, " = ", history, ".", owner, ") - ?1");
   }
@@ -139,14 +142,17 @@ class transition_writer {
 
   // Appends `entry` to its owner's history as the next seq, which it sets.
   void append(connection& db, const connection& home, History& entry) {
+    {
+      auto c = use_on(db, home, next_seq_);
+      bind_field(c, 1, entry.*boost::mp11::mp_front<public_members<History>>::pointer);
+      c.step();
+      entry.seq = c.integer(0);
+    }
     auto c = use_on(db, home, append_);
     int column = 0;
-    boost::mp11::mp_for_each<public_members<History>>([&](auto member) {
-      if (column != 1) bind_field(c, column + 1, entry.*member.pointer);
-      ++column;
-    });
+    boost::mp11::mp_for_each<public_members<History>>(
+        [&](auto member) { bind_field(c, ++column, entry.*member.pointer); });
     c.step();
-    entry.seq = c.integer(0);
   }
 
   // Deletes all but each owner's last `keep` entries; how many it deleted.
@@ -180,7 +186,7 @@ class transition_writer {
 
  private:
   std::vector<bool> bound_;  // by column: the UPDATE takes its value (the id, and every column it sets)
-  fixed_statement update_, append_, trim_;
+  fixed_statement update_, next_seq_, append_, trim_;
   std::shared_ptr<listener_set<Note>> listeners_ = std::make_shared<listener_set<Note>>();
 };
 
