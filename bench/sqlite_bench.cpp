@@ -126,9 +126,7 @@ void transition_raw(benchmark::State& state) {
     raw.run(update);
     if (sqlite3_changes64(raw.handle()) != 1) state.SkipWithError("conflict");
     sqlite3_bind_int64(next_seq, 1, id);
-    check(sqlite3_step(next_seq), raw.handle());
-    const auto seq = sqlite3_column_int64(next_seq, 0);
-    sqlite3_reset(next_seq);
+    const auto seq = raw.integer(next_seq);
     const auto& r = *d.record;
     sqlite3_bind_int64(insert, 1, id);
     sqlite3_bind_int64(insert, 2, seq);

@@ -32,7 +32,6 @@ using errand::conformance::chats;
 namespace chat_events = errand::conformance::chat_events;
 using errand_bench::bench_file;
 using errand_bench::bind_text;
-using errand_bench::check;
 
 const errand::time_point t0 = *errand::from_iso8601("2026-11-30T10:00:00.000000Z");
 
@@ -156,9 +155,7 @@ void transition_raw(benchmark::State& state) {
     if (sqlite3_changes64(raw.handle()) != 1) state.SkipWithError("conflict");
 
     sqlite3_bind_int64(next_seq, 1, id);
-    check(sqlite3_step(next_seq), raw.handle());
-    const auto seq = sqlite3_column_int64(next_seq, 0);
-    sqlite3_reset(next_seq);
+    const auto seq = raw.integer(next_seq);
     sqlite3_bind_int64(append, 1, id);
     sqlite3_bind_int64(append, 2, seq);
     bind_text(append, 3, from);

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,6 +45,14 @@ class raw_sqlite {
   void run(sqlite3_stmt* s) {
     check(sqlite3_step(s), db_);
     sqlite3_reset(s);
+  }
+
+  // Steps a statement that returns one integer, and resets it.
+  std::int64_t integer(sqlite3_stmt* s) {
+    if (sqlite3_step(s) != SQLITE_ROW) throw std::runtime_error(sqlite3_errmsg(db_));
+    const std::int64_t value = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return value;
   }
 
  private:
