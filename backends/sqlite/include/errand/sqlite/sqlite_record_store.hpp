@@ -53,7 +53,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -180,8 +179,7 @@ class sqlite_record_store {
       c.bind(1, query.after_id);
       if (query.state) c.bind(2, *name_of(*query.state));
       for (std::size_t i = 0; i < bound.size(); ++i) detail::sqlite::bind_value(c, 3 + static_cast<int>(i), *bound[i]);
-      c.bind(parameter, static_cast<std::int64_t>(std::min<std::size_t>(
-                            query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))));
+      c.bind(parameter, detail::sqlite::as_sql_count(query.limit));
       while (c.step()) page.push_back(detail::sqlite::read_record<D>(c, columns_, id_index_));
       return page;
     });
@@ -225,10 +223,7 @@ class sqlite_record_store {
           result.records_deleted += run(sql_.delete_record, id);
         }
       }
-      if (request.keep_history)
-        result.history_deleted += transitions_.trim_history(
-            *db_, static_cast<std::int64_t>(std::min<std::size_t>(
-                      *request.keep_history, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))));
+      if (request.keep_history) result.history_deleted += transitions_.trim_history(*db_, *request.keep_history);
       return result;
     });
   }

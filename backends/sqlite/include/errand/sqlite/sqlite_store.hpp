@@ -132,7 +132,6 @@ extern template class errand::detail::store_facade<errand::detail::sqlite::store
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -439,8 +438,7 @@ class store_engine {
         jobs.step();
         result.jobs_deleted = jobs.changes();
       }
-      if (request.keep_history)
-        result.history_deleted += transitions_.trim_history(*db_, as_sql_count(*request.keep_history));
+      if (request.keep_history) result.history_deleted += transitions_.trim_history(*db_, *request.keep_history);
       return result;
     });
   }
@@ -467,10 +465,6 @@ class store_engine {
  private:
   static void require_applied(const decision& d) {
     if (!d.applied()) throw std::invalid_argument("errand: only an applied decision can be written");
-  }
-
-  static std::int64_t as_sql_count(std::size_t n) {
-    return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
   }
 
   // What opening the store runs first: its tables created or upgraded.

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -88,6 +89,12 @@ inline std::string why_cannot_open(const std::string& path, const failure& f) {
                   "' is not writable, and SQLite creates the database and its journal files there");
 #endif
   return f.sqlite_message;
+}
+
+// A count as SQLite takes it (LIMIT, a number to keep): std::size_t's largest
+// values are more than it can hold, and mean "all" anyway.
+inline std::int64_t as_sql_count(std::size_t n) {
+  return static_cast<std::int64_t>(std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
 }
 
 // One use of a prepared statement: bind, step, read; the statement is reset

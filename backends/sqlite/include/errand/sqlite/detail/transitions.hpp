@@ -156,9 +156,9 @@ class transition_writer {
   }
 
   // Deletes all but each owner's last `keep` entries; how many it deleted.
-  std::int64_t trim_history(connection& home, std::int64_t keep) {
+  std::int64_t trim_history(connection& home, std::size_t keep) {
     auto c = home.use(trim_);
-    c.bind(1, keep);
+    c.bind(1, as_sql_count(keep));
     c.step();
     return c.changes();
   }
