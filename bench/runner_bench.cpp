@@ -137,6 +137,7 @@ void enqueue_to_start(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(enqueue_to_start<memory_backend>)->Name("latency/memory")->UseManualTime()->Iterations(2000);
+BENCHMARK(enqueue_to_start<sqlite_backend>)->Name("latency/sqlite")->UseManualTime()->Iterations(500);
 BENCHMARK(store_batch<memory_backend>)->Name("store_batch/memory")->Arg(5000)->UseRealTime();
 BENCHMARK(runner_defaults<memory_backend>)->Name("runner/memory/defaults")->Arg(5000)->UseRealTime();
 BENCHMARK(runner_report_batch<memory_backend>)

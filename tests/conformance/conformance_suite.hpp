@@ -1376,6 +1376,20 @@ TEMPLATE_LIST_TEST_CASE("conformance: a store that announces work announces enqu
   }
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: a store that announces work hears an enqueue through another store of the data",
+                        "[conformance][wakeups]", conformance_fixtures) {
+  using namespace std::chrono_literals;
+  using store_type = typename TestType::store_type;
+  if constexpr (errand::announces_work<store_type>) {
+    TestType fixture;
+    auto& store = fixture.store();
+    store.wait_for_work(store.work_epoch(), 0ms);  // the store is ready to hear others
+    const auto since = store.work_epoch();
+    fixture.second_store().enqueue(conformance::spec(), conformance::t0);
+    CHECK(store.wait_for_work(since, 30s));  // as another process would enqueue
+  }
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: a store that knows its next due job names the earliest run_at still to come",
                         "[conformance][wakeups]", conformance_fixtures) {
   using namespace std::chrono_literals;

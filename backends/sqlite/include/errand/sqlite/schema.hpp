@@ -62,6 +62,13 @@ inline std::string sqlite_state_list() { return detail::quoted_names(enumerators
 // SQLite uses a partial index only for a query whose WHERE names its terms.
 inline std::string sqlite_claimable_states() { return detail::quoted_names(claimable_states); }
 
+// "state = 'running'": a job holding a lease, as the lease index and the
+// queries that use it say it (the same text, for the same reason).
+inline std::string sqlite_is_leased() { return "state = '" + std::string(*name_of(leased_states.front())) + "'"; }
+
+// The states prune deletes a job in.
+inline std::string sqlite_finished_states() { return detail::quoted_names(finished_states); }
+
 // A column a migration adds to a table that does not have it yet.
 struct sqlite_added_column {
   std::string table;
@@ -135,7 +142,7 @@ inline std::vector<sqlite_migration> sqlite_migrations(const sqlite_tables& t) {
             " (queue, priority, run_at, id) WHERE state IN " + claimable,
         "CREATE INDEX IF NOT EXISTS " + t.jobs + "_due_any_queue ON " + t.jobs +
             " (priority, run_at, id) WHERE state IN " + claimable,
-        "CREATE INDEX IF NOT EXISTS " + t.jobs + "_leases ON " + t.jobs + " (lease_until, id) WHERE state = 'running'",
+        "CREATE INDEX IF NOT EXISTS " + t.jobs + "_leases ON " + t.jobs + " (lease_until, id) WHERE " + sqlite_is_leased(),
         "CREATE UNIQUE INDEX IF NOT EXISTS " + t.jobs + "_unique_key ON " + t.jobs +
             " (unique_key) WHERE unique_key IS NOT NULL"},
        {}});

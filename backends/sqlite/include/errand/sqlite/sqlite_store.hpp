@@ -38,8 +38,11 @@
 #include <errand/sqlite/schema.hpp>
 #include <errand/sqlite/sqlite_options.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -93,10 +96,25 @@ class sqlite_store : public detail::store_facade<detail::sqlite::store_engine> {
 
   std::int64_t history_position() const;
   std::vector<positioned_record> history_after(std::int64_t position, std::size_t limit) const;
+
+  // For idle workers: take an epoch before claiming, and when the claim comes
+  // back empty, wait_for_work(epoch, timeout) returns true as soon as work
+  // may have arrived since: at once for what this store writes (an enqueue,
+  // a retry or a requeue, a queue resumed or given room), and within a few
+  // milliseconds for a job another process or connection enqueued (PRAGMA
+  // data_version, checked every 5 ms; a retry or requeue written elsewhere
+  // waits for next_run_at() or the caller's timeout).
+  std::uint64_t work_epoch();
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
+
+  // The earliest run_at after `after` of a job waiting to be claimed.
+  std::optional<time_point> next_run_at(time_point after) const;
 };
 
 static_assert(operator_store<sqlite_store>);
 static_assert(queue_controls<sqlite_store>);
+static_assert(announces_work_stoppably<sqlite_store>);
+static_assert(knows_next_due<sqlite_store>);
 
 }  // namespace errand
 
@@ -114,10 +132,12 @@ extern template class errand::detail::store_facade<errand::detail::sqlite::store
 #define ERRAND_SQLITE_SQLITE_STORE_IMPLEMENTATION
 
 #include <errand/decide.hpp>
+#include <errand/detail/work_signal.hpp>
 #include <errand/job_records.hpp>
 #include <errand/outcome.hpp>
 #include <errand/queue_settings.hpp>
 #include <errand/sqlite/detail/connection.hpp>
+#include <errand/sqlite/detail/enqueue_watch.hpp>
 #include <errand/sqlite/detail/migrate.hpp>
 #include <errand/sqlite/detail/rows.hpp>
 #include <errand/sqlite/detail/statements.hpp>
@@ -134,6 +154,7 @@ extern template class errand::detail::store_facade<errand::detail::sqlite::store
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -177,7 +198,9 @@ class store_engine {
 
   enqueued enqueue(const job_spec& spec, time_point now) {
     validate(spec);
-    return db_.write([&] { return insert(*db_, spec, now); });
+    const auto done = db_.write([&] { return insert(*db_, spec, now); });
+    if (done.created) work_.announce();
+    return done;
   }
 
   // Inside the application's open transaction on `app_connection`, in a
@@ -192,12 +215,14 @@ class store_engine {
   // whole batch before anything is written.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
     validate(specs);
-    return db_.write([&] {
+    auto done = db_.write([&] {
       std::vector<enqueued> out;
       out.reserve(specs.size());
       for (const auto& spec : specs) out.push_back(insert(*db_, spec, now));
       return out;
     });
+    work_.announce();
+    return done;
   }
 
   std::optional<job> get(std::int64_t id) const {
@@ -213,6 +238,7 @@ class store_engine {
     require_applied(d);
     const auto written = db_.write([&] { return write_decision(d); });
     if (written.second) transitions_.notify(*written.second);
+    if (written.first == write_result::applied && is_claimable(d.next.state)) work_.announce();
     return written.first;
   }
 
@@ -244,6 +270,8 @@ class store_engine {
       return done.results;
     }
     for (const auto& n : done.committed) transitions_.notify(n);
+    if (std::any_of(decisions.begin(), decisions.end(), [](const decision& d) { return is_claimable(d.next.state); }))
+      work_.announce();
     return done.results;
   }
 
@@ -327,6 +355,39 @@ class store_engine {
     return db_.read([&] {
       auto c = db_->use(sql_.history_position);
       return c.step() ? c.integer(0) : std::int64_t{0};
+    });
+  }
+
+  std::uint64_t work_epoch() const noexcept { return work_.epoch(); }
+
+  // In slices of 5 ms, between which the enqueue watch looks at the file.
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop) {
+    std::call_once(watch_opened_, [&] {
+      try {
+        watch_ = enqueue_watch::of(db_->handle(), tables_.jobs);
+      } catch (const failure&) {
+        // Not readable by a second connection: announcements of this store's own writes still wake.
+      }
+    });
+    constexpr std::chrono::milliseconds slice{5};
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (work_.wait(since, std::clamp(left, std::chrono::milliseconds{0}, slice), stop)) return true;
+      if (stop.stop_requested() || left <= slice) return false;
+      if (watch_ && watch_->enqueued()) {
+        work_.announce();
+        return true;
+      }
+    }
+  }
+
+  std::optional<time_point> next_run_at(time_point after) const {
+    return db_.read([&]() -> std::optional<time_point> {
+      auto c = db_->use(sql_.next_run_at);
+      c.bind(1, after);
+      if (!c.step() || c.type(0) == SQLITE_NULL) return std::nullopt;
+      return from_iso8601(c.text(0));
     });
   }
 
@@ -635,7 +696,7 @@ class store_engine {
   template <class Change>
   queue_setting change_queue(const std::string& queue, time_point now, Change change) {
     validate_queue_setting(queue, std::nullopt);
-    return db_.write([&] {
+    auto result = db_.write([&] {
       queue_setting setting{queue};
       {
         auto c = db_->use(sql_.queue_setting_of);
@@ -658,6 +719,8 @@ class store_engine {
       }
       return setting;
     });
+    work_.announce();  // a queue resumed or given room has work to hand out
+    return result;
   }
 
   sqlite_options options_;
@@ -666,6 +729,9 @@ class store_engine {
   transition_writer<job_records, history_record, notification> transitions_{tables_.jobs, tables_.history,
                                                                             fixed_at_enqueue};
   detail::sqlite::store_connection db_;
+  detail::work_signal work_;
+  std::once_flag watch_opened_;
+  std::unique_ptr<enqueue_watch> watch_;  // opened by the first wait: other processes' enqueues
 };
 
 }  // namespace detail::sqlite
@@ -681,6 +747,14 @@ ERRAND_DECL enqueued sqlite_store::enqueue(sqlite3* app_connection, const job_sp
   return engine().enqueue(app_connection, spec, now);
 }
 ERRAND_DECL std::int64_t sqlite_store::history_position() const { return engine().history_position(); }
+ERRAND_DECL std::uint64_t sqlite_store::work_epoch() { return engine().work_epoch(); }
+ERRAND_DECL bool sqlite_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
+                                             std::stop_token stop) {
+  return engine().wait_for_work(since, timeout, std::move(stop));
+}
+ERRAND_DECL std::optional<time_point> sqlite_store::next_run_at(time_point after) const {
+  return engine().next_run_at(after);
+}
 ERRAND_DECL std::vector<sqlite_store::positioned_record> sqlite_store::history_after(std::int64_t position,
                                                                                      std::size_t limit) const {
   return engine().history_after(position, limit);

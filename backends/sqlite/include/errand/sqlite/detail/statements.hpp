@@ -35,7 +35,11 @@ struct statements {
         due(select_jobs + " WHERE state IN " + sqlite_claimable_states() + " AND run_at <= ?1"),
         due_order(" ORDER BY priority, run_at, id"),
         due_in_any_queue{due + due_order},
-        expired{select_jobs + " WHERE state = 'running' AND lease_until <= ?1 ORDER BY lease_until, id"},
+        // Asked only by an idle runner, when nothing claimable is due: it reads
+        // the claim index's rows, which are then the jobs scheduled for later.
+        next_run_at{"SELECT min(run_at) FROM " + t.jobs + " WHERE state IN " + sqlite_claimable_states() +
+                    " AND run_at > ?1"},
+        expired{select_jobs + " WHERE " + sqlite_is_leased() + " AND lease_until <= ?1 ORDER BY lease_until, id"},
         history{"SELECT " + column_list<history_record>() + " FROM " + t.history + " WHERE job_id = ?1 ORDER BY seq"},
         history_position{"SELECT coalesce(max(rowid), 0) FROM " + t.history},
         history_after{"SELECT rowid, " + column_list<history_record>() + " FROM " + t.history +
@@ -55,20 +59,21 @@ struct statements {
             " SELECT g.k, g.m, g.n, g.first_at, g.last_at, r.id FROM groups AS g LEFT JOIN ranked AS r"
             " ON r.k = g.k AND r.m = g.m AND r.r <= ?2 ORDER BY g.last_at DESC, g.n DESC, g.k, g.m, r.r"),
         prune_finished_history{"DELETE FROM " + t.history + " WHERE job_id IN (SELECT id FROM " + t.jobs +
-                               " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)"},
-        prune_finished_jobs{"DELETE FROM " + t.jobs + " WHERE state IN ('succeeded', 'failed') AND updated_at < ?1"},
+                               " WHERE state IN " + sqlite_finished_states() + " AND updated_at < ?1)"},
+        prune_finished_jobs{"DELETE FROM " + t.jobs + " WHERE state IN " + sqlite_finished_states() +
+                            " AND updated_at < ?1"},
         queue_settings{"SELECT queue, paused, max_running, updated_at FROM " + t.queues + " ORDER BY queue"},
         queue_setting_of{"SELECT queue, paused, max_running, updated_at FROM " + t.queues + " WHERE queue = ?1"},
         put_queue_setting{"INSERT OR REPLACE INTO " + t.queues +
                           " (queue, paused, max_running, updated_at) VALUES (?1, ?2, ?3, ?4)"},
         delete_queue_setting{"DELETE FROM " + t.queues + " WHERE queue = ?1"},
-        running_in_queue{"SELECT count(*) FROM " + t.jobs + " WHERE state = 'running' AND queue = ?1"} {}
+        running_in_queue{"SELECT count(*) FROM " + t.jobs + " WHERE " + sqlite_is_leased() + " AND queue = ?1"} {}
 
   using fixed = fixed_statement;
   std::string select_jobs;
   fixed get, version_of, find_holder, insert;
   std::string due, due_order;
-  fixed due_in_any_queue, expired, history, history_position, history_after, counts, summary, oldest_due;
+  fixed due_in_any_queue, next_run_at, expired, history, history_position, history_after, counts, summary, oldest_due;
   std::string error_groups_tail;
   fixed prune_finished_history, prune_finished_jobs;
   fixed queue_settings, queue_setting_of, put_queue_setting, delete_queue_setting, running_in_queue;
