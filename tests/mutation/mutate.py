@@ -33,6 +33,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 MEMORY = "backends/memory/include/errand/memory/memory_store.hpp"
 SQLITE = "backends/sqlite/include/errand/sqlite/sqlite_store.hpp"
 PG_STATEMENTS = "backends/postgres/include/errand/postgres/detail/statements.hpp"
+PG_TRANSITIONS = "backends/postgres/include/errand/postgres/detail/transitions.hpp"
 RUNNER = "include/errand/runner.hpp"
 LIFECYCLE = "include/errand/lifecycle.hpp"
 DECIDE = "include/errand/decide.hpp"
@@ -119,9 +120,9 @@ MUTATIONS = [
              "        if (now >= a->deadline) {", "        if (false) {", RUNNER_TESTS),
     Mutation("postgres-expired-boundary", "a lease ending exactly now is not expired", PG_STATEMENTS,
              "lease_until <= $1::timestamptz", "lease_until < $1::timestamptz", POSTGRES_TESTS, True),
-    Mutation("postgres-no-compare-and-set", "the batch write ignores the expected version", PG_STATEMENTS,
-             "  WHERE j.id = i.id AND j.version = i.expected_version\\n",
-             "  WHERE j.id = i.id\\n", POSTGRES_TESTS, True),
+    Mutation("postgres-no-compare-and-set", "the batch write ignores the expected version", PG_TRANSITIONS,
+             '" = i.expected_version\\n  RETURNING r.", target.id.sql,',
+             '" = r.", target.version.sql, "\\n  RETURNING r.", target.id.sql,', POSTGRES_TESTS, True),
 ]
 
 

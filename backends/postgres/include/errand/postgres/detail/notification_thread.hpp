@@ -9,7 +9,7 @@
 // being re-established is not heard. History is the record; notifications
 // only say "look now".
 
-#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/postgres/detail/connection.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
 
 #include <algorithm>
@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -37,19 +36,6 @@ inline std::string random_token() {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
   return text;
-}
-
-// An announcement's words, split at spaces; the last of at most `most` holds
-// the rest of the payload, spaces and all.
-inline std::vector<std::string> split_words(const std::string& payload,
-                                            std::size_t most = std::numeric_limits<std::size_t>::max()) {
-  std::vector<std::string> words;
-  for (std::size_t start = 0; start <= payload.size();) {
-    const auto end = words.size() + 1 == most ? payload.size() : std::min(payload.find(' ', start), payload.size());
-    words.push_back(payload.substr(start, end - start));
-    start = end + 1;
-  }
-  return words;
 }
 
 class notification_thread {

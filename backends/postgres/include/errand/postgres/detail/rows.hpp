@@ -150,6 +150,28 @@ Row read_row(const row& cells, std::size_t first_column = 0) {
   return row_reader(cells, leading_id(cells), first_column).read<Row>();
 }
 
+// A string literal for SQL text errand builds (standard_conforming_strings,
+// PostgreSQL's default since 9.1: only the quote is doubled).
+inline std::string sql_literal(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+// $1, $2, ... in the order a statement's parameters are passed.
+class placeholders {
+ public:
+  std::string next(std::string_view cast = {}) {
+    return concat("$", std::to_string(++count_), cast.empty() ? "" : "::", cast);
+  }
+
+ private:
+  int count_ = 0;
+};
+
 // A PostgreSQL array literal for an array parameter: {"a","b",NULL}. Text
 // reaching here holds no NUL byte (the store refuses those before).
 inline std::string array_literal(const std::vector<cell>& values) {
