@@ -10,8 +10,8 @@
 //   #include "cli_cases.hpp"
 //
 // A fixture provides store(), where() (the --db arguments), nowhere() (a
-// --db that cannot be opened), dump() (every row, as text), sql(statement)
-// and make_schema_newer().
+// --db that cannot be opened), dump() (every row, as text), sql(statement),
+// make_schema_newer() and schema_version (the version its store migrates to).
 
 #include "errand_catch.hpp"
 #include "process.hpp"
@@ -358,20 +358,21 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
   using namespace cli_test;
   TestType fixture;
   const auto s = seed(fixture.store());
+  const std::string latest = std::to_string(TestType::schema_version);
+  const std::string previous = std::to_string(TestType::schema_version - 1);
   const auto current = errand_on(fixture, {"migrate", "--check"});
   INFO(current.out << current.err);
   CHECK(current.status == 0);
-  CHECK(has(current.out, "schema version 3; this errand writes 3: up to date"));
+  CHECK(has(current.out, "schema version " + latest + "; this errand writes " + latest + ": up to date"));
   CHECK(has(current.out, "3        queue settings; unique keys held for a scope"));
 
   // An older schema: read and write commands refuse it until migrate --apply upgrades it.
-  fixture.sql("DELETE FROM errand_schema_version WHERE version = 3");
+  fixture.sql("DELETE FROM errand_schema_version WHERE version = " + latest);
   auto before = fixture.dump();
   const auto older = errand_on(fixture, {"retry", std::to_string(s.failed)});
   CHECK(older.status == 3);
-  CHECK(has(older.err,
-            "is at schema version 2; this errand needs version 3. Upgrade it with `errand migrate "
-            "--apply`"));
+  CHECK(has(older.err, "is at schema version " + previous + "; this errand needs version " + latest +
+                           ". Upgrade it with `errand migrate --apply`"));
   CHECK(errand_on(fixture, {"migrate", "--check"}).status == 3);
   CHECK(fixture.dump() == before);
   const auto applied = errand_on(fixture, {"migrate", "--apply"});
@@ -389,7 +390,7 @@ TEMPLATE_LIST_TEST_CASE("errand migrate shows the schema, and a schema the comma
     const auto newer = errand_on(fixture, args);
     INFO(args[0] << ": " << newer.out << newer.err);
     CHECK(newer.status == 3);
-    CHECK(has(newer.err, "is at schema version 99, newer than this errand knows (3)"));
+    CHECK(has(newer.err, "is at schema version 99, newer than this errand knows (" + latest + ")"));
   }
   CHECK(fixture.dump() == before);
 }

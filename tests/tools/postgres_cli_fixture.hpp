@@ -12,6 +12,7 @@
 struct postgres_cli_fixture {
   using store_type = errand::postgres_store;
   static constexpr const char* name = "postgres";
+  static constexpr int schema_version = errand::postgres_schema_version;
 
   postgres_cli_fixture() : store_(std::make_unique<store_type>(schema_.options())) {}
 

@@ -13,6 +13,7 @@
 struct sqlite_cli_fixture {
   using store_type = errand::sqlite_store;
   static constexpr const char* name = "sqlite";
+  static constexpr int schema_version = errand::sqlite_schema_version;
 
   sqlite_cli_fixture() { store_.emplace(database_.path()); }
 

@@ -49,7 +49,6 @@
 
 #include <pqxx/types>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -77,9 +76,10 @@ class postgres_record_store {
   explicit postgres_record_store(postgres_options options)
       : options_(std::move(options)),
         tables_(postgres_record_tables_for<D>(options_)),
-        origin_(detail::pg::random_token()),
         pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
-               [this](detail::pg::connection& c) { prepare(c); }}) {
+               [this](detail::pg::connection& c) { prepare(c); }}),
+        listeners_({options_.url, tables_.channel, options_.connect_attempts, options_.reconnect_backoff},
+                   [this](const std::string& payload) { heard(payload); }) {
     auto setup = pool_.open_connection(false);
     const auto layout = options_.migrate ? detail::pg::migrate_record_tables<D>(*setup, tables_)
                                          : detail::pg::require_record_tables<D>(*setup, tables_);
@@ -97,19 +97,13 @@ class postgres_record_store {
   postgres_record_store(const postgres_record_store&) = delete;
   postgres_record_store& operator=(const postgres_record_store&) = delete;
 
-  ~postgres_record_store() {
-    notifications_.stop([this] {
-      pool_.run([&](detail::pg::connection& c) {
-        c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_->notify, {wake_channel(), ""}); });
-      });
-    });
-  }
+  ~postgres_record_store() { listeners_.stop(pool_); }
 
   const postgres_record_tables& tables() const noexcept { return tables_; }
 
   row_type create(const row_type& row, time_point now) {
     auto created = pool_.run([&](detail::pg::connection& c) {
-      return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, row, now, origin_); });
+      return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, row, now, listeners_.origin()); });
     });
     listeners_.notify(created);
     return created.row;
@@ -133,8 +127,9 @@ class postgres_record_store {
     validate(options);
     for (;;) {
       auto result = pool_.run([&](detail::pg::connection& c) {
-        return c.autocommit(
-            [&](detail::pg::transaction& tx) { return attempt(tx, id, event, now, options, sql_->read, origin_); });
+        return c.autocommit([&](detail::pg::transaction& tx) {
+          return attempt(tx, id, event, now, options, sql_->read, listeners_.origin());
+        });
       });
       if (!result) continue;  // the version moved between the read and the write: decide again
       if (result->status == fire_status::applied) listeners_.notify({*result->row, *result->entry});
@@ -228,15 +223,7 @@ class postgres_record_store {
   // Listeners hear this store's commits on the committing thread, and every
   // other writer's (other stores, other processes, application
   // transactions) on the LISTEN thread once they committed.
-  subscription subscribe(record_listener<D> on_commit) {
-    start_listening();
-    ++*subscribers_;
-    auto inner = std::make_shared<subscription>(listeners_.add(std::move(on_commit)));
-    return subscription([inner, count = subscribers_] {
-      inner->reset();
-      --*count;
-    });
-  }
+  subscription subscribe(record_listener<D> on_commit) { return listeners_.subscribe(std::move(on_commit)); }
 
  private:
   // The origin of writes in an application's transaction: no store's, so
@@ -366,20 +353,12 @@ class postgres_record_store {
     return fire_result<D>{fire_status::applied, std::move(written.next), std::move(written.entry), {}};
   }
 
-  std::string wake_channel() const { return "errand_wake_" + origin_; }
-
-  void start_listening() {
-    notifications_.start(
-        {pool_.url(), tables_.channel, wake_channel(), options_.connect_attempts, options_.reconnect_backoff},
-        [this](const std::string& payload) { heard(payload); });
-  }
-
   // "r <origin> <record id> <seq> <table>". This store's own announcements
   // were delivered at commit.
   void heard(const std::string& payload) {
     const auto moved = detail::pg::read_announcement(payload, "r");
-    if (!moved || moved->origin == origin_ || moved->word != tables_.table_name) return;
-    if (subscribers_->load() == 0) return;
+    if (!moved || moved->origin == listeners_.origin() || moved->word != tables_.table_name) return;
+    if (!listeners_.subscribed()) return;
     const auto row = get(moved->id);
     const auto entries = read(sql_->entry, {detail::pg::text_of(moved->id), detail::pg::text_of(moved->seq)});
     if (!row || entries.empty()) return;  // pruned since
@@ -388,13 +367,9 @@ class postgres_record_store {
 
   postgres_options options_;
   postgres_record_tables tables_;
-  std::string origin_;  // tells this store's announcements from everyone else's
   mutable detail::pg::connection_pool pool_;
   std::unique_ptr<detail::pg::record_statements> sql_;  // built from the table as found, before any pooled connection
-  detail::listener_set<record_notification<D>> listeners_;
-  std::shared_ptr<std::atomic<int>> subscribers_ = std::make_shared<std::atomic<int>>(0);
-
-  detail::pg::lazy_notification_thread notifications_;  // stopped before the pool goes
+  detail::pg::store_listeners<record_notification<D>> listeners_;  // its LISTEN thread stopped before the pool goes
 };
 
 }  // namespace errand

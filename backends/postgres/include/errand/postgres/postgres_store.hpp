@@ -169,23 +169,18 @@ class store_engine {
   explicit store_engine(postgres_options options)
       : options_(std::move(options)),
         tables_(postgres_tables_for(options_.schema, options_.table_prefix)),
-        origin_(detail::pg::random_token()),
         pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
                [this](detail::pg::connection& c) {
                  for (const auto* s : sql_.all()) c.prepare(s->name, s->sql);
                }}),
-        sql_(tables_, migrated()) {}
+        sql_(tables_, migrated()),
+        listeners_({options_.url, tables_.channel, options_.connect_attempts, options_.reconnect_backoff},
+                   [this](const std::string& payload) { heard(payload); }) {}
 
   store_engine(const store_engine&) = delete;
   store_engine& operator=(const store_engine&) = delete;
 
-  ~store_engine() {
-    notifications_.stop([this] {
-      with_connection([&](detail::pg::connection& c) {
-        c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_.notify, {wake_channel(), ""}); });
-      });
-    });
-  }
+  ~store_engine() { listeners_.stop(pool_); }
 
   const postgres_tables& tables() const noexcept { return tables_; }
 
@@ -211,7 +206,7 @@ class store_engine {
       // so one transaction; with them, the keys are locked and their holders
       // looked up in the transaction that inserts.
       const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
-      const auto announcement = "e " + origin_;
+      const auto announcement = "e " + listeners_.origin();
       auto results = with_connection([&](detail::pg::connection& c) {
         if (keyed)
           return c.in_transaction(
@@ -353,8 +348,8 @@ class store_engine {
         q.order == job_order::by_id
             ? read(sql_.query, {id, state, q.queue, q.kind, has_error, limit, since, before})
             : read(sql_.query_recent, {id, state, q.queue, q.kind, has_error, limit, since, before,
-                                        q.after_update ? detail::pg::text_of(q.after_update->updated_at) : std::nullopt,
-                                        q.after_update ? detail::pg::text_of(q.after_update->id) : std::nullopt});
+                                       q.after_update ? detail::pg::text_of(q.after_update->updated_at) : std::nullopt,
+                                       q.after_update ? detail::pg::text_of(q.after_update->id) : std::nullopt});
     std::vector<job> out;
     for (const auto& cells : rows) out.push_back(detail::pg::read_row<job>(cells));
     return out;
@@ -413,7 +408,7 @@ class store_engine {
     std::vector<error_group> out;
     for (const auto& cells :
          read(sql_.error_groups, {detail::pg::text_of(as_int(q.limit)), detail::pg::text_of(as_int(q.examples)), state,
-                                   q.queue, q.kind, detail::pg::text_of(q.since)})) {
+                                  q.queue, q.kind, detail::pg::text_of(q.since)})) {
       const auto kind = cells.at(0).value_or("");
       const auto message = cells.at(1).value_or("");
       if (out.empty() || out.back().error_kind != kind || out.back().message != message)
@@ -452,15 +447,7 @@ class store_engine {
 
   // Listeners in this process hear this store's commits on the committing
   // thread, and every other writer's commits on the notification thread.
-  subscription subscribe(listener on_commit) {
-    start_notifications();
-    ++*subscribers_;
-    auto inner = std::make_shared<subscription>(listeners_.add(std::move(on_commit)));
-    return subscription([inner, count = subscribers_] {
-      inner->reset();
-      --*count;
-    });
-  }
+  subscription subscribe(listener on_commit) { return listeners_.subscribe(std::move(on_commit)); }
 
   // For idle workers: take an epoch before claiming, and when the claim
   // comes back empty, wait_for_work(epoch, timeout) returns true as soon as
@@ -469,7 +456,7 @@ class store_engine {
   // future are not announced when they come due: keep the timeout to the
   // polling interval you would use otherwise.
   std::uint64_t work_epoch() {
-    start_notifications();
+    listeners_.listen();
     return work_epoch_.load();
   }
 
@@ -535,7 +522,7 @@ class store_engine {
             run(tx, sql_.set_queue,
                 {queue, paused, change_limit ? "true" : "false",
                  max_running ? detail::pg::cell(std::to_string(*max_running)) : std::nullopt, to_iso8601(now)});
-        if (wakes && options_.notify) run(tx, sql_.notify, {tables_.channel, "e " + origin_});
+        if (wakes && options_.notify) run(tx, sql_.notify, {tables_.channel, "e " + listeners_.origin()});
         return read_queue_setting(rows.at(0));
       });
     });
@@ -562,8 +549,6 @@ class store_engine {
   }
   static std::int64_t as_count(std::size_t n) { return static_cast<std::int64_t>(n); }
 
-  std::string wake_channel() const { return "errand_wake_" + origin_; }
-
   // Migrates the tables (or checks that they are migrated) on a connection
   // of its own, and reads how they are laid out, before any pooled
   // connection prepares the statements built from that.
@@ -573,9 +558,8 @@ class store_engine {
       detail::pg::migrate(*setup, tables_);
     else
       detail::pg::require_migrated(*setup, tables_);
-    return setup->autocommit([&](detail::pg::transaction& tx) {
-      return detail::pg::job_transitions(tx, tables_, options_.notify);
-    });
+    return setup->autocommit(
+        [&](detail::pg::transaction& tx) { return detail::pg::job_transitions(tx, tables_, options_.notify); });
   }
 
   // The origin of an enqueue in an application's transaction: no store's, so
@@ -683,7 +667,8 @@ class store_engine {
     transitions.reserve(decisions.size());
     for (const auto& d : decisions)
       transitions.push_back({d.next, d.expected_version, d.record ? &*d.record : nullptr});
-    return detail::pg::write_transitions<job_records, history_record>(tx, sql_.transitions, transitions, origin_);
+    return detail::pg::write_transitions<job_records, history_record>(tx, sql_.transitions, transitions,
+                                                                      listeners_.origin());
   }
 
   static bool all_written(const std::vector<std::optional<std::int64_t>>& seqs) {
@@ -771,23 +756,17 @@ class store_engine {
     work_arrived_.notify_all();
   }
 
-  void start_notifications() {
-    notifications_.start(
-        {pool_.url(), tables_.channel, wake_channel(), options_.connect_attempts, options_.reconnect_backoff},
-        [this](const std::string& payload) { heard(payload); });
-  }
-
   // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
   // for an enqueue. This store's own announcements were delivered at commit.
   void heard(const std::string& payload) {
     if (const auto words = detail::pg::split_words(payload); words.size() == 2 && words[0] == "e") {
-      if (words[1] != origin_) announce_work();
+      if (words[1] != listeners_.origin()) announce_work();
       return;
     }
     const auto moved = detail::pg::read_announcement(payload, "t");
-    if (!moved || moved->origin == origin_) return;
+    if (!moved || moved->origin == listeners_.origin()) return;
     if (const auto to = from_name<job_state>(moved->word); to && is_claimable(*to)) announce_work();
-    if (subscribers_->load() == 0) return;
+    if (!listeners_.subscribed()) return;
     const auto row = get(moved->id);
     const auto records = read(sql_.record, {detail::pg::text_of(moved->id), detail::pg::text_of(moved->seq)});
     if (!row || records.empty()) return;  // pruned since
@@ -796,17 +775,14 @@ class store_engine {
 
   postgres_options options_;
   postgres_tables tables_;
-  std::string origin_;  // tells this store's announcements from everyone else's
   mutable detail::pg::connection_pool pool_;
   detail::pg::statements sql_;  // built from the tables as found, before any pooled connection opens
-  detail::listeners listeners_;
-  std::shared_ptr<std::atomic<int>> subscribers_ = std::make_shared<std::atomic<int>>(0);
 
   std::mutex work_mutex_;
   std::condition_variable work_arrived_;
   std::atomic<std::uint64_t> work_epoch_{0};
 
-  detail::pg::lazy_notification_thread notifications_;  // stopped before the pool goes
+  detail::pg::store_listeners<notification> listeners_;  // its LISTEN thread stopped before the pool goes
 };
 
 }  // namespace detail::pg

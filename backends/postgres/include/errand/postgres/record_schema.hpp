@@ -65,14 +65,7 @@ struct postgres_record_tables {
 };
 
 // "name", with any '"' doubled: any identifier, spliced into SQL safely.
-inline std::string postgres_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (const char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + '"';
-}
+inline std::string postgres_identifier(std::string_view name) { return detail::pg::sql_quoted(name, '"'); }
 
 // The version a record table errand has migrated is at.
 inline constexpr int postgres_record_schema_version = 1;

@@ -99,12 +99,10 @@ struct record_statements {
   // deletes those ($3 ids) still to be pruned, with their history; trim keeps
   // each record's newest $1 entries.
   statement prune_lock, prune, trim;
-  // $1 channel, $2 payload
-  statement notify{"errand_record_notify", "SELECT pg_notify($1::text, $2::text)"};
 
   std::vector<const statement*> all() const {
-    return {&get,   &read,       &read_locked,      &create, &create_with_id, &transitions.one, &history,
-            &entry, &prune_lock, &transitions.many, &prune,  &trim,           &notify};
+    return {&get,     &read,  &read_locked, &create,           &create_with_id, &transitions.one,
+            &history, &entry, &prune_lock,  &transitions.many, &prune,          &trim};
   }
 
   // A page of records: $1 after id, then $2 the state when `by_state`, then

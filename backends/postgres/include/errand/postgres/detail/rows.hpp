@@ -150,16 +150,20 @@ Row read_row(const row& cells, std::size_t first_column = 0) {
   return row_reader(cells, leading_id(cells), first_column).read<Row>();
 }
 
-// A string literal for SQL text errand builds (standard_conforming_strings,
-// PostgreSQL's default since 9.1: only the quote is doubled).
-inline std::string sql_literal(std::string_view text) {
-  std::string out = "'";
+// `text` between two `quote`s, each quote within it doubled: how SQL writes
+// a name ("…") and, with standard_conforming_strings (PostgreSQL's default
+// since 9.1), a string ('…').
+inline std::string sql_quoted(std::string_view text, char quote) {
+  std::string out(1, quote);
   for (const char c : text) {
-    if (c == '\'') out += '\'';
+    if (c == quote) out += quote;
     out += c;
   }
-  return out + "'";
+  return out + quote;
 }
+
+// A string literal for SQL text errand builds.
+inline std::string sql_literal(std::string_view text) { return sql_quoted(text, '\''); }
 
 // $1, $2, ... in the order a statement's parameters are passed.
 class placeholders {
