@@ -86,7 +86,7 @@ class postgres_record_store {
     sql_ = std::make_unique<detail::pg::record_statements>(
         tables_, layout, setup->autocommit([&](detail::pg::transaction& tx) {
           // Record stores share a channel: an announcement ends with its table's name.
-          return detail::pg::transition_target_for<D, entry_type>(
+          return detail::pg::transition_target_for<entry_type>(
               tx, tables_.table, layout, {}, tables_.history,
               {tables_.channel, options_.notify, "r", detail::pg::sql_literal(tables_.table_name)},
               detail::concat("the write of ", tables_.table_name, " record"));

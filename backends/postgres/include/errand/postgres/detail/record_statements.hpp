@@ -148,9 +148,10 @@ struct record_statements {
       names += concat(names.empty() ? "" : ", ", c.sql);
       values += concat(values.empty() ? "" : ", ", p.next(c.type));
     }
-    std::string sql =
-        concat("WITH added AS (\n  INSERT INTO ", tables.table, " (", names, ") VALUES (", values, ") ON CONFLICT (",
-               id, ") DO NOTHING RETURNING ", id, " AS id\n), ", transitions.recorded_and_announced("added", p));
+    std::string sql = concat("WITH added AS (\n  INSERT INTO ", tables.table, " AS r (", names, ") VALUES (", values,
+                             ") ON CONFLICT (", id, ") DO NOTHING RETURNING r.", id, " AS id, ",
+                             transitions.highest_seq(concat("r.", id)), " AS last\n), ",
+                             transitions.recorded_and_announced("added", p));
     if (!with_id) return concat(sql, "\nSELECT id, seq FROM recorded WHERE (SELECT count(*) FROM announced) >= 0");
     const std::string sequence = p.next("regclass");
     return concat(sql, ", bumped AS (\n  SELECT setval(", sequence, ", a.id) FROM added AS a WHERE ", sequence,

@@ -31,9 +31,9 @@ inline constexpr std::array<std::string_view, 6> fixed_at_enqueue{"queue",    "k
 
 // Where the job queue's transitions go: its tables as the catalog has them.
 inline transition_target job_transitions(transaction& tx, const postgres_tables& t, bool notify) {
-  return transition_target_for<job_records, history_record>(
-      tx, t.jobs, inspect_record_table<job_records>(tx, t.jobs, false), fixed_at_enqueue, t.history,
-      {t.channel, notify, "t", "to_state"}, "the decision for job");
+  return transition_target_for<history_record>(tx, t.jobs, inspect_record_table<job_records>(tx, t.jobs, false),
+                                               fixed_at_enqueue, t.history, {t.channel, notify, "t", "to_state"},
+                                               "the decision for job");
 }
 
 struct statements {

@@ -87,9 +87,11 @@ struct transition_target {
 // rest are the entry's values.
 inline bool is_entry_value(std::size_t member, std::string_view name) { return member != 0 && name != "seq"; }
 
-// Reads the history table's columns from the catalog. `fixed` names the fields
-// of the row that a transition never changes (the id is never written).
-template <record_definition D, class Entry>
+// Where transitions of rows laid out as `layout` go, with entries of type
+// Entry; the history table's columns are read from the catalog. `fixed` names
+// the fields of the row that a transition never changes (the id is never
+// written).
+template <class Entry>
 transition_target transition_target_for(transaction& tx, std::string table, const record_layout& layout,
                                         std::span<const std::string_view> fixed, std::string history,
                                         announcement announced, std::string subject) {
@@ -124,7 +126,11 @@ transition_target transition_target_for(transaction& tx, std::string table, cons
   return t;
 }
 
-// The statements that write transitions to one target.
+// The statements that write transitions to one target. They join nothing:
+// the rows the UPDATE moved carry their entries' values and their history's
+// highest seq out of it, so that a plan made for a guessed number of rows
+// (PostgreSQL's generic plan guesses ten for an array) never turns a join of
+// 500 rows into 250,000 comparisons.
 struct transition_sql {
   explicit transition_sql(transition_target t)
       : target(std::move(t)), one{"errand_transition", one_sql()}, many{"errand_transitions", many_sql()} {}
@@ -132,25 +138,33 @@ struct transition_sql {
   transition_target target;
   // $1 id, $2 expected version, the written columns, the entry's columns
   // (NULL: none, as for a heartbeat), the channel, the origin, announce?.
-  // Returns the id of the row written and its entry's seq (NULL: none);
-  // nothing when the row was not at the version expected.
+  // Returns the id of the row written and the seq its entry was given (or
+  // would have been, when it had none); nothing when the row was not at the
+  // version expected.
   statement one;
   // The same with one array per column, one element per row (ids distinct);
   // a row for each written.
   statement many;
 
+  // The highest seq the history holds for the row `id` names (NULL: none).
+  std::string highest_seq(std::string_view id) const {
+    return concat("(SELECT h.seq FROM ", target.history, " AS h WHERE h.", target.history_row, " = ", id,
+                  " ORDER BY h.seq DESC LIMIT 1)");
+  }
+
   // "recorded AS (…), announced AS (…)": the entry of every row of the CTE
-  // `source` (with a column `id`) and its announcement, for statements of a
-  // store's own (a record's creation). The entry's values, the channel, the
-  // origin and announce? are the next parameters.
+  // `source` (columns `id` and `last`, the highest_seq() of id) and its
+  // announcement, for statements of a store's own (a record's creation). The
+  // entry's values, the channel, the origin and announce? are the next
+  // parameters.
   std::string recorded_and_announced(std::string_view source, placeholders& p) const {
     std::vector<std::string> values;
     for (const auto& c : target.entry) values.push_back(p.next(c.type));
-    return record_and_announce(concat(source, " AS s"), values, p);
+    return record_and_announce(source, values, p);
   }
 
  private:
-  std::string record_and_announce(std::string_view from, const std::vector<std::string>& values,
+  std::string record_and_announce(std::string_view source, const std::vector<std::string>& values,
                                   placeholders& p) const {
     std::string columns, selected;
     for (std::size_t i = 0; i < values.size(); ++i) {
@@ -159,17 +173,21 @@ struct transition_sql {
     }
     const std::string channel = p.next("text"), origin = p.next("text"), enabled = p.next("boolean");
     return concat("recorded AS (\n  INSERT INTO ", target.history, " (", target.history_row, ", seq", columns,
-                  ")\n  SELECT s.id, coalesce((SELECT max(h.seq) FROM ", target.history, " AS h WHERE h.",
-                  target.history_row, " = s.id), 0) + 1", selected, "\n  FROM ", from, " WHERE ", values.at(0),
+                  ")\n  SELECT s.id, coalesce(s.last, 0) + 1", selected, " FROM ", source, " AS s WHERE ", values.at(0),
                   " IS NOT NULL\n  RETURNING ", target.history_row, " AS id, seq, ", target.announced.word,
                   " AS word\n), announced AS (\n  SELECT pg_notify(", channel, ", concat_ws(' ', ",
                   sql_literal(target.announced.tag), ", ", origin, ", e.id, e.seq, e.word)) FROM recorded AS e WHERE ",
                   enabled, "\n)");
   }
 
+  // The UPDATE's RETURNING: the row's id and its history's highest seq, then `carried`.
+  std::string moved_rows(std::string_view carried) const {
+    return concat("\n  RETURNING r.", target.id.sql, " AS id, ", highest_seq(concat("r.", target.id.sql)), " AS last",
+                  carried, "\n), ");
+  }
+
   static constexpr std::string_view written_rows =
-      "\nSELECT m.id, e.seq FROM moved AS m LEFT JOIN recorded AS e ON e.id = m.id"
-      " WHERE (SELECT count(*) FROM announced) >= 0";
+      "\nSELECT id, coalesce(last, 0) + 1 FROM moved WHERE (SELECT count(*) FROM announced) >= 0";
 
   std::string one_sql() const {
     placeholders p;
@@ -180,15 +198,15 @@ struct transition_sql {
     std::vector<std::string> values;
     for (const auto& c : target.entry) values.push_back(p.next(c.type));
     return concat("WITH moved AS (\n  UPDATE ", target.table, " AS r SET ", assignments, "\n  WHERE r.", target.id.sql,
-                  " = ", id, " AND r.", target.version.sql, " = ", version, "\n  RETURNING r.", target.id.sql,
-                  " AS id\n), ", record_and_announce("moved AS s", values, p), written_rows);
+                  " = ", id, " AND r.", target.version.sql, " = ", version, moved_rows(""),
+                  record_and_announce("moved", values, p), written_rows);
   }
 
   std::string many_sql() const {
     placeholders p;
     const std::string ids = p.next(target.id.type + "[]"), versions = p.next(target.version.type + "[]");
     std::string arrays = concat(ids, ", ", versions);
-    std::string names = "id, expected_version", assignments;
+    std::string names = "id, expected_version", assignments, carried;
     for (std::size_t i = 0; i < target.written.size(); ++i) {
       const auto& c = target.written[i];
       arrays += concat(", ", p.next(c.type + "[]"));
@@ -197,15 +215,16 @@ struct transition_sql {
     }
     std::vector<std::string> values;
     for (std::size_t i = 0; i < target.entry.size(); ++i) {
+      const auto name = concat("e", std::to_string(i));
       arrays += concat(", ", p.next(target.entry[i].type + "[]"));
-      names += concat(", e", std::to_string(i));
-      values.push_back(concat("i.e", std::to_string(i)));
+      names += concat(", ", name);
+      carried += concat(", i.", name);
+      values.push_back(concat("s.", name));
     }
     return concat("WITH input AS (\n  SELECT * FROM unnest(", arrays, ")\n    AS i(", names,
                   ")\n), moved AS (\n  UPDATE ", target.table, " AS r SET ", assignments,
                   "\n  FROM input AS i\n  WHERE r.", target.id.sql, " = i.id AND r.", target.version.sql,
-                  " = i.expected_version\n  RETURNING r.", target.id.sql, " AS id\n), ",
-                  record_and_announce("moved AS s JOIN input AS i ON i.id = s.id", values, p), written_rows);
+                  " = i.expected_version", moved_rows(carried), record_and_announce("moved", values, p), written_rows);
   }
 };
 
@@ -301,10 +320,10 @@ std::vector<std::optional<std::int64_t>> write_transitions(transaction& tx, cons
   const auto& s = transitions.size() == 1 ? sql.one : sql.many;
   std::map<std::int64_t, std::int64_t> seq_of;
   for (const auto& cells : tx.exec_statement(s.name, s.sql, params))
-    seq_of[integer_of(cells.at(0))] = cells.at(1) ? integer_of(cells.at(1)) : 0;
+    seq_of[integer_of(cells.at(0))] = integer_of(cells.at(1));
   for (std::size_t i = 0; i < transitions.size(); ++i)
     if (const auto found = seq_of.find(traits::id(transitions[i].next)); found != seq_of.end())
-      written[i] = found->second;
+      written[i] = transitions[i].entry ? found->second : 0;
   return written;
 }
 
