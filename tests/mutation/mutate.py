@@ -121,8 +121,8 @@ MUTATIONS = [
     Mutation("postgres-expired-boundary", "a lease ending exactly now is not expired", PG_STATEMENTS,
              "lease_until <= $1::timestamptz", "lease_until < $1::timestamptz", POSTGRES_TESTS, True),
     Mutation("postgres-no-compare-and-set", "the batch write ignores the expected version", PG_TRANSITIONS,
-             '" = i.expected_version\\n  RETURNING r.", target.id.sql,',
-             '" = r.", target.version.sql, "\\n  RETURNING r.", target.id.sql,', POSTGRES_TESTS, True),
+             '" = i.expected_version", moved_rows(carried)',
+             '" = r.", target.version.sql, moved_rows(carried)', POSTGRES_TESTS, True),
 ]
 
 
