@@ -34,6 +34,7 @@ MEMORY = "backends/memory/include/errand/memory/memory_store.hpp"
 SQLITE_STATEMENTS = "backends/sqlite/include/errand/sqlite/detail/statements.hpp"
 SQLITE_TRANSITIONS = "backends/sqlite/include/errand/sqlite/detail/transitions.hpp"
 PG_STATEMENTS = "backends/postgres/include/errand/postgres/detail/statements.hpp"
+PG_TRANSITIONS = "backends/postgres/include/errand/postgres/detail/transitions.hpp"
 RUNNER = "include/errand/runner.hpp"
 LIFECYCLE = "include/errand/lifecycle.hpp"
 DECIDE = "include/errand/decide.hpp"
@@ -120,9 +121,9 @@ MUTATIONS = [
              "        if (now >= a->deadline) {", "        if (false) {", RUNNER_TESTS),
     Mutation("postgres-expired-boundary", "a lease ending exactly now is not expired", PG_STATEMENTS,
              "lease_until <= $1::timestamptz", "lease_until < $1::timestamptz", POSTGRES_TESTS, True),
-    Mutation("postgres-no-compare-and-set", "the batch write ignores the expected version", PG_STATEMENTS,
-             "  WHERE j.id = i.id AND j.version = i.expected_version\\n",
-             "  WHERE j.id = i.id\\n", POSTGRES_TESTS, True),
+    Mutation("postgres-no-compare-and-set", "the batch write ignores the expected version", PG_TRANSITIONS,
+             '" = i.expected_version", moved_rows(carried)',
+             '" = r.", target.version.sql, moved_rows(carried)', POSTGRES_TESTS, True),
 ]
 
 

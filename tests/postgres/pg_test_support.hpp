@@ -10,7 +10,7 @@
 // so CI fails.
 
 #include <errand/postgres.hpp>
-#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/postgres/detail/connection.hpp>
 
 #include <unistd.h>
 

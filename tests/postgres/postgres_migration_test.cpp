@@ -13,10 +13,38 @@ using namespace std::chrono_literals;
 using errand::job_state;
 
 const errand::time_point t0 = errand::manual_clock{}.now();
+// A time in the rows tests write by hand, as SQL.
+const std::string at = "'2025-12-22T02:39:54Z'";
 
 std::vector<std::string> column(const std::string& sql) {
   std::vector<std::string> out;
   for (const auto& row : pg_test::sql(sql)) out.push_back(row.at(0).value_or("NULL"));
+  return out;
+}
+
+// A scratch schema as errand built it at `version`: the migrations up to it,
+// which do not change once released.
+struct schema_at_version {
+  explicit schema_at_version(int version) {
+    pg_test::sql("CREATE SCHEMA \"" + schema.name() + "\"");
+    pg_test::sql(
+        "CREATE TABLE " + t.schema_version +
+        " (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+    for (const auto& m : errand::postgres_migrations(t)) {
+      if (m.version > version) break;
+      for (const auto& statement : m.statements) pg_test::sql(statement);
+      pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (" + std::to_string(m.version) +
+                   ", 'as errand wrote it')");
+    }
+  }
+  pg_test::scratch_schema schema;
+  errand::postgres_tables t = errand::postgres_tables_for(schema.name(), "errand_");
+};
+
+// "1", "2", ... up to the version this errand migrates to.
+std::vector<std::string> every_version() {
+  std::vector<std::string> out;
+  for (int v = 1; v <= errand::postgres_schema_version; ++v) out.push_back(std::to_string(v));
   return out;
 }
 
@@ -26,10 +54,10 @@ TEST_CASE("migrations: a fresh schema is created at the current version, and aga
   pg_test::scratch_schema schema;
   CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
-        std::vector<std::string>{"1", "2", "3"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == every_version());
   CHECK(errand::postgres_migrate(schema.options()) == errand::postgres_schema_version);
-  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"3"});
+  CHECK(column("SELECT count(*) FROM " + t.schema_version) ==
+        std::vector<std::string>{std::to_string(errand::postgres_schema_version)});
   CHECK(column("SELECT indexname FROM pg_indexes WHERE schemaname = '" + schema.name() +
                "' AND indexname LIKE '%unique_key' ORDER BY indexname") ==
         std::vector<std::string>{"errand_jobs_by_unique_key"});
@@ -75,8 +103,7 @@ TEST_CASE("migrations: sessions migrating at the same moment migrate once", "[po
     CHECK(versions[i] == errand::postgres_schema_version);
   }
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
-        std::vector<std::string>{"1", "2", "3"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == every_version());
   CHECK(column("SELECT count(*) FROM " + t.jobs) == std::vector<std::string>{std::to_string(sessions / 2)});
 }
 
@@ -92,7 +119,6 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
                " max_attempts INTEGER NOT NULL, run_at TIMESTAMPTZ NOT NULL, worker TEXT, lease_until TIMESTAMPTZ,"
                " heartbeat_at TIMESTAMPTZ, version BIGINT NOT NULL, unique_key TEXT,"
                " created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL)");
-  const std::string at = "'2025-12-22T02:39:54Z'";
   pg_test::sql("INSERT INTO " + t.jobs +
                " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, version,"
                " created_at, updated_at) VALUES"
@@ -109,8 +135,7 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
                at + ", NULL, 2, " + at + ", " + at + ")");
 
   errand::postgres_store store(schema.options());
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
-        std::vector<std::string>{"1", "2", "3"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == every_version());
 
   const auto flaky = store.get(2);
   REQUIRE(flaky);
@@ -150,20 +175,9 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
 
 TEST_CASE("migrations: a version 2 schema is upgraded: unique keys it holds still hold, queues can be paused",
           "[postgres][migrate]") {
-  pg_test::scratch_schema schema;
-  const auto t = errand::postgres_tables_for(schema.name(), "errand_");
   // Version 2 as errand built it: migrations 1 and 2, which have not changed since.
-  pg_test::sql("CREATE SCHEMA \"" + schema.name() + "\"");
-  pg_test::sql(
-      "CREATE TABLE " + t.schema_version +
-      " (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-  for (const auto& m : errand::postgres_migrations(t)) {
-    if (m.version > 2) break;
-    for (const auto& statement : m.statements) pg_test::sql(statement);
-    pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (" + std::to_string(m.version) +
-                 ", 'as errand wrote it')");
-  }
-  const std::string at = "'2025-12-22T02:39:54Z'";
+  const schema_at_version old(2);
+  const auto& [schema, t] = old;
   pg_test::sql("INSERT INTO " + t.jobs +
                " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, version, unique_key,"
                " created_at, updated_at) VALUES ('default', 'report', '{}', 'succeeded', 0, 1, 3, " +
@@ -172,8 +186,7 @@ TEST_CASE("migrations: a version 2 schema is upgraded: unique keys it holds stil
                "' AND indexname = 'errand_jobs_unique_key'") == std::vector<std::string>{"1"});
 
   errand::postgres_store store(schema.options());
-  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") ==
-        std::vector<std::string>{"1", "2", "3"});
+  CHECK(column("SELECT version FROM " + t.schema_version + " ORDER BY version") == every_version());
   CHECK(column("SELECT indexname FROM pg_indexes WHERE schemaname = '" + schema.name() +
                "' AND indexname LIKE '%unique_key' ORDER BY indexname") ==
         std::vector<std::string>{"errand_jobs_by_unique_key"});
@@ -192,12 +205,51 @@ TEST_CASE("migrations: a version 2 schema is upgraded: unique keys it holds stil
   CHECK(column("SELECT queue || ' ' || paused FROM " + t.queues) == std::vector<std::string>{"default true"});
 }
 
+TEST_CASE("migrations: a version 3 schema is upgraded: history goes on from its own highest seq",
+          "[postgres][migrate]") {
+  // Version 3 as errand built it, with the jobs' sequence counter on the row (last_seq).
+  const schema_at_version old(3);
+  // Job 1 is running its third attempt; prune kept its last two records. Job 2's were all pruned.
+  pg_test::sql("INSERT INTO " + old.t.jobs +
+               " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, worker, lease_until,"
+               " heartbeat_at, version, created_at, updated_at, last_seq) VALUES"
+               " ('default', 'flaky', '{}', 'running', 0, 3, 3, '2025-12-22T02:39:54Z', 'w', '2025-12-22T02:39:54Z',"
+               "  '2025-12-22T02:39:54Z', 6, '2025-12-22T02:39:54Z', '2025-12-22T02:39:54Z', 5),"
+               " ('default', 'fresh', '{}', 'pending', 0, 0, 3, '2025-12-22T02:39:54Z', NULL, NULL, NULL, 2,"
+               "  '2025-12-22T02:39:54Z', '2025-12-22T02:39:54Z', 3)");
+  pg_test::sql("INSERT INTO " + old.t.history +
+               " (job_id, seq, from_state, to_state, event, payload, attempt, worker, at) VALUES"
+               " (1, 4, 'running', 'retry_pending', 'fail', '{}', 2, 'w', '2025-12-22T02:39:54Z'),"
+               " (1, 5, 'retry_pending', 'running', 'claim', '{}', 3, 'w', '2025-12-22T02:39:54Z')");
+
+  errand::postgres_store store(old.schema.options());
+  CHECK(column("SELECT version FROM " + old.t.schema_version + " ORDER BY version") == every_version());
+  CHECK(column("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" + old.schema.name() +
+               "' AND table_name = 'errand_jobs' AND column_name = 'last_seq'") == std::vector<std::string>{"0"});
+
+  REQUIRE(errand::report(store, 1, errand::succeed{3, "w"}, {}, t0).applied());
+  const auto kept = store.history(1);
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[2].seq == 6);
+  CHECK(kept[2].to == job_state::succeeded);
+
+  // A job with no history left starts its sequence again; nothing it held is overwritten.
+  REQUIRE(store.claim({"w", 30s, t0, {}}));
+  const auto fresh = store.history(2);
+  REQUIRE(fresh.size() == 1);
+  CHECK(fresh[0].seq == 1);
+  CHECK(fresh[0].to == job_state::running);
+}
+
 TEST_CASE("migrations: a schema newer than this errand is refused, untouched", "[postgres][migrate]") {
   pg_test::scratch_schema schema;
   errand::postgres_migrate(schema.options());
   const auto t = errand::postgres_tables_for(schema.name(), "errand_");
-  pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (4, 'from the future')");
+  const auto future = std::to_string(errand::postgres_schema_version + 1);
+  pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (" + future +
+               ", 'from the future')");
   CHECK_THROWS_WITH(errand::postgres_store(schema.options()),
-                    Catch::Matchers::Contains("schema version 4, newer than this errand knows (3)"));
-  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{"4"});
+                    Catch::Matchers::Contains("schema version " + future + ", newer than this errand knows (" +
+                                              std::to_string(errand::postgres_schema_version) + ")"));
+  CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{future});
 }

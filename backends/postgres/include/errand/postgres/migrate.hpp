@@ -29,6 +29,7 @@ ERRAND_DECL int postgres_migrate(const postgres_options& options);
 #define ERRAND_POSTGRES_MIGRATE_IMPLEMENTATION
 
 #include <errand/postgres/detail/pqxx.hpp>
+#include <errand/postgres/detail/rows.hpp>
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/schema.hpp>
 #include <errand/store.hpp>
@@ -38,15 +39,6 @@ ERRAND_DECL int postgres_migrate(const postgres_options& options);
 namespace errand {
 
 namespace detail::pg {
-
-inline std::string sql_literal(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
 
 inline int schema_version_of(transaction& tx, const postgres_tables& t) {
   const auto exists = tx.exec("SELECT to_regclass(" + sql_literal(t.schema_version) + ") IS NOT NULL");

@@ -13,9 +13,10 @@
 // history entry holding the idempotency key, read together; the machine
 // decides in C++ (record_step.hpp); then one statement writes the new row
 // with a compare-and-set on the version, appends the history entry and sends
-// pg_notify. When the version moved in between (another writer), nothing is
-// written and the fire is read and decided again, unless the caller gave an
-// expected_version: that is a conflict.
+// pg_notify (detail/transitions.hpp, the job queue's writer too). When the
+// version moved in between (another writer), nothing is written and the fire
+// is read and decided again, unless the caller gave an expected_version: that
+// is a conflict.
 //
 // Inside the application's transaction: create() and fire() take its
 // pqxx::work (or any pqxx::dbtransaction) and run in a savepoint of it, so
@@ -34,11 +35,12 @@
 // (postgres_errors.hpp): nothing of a call that failed was written.
 
 #include <errand/detail/listeners.hpp>
-#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/postgres/detail/connection.hpp>
 #include <errand/postgres/detail/notification_thread.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/record_rows.hpp>
 #include <errand/postgres/detail/record_statements.hpp>
+#include <errand/postgres/detail/transitions.hpp>
 #include <errand/postgres/postgres_errors.hpp>
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/record_schema.hpp>
@@ -47,7 +49,6 @@
 
 #include <pqxx/types>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -75,32 +76,34 @@ class postgres_record_store {
   explicit postgres_record_store(postgres_options options)
       : options_(std::move(options)),
         tables_(postgres_record_tables_for<D>(options_)),
-        origin_(detail::pg::random_token()),
         pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
-               [this](detail::pg::connection& c) { prepare(c); }}) {
+               [this](detail::pg::connection& c) { prepare(c); }}),
+        listeners_({options_.url, tables_.channel, options_.connect_attempts, options_.reconnect_backoff},
+                   [this](const std::string& payload) { heard(payload); }) {
     auto setup = pool_.open_connection(false);
+    const auto layout = options_.migrate ? detail::pg::migrate_record_tables<D>(*setup, tables_)
+                                         : detail::pg::require_record_tables<D>(*setup, tables_);
     sql_ = std::make_unique<detail::pg::record_statements>(
-        tables_, options_.migrate ? detail::pg::migrate_record_tables<D>(*setup, tables_)
-                                  : detail::pg::require_record_tables<D>(*setup, tables_));
+        tables_, layout, setup->autocommit([&](detail::pg::transaction& tx) {
+          // Record stores share a channel: an announcement ends with its table's name.
+          return detail::pg::transition_target_for<entry_type>(
+              tx, tables_.table, layout, {}, tables_.history,
+              {tables_.channel, options_.notify, "r", detail::pg::sql_literal(tables_.table_name)},
+              detail::concat("the write of ", tables_.table_name, " record"));
+        }));
   }
   explicit postgres_record_store(std::string url) : postgres_record_store(postgres_options{.url = std::move(url)}) {}
 
   postgres_record_store(const postgres_record_store&) = delete;
   postgres_record_store& operator=(const postgres_record_store&) = delete;
 
-  ~postgres_record_store() {
-    notifications_.stop([this] {
-      pool_.run([&](detail::pg::connection& c) {
-        c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_->notify, {wake_channel(), ""}); });
-      });
-    });
-  }
+  ~postgres_record_store() { listeners_.stop(pool_); }
 
   const postgres_record_tables& tables() const noexcept { return tables_; }
 
   row_type create(const row_type& row, time_point now) {
     auto created = pool_.run([&](detail::pg::connection& c) {
-      return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, row, now, origin_); });
+      return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, row, now, listeners_.origin()); });
     });
     listeners_.notify(created);
     return created.row;
@@ -124,8 +127,9 @@ class postgres_record_store {
     validate(options);
     for (;;) {
       auto result = pool_.run([&](detail::pg::connection& c) {
-        return c.autocommit(
-            [&](detail::pg::transaction& tx) { return attempt(tx, id, event, now, options, sql_->read, origin_); });
+        return c.autocommit([&](detail::pg::transaction& tx) {
+          return attempt(tx, id, event, now, options, sql_->read, listeners_.origin());
+        });
       });
       if (!result) continue;  // the version moved between the read and the write: decide again
       if (result->status == fire_status::applied) listeners_.notify({*result->row, *result->entry});
@@ -219,15 +223,7 @@ class postgres_record_store {
   // Listeners hear this store's commits on the committing thread, and every
   // other writer's (other stores, other processes, application
   // transactions) on the LISTEN thread once they committed.
-  subscription subscribe(record_listener<D> on_commit) {
-    start_listening();
-    ++*subscribers_;
-    auto inner = std::make_shared<subscription>(listeners_.add(std::move(on_commit)));
-    return subscription([inner, count = subscribers_] {
-      inner->reset();
-      --*count;
-    });
-  }
+  subscription subscribe(record_listener<D> on_commit) { return listeners_.subscribe(std::move(on_commit)); }
 
  private:
   // The origin of writes in an application's transaction: no store's, so
@@ -278,30 +274,6 @@ class postgres_record_store {
     return from_column_values<D>(values);
   }
 
-  // A write's parameters: the row's columns but the id, in the table's
-  // order, after `first`, with room for what follows them.
-  std::vector<detail::pg::cell> column_params(const row_type& row, std::optional<std::int64_t> first) const {
-    auto values = to_column_values<D>(row);
-    std::vector<detail::pg::cell> params;
-    params.reserve(values.size() + 12);
-    if (first) params.push_back(detail::pg::text_of(*first));
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i == sql_->layout.id) continue;
-      if (auto* text = std::get_if<std::string>(&values[i]))
-        params.emplace_back(std::move(*text));
-      else
-        params.push_back(detail::pg::to_cell(values[i]));
-    }
-    return params;
-  }
-
-  void append_announcement(std::vector<detail::pg::cell>& params, const std::string& origin) const {
-    params.push_back(tables_.channel);
-    params.push_back(origin);
-    params.push_back(tables_.table_name);
-    params.push_back(options_.notify ? "true" : "false");
-  }
-
   // Writes a new record and its creation entry; an id the database assigns
   // may already be taken by a record created with an explicit id, and is
   // then passed over.
@@ -315,9 +287,12 @@ class postgres_record_store {
                                                  "'s id column has no default to assign ids from; give the new ",
                                                  tables_.table_name, " record an id; nothing was written"));
     auto entry = creation_entry<D>(fresh, now);
-    auto params = column_params(fresh, assigned ? std::nullopt : std::optional(traits::id(fresh)));
-    detail::pg::append_entry(params, entry);
-    append_announcement(params, origin);
+    const auto& target = sql_->transitions.target;
+    std::vector<detail::pg::cell> params;
+    if (!assigned) params.push_back(detail::pg::text_of(traits::id(fresh)));
+    detail::pg::append_written<D>(params, target, fresh);
+    detail::pg::append_entry(params, target, &entry);
+    detail::pg::append_announcement(params, target, origin);
     if (!assigned) params.push_back(sql_->layout.id_sequence);
     constexpr int attempts = 100;
     for (int attempt = 0; attempt < attempts; ++attempt) {
@@ -325,7 +300,7 @@ class postgres_record_store {
       if (!rows.empty()) {
         fresh.*(D::id) = detail::pg::integer_of(rows.front().at(0));
         entry.record_id = traits::id(fresh);
-        entry.seq = 1;
+        entry.seq = detail::pg::integer_of(rows.front().at(1));
         return {std::move(fresh), std::move(entry)};
       }
       if (!assigned) {
@@ -358,12 +333,10 @@ class postgres_record_store {
       return version_conflict<D>(current, *options.expected_version);
     auto written = step<D>(current, event, now, options);
     if (!written.applied()) return rejected<D>(current, written);
-    auto params = column_params(written.next, id);
-    params.push_back(detail::pg::text_of(record_traits<D>::version(current)));
-    detail::pg::append_entry(params, written.entry);
-    append_announcement(params, origin);
-    const auto seq = run(tx, sql_->write, params);
-    if (seq.empty()) {
+    const detail::pg::transition<D, entry_type> moved{written.next, record_traits<D>::version(current), &written.entry};
+    const auto seq =
+        detail::pg::write_transitions<D, entry_type>(tx, sql_->transitions, std::span(&moved, 1), origin).front();
+    if (!seq) {
       // The UPDATE waited for any writer holding the row, so a version that
       // did not move means the table refused the row (a trigger, a rule, a
       // policy): deciding again would only be refused again.
@@ -376,39 +349,27 @@ class postgres_record_store {
                                          "nothing was written"));
       return std::nullopt;
     }
-    written.entry.seq = detail::pg::integer_of(seq.front().at(0));
+    written.entry.seq = *seq;
     return fire_result<D>{fire_status::applied, std::move(written.next), std::move(written.entry), {}};
-  }
-
-  std::string wake_channel() const { return "errand_wake_" + origin_; }
-
-  void start_listening() {
-    notifications_.start(
-        {pool_.url(), tables_.channel, wake_channel(), options_.connect_attempts, options_.reconnect_backoff},
-        [this](const std::string& payload) { heard(payload); });
   }
 
   // "r <origin> <record id> <seq> <table>". This store's own announcements
   // were delivered at commit.
   void heard(const std::string& payload) {
-    const auto words = detail::pg::split_words(payload, 5);
-    if (words.size() != 5 || words[0] != "r" || words[1] == origin_ || words[4] != tables_.table_name) return;
-    if (subscribers_->load() == 0) return;
-    const auto row = get(detail::pg::integer_of(words[2]));
-    const auto entries = read(sql_->entry, {words[2], words[3]});
+    const auto moved = detail::pg::read_announcement(payload, "r");
+    if (!moved || moved->origin == listeners_.origin() || moved->word != tables_.table_name) return;
+    if (!listeners_.subscribed()) return;
+    const auto row = get(moved->id);
+    const auto entries = read(sql_->entry, {detail::pg::text_of(moved->id), detail::pg::text_of(moved->seq)});
     if (!row || entries.empty()) return;  // pruned since
     listeners_.notify({*row, detail::pg::read_entry<state_type>(entries.front(), 0, tables_.history_name)});
   }
 
   postgres_options options_;
   postgres_record_tables tables_;
-  std::string origin_;  // tells this store's announcements from everyone else's
   mutable detail::pg::connection_pool pool_;
   std::unique_ptr<detail::pg::record_statements> sql_;  // built from the table as found, before any pooled connection
-  detail::listener_set<record_notification<D>> listeners_;
-  std::shared_ptr<std::atomic<int>> subscribers_ = std::make_shared<std::atomic<int>>(0);
-
-  detail::pg::lazy_notification_thread notifications_;  // stopped before the pool goes
+  detail::pg::store_listeners<record_notification<D>> listeners_;  // its LISTEN thread stopped before the pool goes
 };
 
 }  // namespace errand

@@ -7,7 +7,8 @@
 //
 // Every write is one statement in one transaction: the row's compare-and-set
 // (UPDATE … WHERE id = $ AND version = $), the history INSERT with the next
-// sequence number and pg_notify commit or roll back together. A claim locks
+// sequence number and pg_notify commit or roll back together; the statement
+// is the one every record store writes with (detail/transitions.hpp). A claim locks
 // the next due rows with SELECT … FOR UPDATE SKIP LOCKED, lets decide() start
 // each attempt and writes them in the same transaction, so claimers in any
 // number of processes never get the same attempt and never wait for each other.
@@ -121,12 +122,14 @@ extern template class errand::detail::store_facade<errand::detail::pg::store_eng
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
 #include <errand/error_text.hpp>
+#include <errand/job_records.hpp>
 #include <errand/outcome.hpp>
-#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/postgres/detail/connection.hpp>
 #include <errand/postgres/detail/notification_thread.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
 #include <errand/postgres/detail/statements.hpp>
+#include <errand/postgres/detail/transitions.hpp>
 #include <errand/postgres/migrate.hpp>
 #include <errand/postgres/postgres_errors.hpp>
 #include <errand/postgres/postgres_options.hpp>
@@ -139,7 +142,6 @@ extern template class errand::detail::store_facade<errand::detail::pg::store_eng
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -150,7 +152,6 @@ extern template class errand::detail::store_facade<errand::detail::pg::store_eng
 #include <mutex>
 #include <optional>
 #include <random>
-#include <set>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -168,29 +169,18 @@ class store_engine {
   explicit store_engine(postgres_options options)
       : options_(std::move(options)),
         tables_(postgres_tables_for(options_.schema, options_.table_prefix)),
-        sql_(tables_),
-        origin_(detail::pg::random_token()),
         pool_({options_.url, options_.max_connections, options_.connect_attempts, options_.reconnect_backoff,
                [this](detail::pg::connection& c) {
                  for (const auto* s : sql_.all()) c.prepare(s->name, s->sql);
-               }}) {
-    auto setup = pool_.open_connection(false);
-    if (options_.migrate)
-      detail::pg::migrate(*setup, tables_);
-    else
-      detail::pg::require_migrated(*setup, tables_);
-  }
+               }}),
+        sql_(tables_, migrated()),
+        listeners_({options_.url, tables_.channel, options_.connect_attempts, options_.reconnect_backoff},
+                   [this](const std::string& payload) { heard(payload); }) {}
 
   store_engine(const store_engine&) = delete;
   store_engine& operator=(const store_engine&) = delete;
 
-  ~store_engine() {
-    notifications_.stop([this] {
-      with_connection([&](detail::pg::connection& c) {
-        c.autocommit([&](detail::pg::transaction& tx) { run(tx, sql_.notify, {wake_channel(), ""}); });
-      });
-    });
-  }
+  ~store_engine() { listeners_.stop(pool_); }
 
   const postgres_tables& tables() const noexcept { return tables_; }
 
@@ -216,7 +206,7 @@ class store_engine {
       // so one transaction; with them, the keys are locked and their holders
       // looked up in the transaction that inserts.
       const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
-      const auto announcement = "e " + origin_;
+      const auto announcement = "e " + listeners_.origin();
       auto results = with_connection([&](detail::pg::connection& c) {
         if (keyed)
           return c.in_transaction(
@@ -279,7 +269,7 @@ class store_engine {
     if (limit == 0) return {};
     const auto queues = request.queues.empty() ? detail::pg::cell{} : text_array(request.queues);
     std::vector<decision> decisions;
-    std::vector<std::int64_t> seqs;
+    std::vector<std::optional<std::int64_t>> seqs;
     with_connection([&](detail::pg::connection& c) {
       c.in_transaction([&](detail::pg::transaction& tx) {
         decisions.clear();
@@ -320,7 +310,7 @@ class store_engine {
           }
           if (!pass.empty()) {
             const auto written = write_all(tx, pass);
-            if (written.size() != pass.size())
+            if (!all_written(written))
               throw store_error("errand: claimed rows changed under their row locks; nothing was claimed");
             seqs.insert(seqs.end(), written.begin(), written.end());
             decisions.insert(decisions.end(), std::make_move_iterator(pass.begin()),
@@ -457,15 +447,7 @@ class store_engine {
 
   // Listeners in this process hear this store's commits on the committing
   // thread, and every other writer's commits on the notification thread.
-  subscription subscribe(listener on_commit) {
-    start_notifications();
-    ++*subscribers_;
-    auto inner = std::make_shared<subscription>(listeners_.add(std::move(on_commit)));
-    return subscription([inner, count = subscribers_] {
-      inner->reset();
-      --*count;
-    });
-  }
+  subscription subscribe(listener on_commit) { return listeners_.subscribe(std::move(on_commit)); }
 
   // For idle workers: take an epoch before claiming, and when the claim
   // comes back empty, wait_for_work(epoch, timeout) returns true as soon as
@@ -474,7 +456,7 @@ class store_engine {
   // future are not announced when they come due: keep the timeout to the
   // polling interval you would use otherwise.
   std::uint64_t work_epoch() {
-    start_notifications();
+    listeners_.listen();
     return work_epoch_.load();
   }
 
@@ -540,7 +522,7 @@ class store_engine {
             run(tx, sql_.set_queue,
                 {queue, paused, change_limit ? "true" : "false",
                  max_running ? detail::pg::cell(std::to_string(*max_running)) : std::nullopt, to_iso8601(now)});
-        if (wakes && options_.notify) run(tx, sql_.notify, {tables_.channel, "e " + origin_});
+        if (wakes && options_.notify) run(tx, sql_.notify, {tables_.channel, "e " + listeners_.origin()});
         return read_queue_setting(rows.at(0));
       });
     });
@@ -567,7 +549,18 @@ class store_engine {
   }
   static std::int64_t as_count(std::size_t n) { return static_cast<std::int64_t>(n); }
 
-  std::string wake_channel() const { return "errand_wake_" + origin_; }
+  // Migrates the tables (or checks that they are migrated) on a connection
+  // of its own, and reads how they are laid out, before any pooled
+  // connection prepares the statements built from that.
+  detail::pg::transition_target migrated() {
+    auto setup = pool_.open_connection(false);
+    if (options_.migrate)
+      detail::pg::migrate(*setup, tables_);
+    else
+      detail::pg::require_migrated(*setup, tables_);
+    return setup->autocommit(
+        [&](detail::pg::transaction& tx) { return detail::pg::job_transitions(tx, tables_, options_.notify); });
+  }
 
   // The origin of an enqueue in an application's transaction: no store's, so
   // every store's LISTEN thread, this one's too, hears it once it commits.
@@ -664,62 +657,22 @@ class store_engine {
     return results;
   }
 
-  // Writes distinct jobs in one statement; returns the new last_seq of each
-  // job written, in the order of `decisions` (fewer: some did not match).
-  std::vector<std::int64_t> write_all(detail::pg::transaction& tx, std::span<const decision> decisions) const {
-    using detail::pg::cell;
-    using detail::pg::text_of;
-    std::vector<cell> columns[22];
-    for (const auto& d : decisions) {
-      const job& n = d.next;
-      const auto& r = d.record;
-      const cell values[22] = {text_of(n.id),
-                               text_of(d.expected_version),
-                               std::string(*name_of(n.state)),
-                               std::to_string(n.attempt),
-                               std::to_string(n.max_attempts),
-                               text_of(n.run_at),
-                               n.worker,
-                               text_of(n.lease_until),
-                               text_of(n.heartbeat_at),
-                               n.last_error,
-                               n.last_error_kind,
-                               text_of(n.last_error_at),
-                               n.detail,
-                               text_of(n.version),
-                               text_of(n.updated_at),
-                               r ? cell(std::string(*name_of(r->from))) : std::nullopt,
-                               r ? cell(std::string(*name_of(r->to))) : std::nullopt,
-                               r ? cell(r->event) : std::nullopt,
-                               r ? cell(r->payload) : std::nullopt,
-                               r ? cell(std::to_string(r->attempt)) : std::nullopt,
-                               r ? r->worker : std::nullopt,
-                               r ? text_of(r->at) : std::nullopt};
-      for (std::size_t i = 0; i < 22; ++i) {
-        if (values[i])
-          if (const auto why = unstorable_reason(*values[i]))
-            throw store_error("errand: the decision for job " + std::to_string(n.id) + " " + *why +
-                              "; nothing was written");
-        columns[i].push_back(values[i]);
-      }
-    }
-    const bool one = decisions.size() == 1;
-    std::vector<cell> params;
-    for (auto& column : columns) params.push_back(one ? std::move(column.front()) : detail::pg::array_literal(column));
-    params.push_back(tables_.channel);
-    params.push_back(origin_);
-    params.push_back(options_.notify ? "true" : "false");
-    const auto rows = tx.exec_prepared(one ? sql_.write_one.name : sql_.write.name, params);
+  // The decisions' rows and records, through the writer every record store
+  // uses: for each decision, its record's seq, or nullopt where the job was
+  // not at the version the decision expected.
+  std::vector<std::optional<std::int64_t>> write_all(detail::pg::transaction& tx,
+                                                     std::span<const decision> decisions) const {
+    using transition = detail::pg::transition<job_records, history_record>;
+    std::vector<transition> transitions;
+    transitions.reserve(decisions.size());
+    for (const auto& d : decisions)
+      transitions.push_back({d.next, d.expected_version, d.record ? &*d.record : nullptr});
+    return detail::pg::write_transitions<job_records, history_record>(tx, sql_.transitions, transitions,
+                                                                      listeners_.origin());
+  }
 
-    std::map<std::int64_t, std::int64_t> seq_of;
-    for (const auto& cells : rows) seq_of[integer_of(cells.at(0))] = integer_of(cells.at(1));
-    std::vector<std::int64_t> seqs;
-    for (const auto& d : decisions) {
-      const auto found = seq_of.find(d.next.id);
-      if (found == seq_of.end()) break;
-      seqs.push_back(found->second);
-    }
-    return seqs;
+  static bool all_written(const std::vector<std::optional<std::int64_t>>& seqs) {
+    return std::all_of(seqs.begin(), seqs.end(), [](const auto& seq) { return seq.has_value(); });
   }
 
   static void require_applied(const decision& d) {
@@ -729,32 +682,20 @@ class store_engine {
   std::vector<write_result> write(std::span<const decision> decisions) {
     for (const auto& d : decisions) require_applied(d);
     if (decisions.empty()) return {};
-    std::set<std::int64_t> ids;
-    for (const auto& d : decisions) ids.insert(d.next.id);
-    const bool distinct = ids.size() == decisions.size();
-
-    std::vector<std::int64_t> seqs;
+    std::vector<std::optional<std::int64_t>> seqs;
     bool refused = false;
     with_connection([&](detail::pg::connection& c) {
-      seqs.clear();
       refused = false;
       if (decisions.size() == 1) {
         // One statement is one transaction already.
         seqs = c.autocommit([&](detail::pg::transaction& tx) { return write_all(tx, decisions); });
-        refused = seqs.empty();
+        refused = !all_written(seqs);
         return;
       }
       try {
         c.in_transaction([&](detail::pg::transaction& tx) {
-          if (distinct) {
-            seqs = write_all(tx, decisions);
-          } else {
-            for (std::size_t i = 0; i < decisions.size() && seqs.size() == i; ++i) {
-              const auto one = write_all(tx, decisions.subspan(i, 1));
-              seqs.insert(seqs.end(), one.begin(), one.end());
-            }
-          }
-          if (seqs.size() != decisions.size()) throw batch_refused{};
+          seqs = write_all(tx, decisions);
+          if (!all_written(seqs)) throw batch_refused{};
         });
       } catch (const batch_refused&) {
         refused = true;
@@ -790,7 +731,8 @@ class store_engine {
 
   // After commit: the rows as written, with their records' sequence numbers,
   // go to this process's listeners; a job due again wakes idle workers.
-  std::vector<job> committed(std::span<const decision> decisions, const std::vector<std::int64_t>& seqs) {
+  std::vector<job> committed(std::span<const decision> decisions,
+                             const std::vector<std::optional<std::int64_t>>& seqs) {
     std::vector<job> rows;
     bool work = false;
     for (std::size_t i = 0; i < decisions.size() && i < seqs.size(); ++i) {
@@ -799,7 +741,7 @@ class store_engine {
       work = work || is_claimable(d.next.state);
       if (!d.record) continue;
       history_record record = *d.record;
-      record.seq = seqs[i];
+      record.seq = seqs[i].value_or(0);
       listeners_.notify(notification{d.next, std::move(record)});
     }
     if (work) announce_work();
@@ -814,46 +756,33 @@ class store_engine {
     work_arrived_.notify_all();
   }
 
-  void start_notifications() {
-    notifications_.start(
-        {pool_.url(), tables_.channel, wake_channel(), options_.connect_attempts, options_.reconnect_backoff},
-        [this](const std::string& payload) { heard(payload); });
-  }
-
   // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
   // for an enqueue. This store's own announcements were delivered at commit.
   void heard(const std::string& payload) {
-    const auto words = detail::pg::split_words(payload);
-    if (words.size() < 2 || words[1] == origin_) return;
-    if (words[0] == "e") {
-      announce_work();
+    if (const auto words = detail::pg::split_words(payload); words.size() == 2 && words[0] == "e") {
+      if (words[1] != listeners_.origin()) announce_work();
       return;
     }
-    if (words[0] != "t" || words.size() != 5) return;
-    if (const auto to = from_name<job_state>(words[4]); to && is_claimable(*to)) announce_work();
-    if (subscribers_->load() == 0) return;
-    std::int64_t id = 0, seq = 0;
-    std::from_chars(words[2].data(), words[2].data() + words[2].size(), id);
-    std::from_chars(words[3].data(), words[3].data() + words[3].size(), seq);
-    const auto row = get(id);
-    const auto records = read(sql_.record, {words[2], words[3]});
+    const auto moved = detail::pg::read_announcement(payload, "t");
+    if (!moved || moved->origin == listeners_.origin()) return;
+    if (const auto to = from_name<job_state>(moved->word); to && is_claimable(*to)) announce_work();
+    if (!listeners_.subscribed()) return;
+    const auto row = get(moved->id);
+    const auto records = read(sql_.record, {detail::pg::text_of(moved->id), detail::pg::text_of(moved->seq)});
     if (!row || records.empty()) return;  // pruned since
     listeners_.notify(notification{*row, detail::pg::read_row<history_record>(records.front())});
   }
 
   postgres_options options_;
   postgres_tables tables_;
-  detail::pg::statements sql_;
-  std::string origin_;  // tells this store's announcements from everyone else's
   mutable detail::pg::connection_pool pool_;
-  detail::listeners listeners_;
-  std::shared_ptr<std::atomic<int>> subscribers_ = std::make_shared<std::atomic<int>>(0);
+  detail::pg::statements sql_;  // built from the tables as found, before any pooled connection opens
 
   std::mutex work_mutex_;
   std::condition_variable work_arrived_;
   std::atomic<std::uint64_t> work_epoch_{0};
 
-  detail::pg::lazy_notification_thread notifications_;  // stopped before the pool goes
+  detail::pg::store_listeners<notification> listeners_;  // its LISTEN thread stopped before the pool goes
 };
 
 }  // namespace detail::pg

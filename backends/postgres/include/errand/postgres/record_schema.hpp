@@ -65,14 +65,7 @@ struct postgres_record_tables {
 };
 
 // "name", with any '"' doubled: any identifier, spliced into SQL safely.
-inline std::string postgres_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (const char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + '"';
-}
+inline std::string postgres_identifier(std::string_view name) { return detail::pg::sql_quoted(name, '"'); }
 
 // The version a record table errand has migrated is at.
 inline constexpr int postgres_record_schema_version = 1;
@@ -209,7 +202,7 @@ namespace detail::pg {
 struct stored_column {
   record_column column;
   std::string sql;   // its quoted name
-  std::string type;  // as format_type() names it: "timestamp with time zone", "jsonb", ...
+  std::string type;  // as format_type() names it, without a modifier: "timestamp with time zone", "jsonb", ...
 };
 
 // The record's table as the store reads and writes it.
@@ -237,18 +230,27 @@ inline int record_schema_version_of(transaction& tx, const postgres_record_table
   return static_cast<int>(integer_of(found.at(0).at(0)));
 }
 
-// Reads the table's columns and checks that every field has one and that
-// ids are unique; `add_version` adds a missing version column, otherwise its
-// absence is reported with the rest. Throws store_error; changes nothing else.
-template <record_definition D>
-record_layout inspect_record_table(transaction& tx, const postgres_record_tables& t, bool add_version) {
-  using traits = record_traits<D>;
-  const cell table = t.table;
-  const auto found = tx.exec_params(
-      "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.atthasdef OR a.attidentity <> '',"
+// The columns of `table` (quoted and qualified) as the catalog has them: the
+// name; the type, without a modifier, so that a value cast to it is never
+// cut short (assigning it to a varchar(n) column checks its length); whether
+// it has a default; its sequence, if it has one.
+inline rows catalog_columns(transaction& tx, const std::string& table) {
+  const cell name = table;
+  return tx.exec_params(
+      "SELECT a.attname, format_type(a.atttypid, NULL), a.atthasdef OR a.attidentity <> '',"
       " pg_get_serial_sequence($1::text, a.attname)"
       " FROM pg_attribute AS a WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped",
-      std::span(&table, 1));
+      std::span(&name, 1));
+}
+
+// Reads the columns of `table` (quoted and qualified) and checks that every
+// field of D has one and that ids are unique; `add_version` adds a missing
+// version column, otherwise its absence is reported with the rest. Throws
+// store_error; changes nothing else.
+template <record_definition D>
+record_layout inspect_record_table(transaction& tx, const std::string& table, bool add_version) {
+  using traits = record_traits<D>;
+  const auto found = catalog_columns(tx, table);
   record_layout layout;
   std::string missing;
   for (const auto& column : record_columns<D>()) {
@@ -259,7 +261,7 @@ record_layout inspect_record_table(transaction& tx, const postgres_record_tables
     if (column.field == traits::version_field) layout.version = layout.columns.size();
     if (match == found.end()) {
       if (column.field == traits::version_field && add_version) {
-        tx.exec(concat("ALTER TABLE ", t.table, " ADD COLUMN ", postgres_identifier(column.name),
+        tx.exec(concat("ALTER TABLE ", table, " ADD COLUMN ", postgres_identifier(column.name),
                        " BIGINT NOT NULL DEFAULT 1"));
         layout.columns.push_back({column, postgres_identifier(column.name), "bigint"});
         continue;
@@ -276,10 +278,10 @@ record_layout inspect_record_table(transaction& tx, const postgres_record_tables
     }
   }
   if (!missing.empty())
-    throw store_error(concat("errand: table ", t.table, " has no column ", missing, " for the ", t.table_name,
+    throw store_error(concat("errand: table ", table, " has no column ", missing, " for the ", traits::table,
                              " record definition; map the field to its column with the definition's `columns`, or "
                              "add the column; nothing was changed"));
-  const cell params[] = {t.table, std::string(traits::column_of(traits::id_field))};
+  const cell params[] = {table, std::string(traits::column_of(traits::id_field))};
   const auto unique = tx.exec_params(
       "SELECT EXISTS (SELECT 1 FROM pg_index AS i JOIN pg_attribute AS a"
       " ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
@@ -287,7 +289,7 @@ record_layout inspect_record_table(transaction& tx, const postgres_record_tables
       " AND a.attname = $2::text)",
       params);
   if (unique.at(0).at(0) != "t")
-    throw store_error(concat("errand: table ", t.table, "'s id column ", errand::detail::quoted(params[1].value_or("")),
+    throw store_error(concat("errand: table ", table, "'s id column ", errand::detail::quoted(params[1].value_or("")),
                              " is neither its primary key nor unique; a record's id must name one row; nothing "
                              "was changed"));
   return layout;
@@ -321,7 +323,7 @@ record_layout migrate_record_tables(connection& c, const postgres_record_tables&
     } else {
       description = "existing table adopted; history";
     }
-    auto layout = inspect_record_table<D>(tx, t, true);
+    auto layout = inspect_record_table<D>(tx, t.table, true);
     for (const auto& sql : postgres_record_history_ddl<D>(t)) tx.exec(sql);
     if (found < 1) {
       const cell row[] = {t.table_name, "1", description};
@@ -342,7 +344,7 @@ record_layout require_record_tables(connection& c, const postgres_record_tables&
       throw store_error(concat("errand: record table ", t.table, " is at schema version ", std::to_string(found),
                                " of ", std::to_string(postgres_record_schema_version),
                                "; open a record store with options.migrate = true once"));
-    return inspect_record_table<D>(tx, t, false);
+    return inspect_record_table<D>(tx, t.table, false);
   });
 }
 

@@ -193,11 +193,20 @@ inline std::vector<postgres_migration> postgres_migrations(const postgres_tables
         "DROP INDEX IF EXISTS " + postgres_tables::quoted(t.schema) + "." + t.object("jobs_unique_key"),
         "CREATE INDEX IF NOT EXISTS " + t.object("jobs_by_unique_key") + " ON " + t.jobs +
             " (unique_key, id) WHERE unique_key IS NOT NULL"}});
+
+  // A job's next history seq is its history's highest plus one, as a
+  // record's is (detail/transitions.hpp): the counter on the row is no longer
+  // kept, and a column that stopped following the history would mislead
+  // whoever reads it. The version stops the errand that kept it from opening
+  // the tables again.
+  migrations.push_back({4,
+                        "history seq from the history itself: jobs.last_seq dropped",
+                        {"ALTER TABLE " + t.jobs + " DROP COLUMN IF EXISTS last_seq"}});
   return migrations;
 }
 
 // The version a fully migrated database is at.
-inline constexpr int postgres_schema_version = 3;
+inline constexpr int postgres_schema_version = 4;
 
 // Advisory lock key for migrations: the same for every process migrating the
 // same tables, so they queue behind one another (pg_advisory_xact_lock).

@@ -9,8 +9,10 @@
 // being re-established is not heard. History is the record; notifications
 // only say "look now".
 
-#include <errand/postgres/detail/connection_pool.hpp>
+#include <errand/detail/listeners.hpp>
+#include <errand/postgres/detail/connection.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
+#include <errand/subscription.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -19,7 +21,6 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -37,19 +38,6 @@ inline std::string random_token() {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
   return text;
-}
-
-// An announcement's words, split at spaces; the last of at most `most` holds
-// the rest of the payload, spaces and all.
-inline std::vector<std::string> split_words(const std::string& payload,
-                                            std::size_t most = std::numeric_limits<std::size_t>::max()) {
-  std::vector<std::string> words;
-  for (std::size_t start = 0; start <= payload.size();) {
-    const auto end = words.size() + 1 == most ? payload.size() : std::min(payload.find(' ', start), payload.size());
-    words.push_back(payload.substr(start, end - start));
-    start = end + 1;
-  }
-  return words;
 }
 
 class notification_thread {
@@ -206,25 +194,73 @@ class notification_thread {
   std::thread thread_;
 };
 
-// A store's notification thread: created and started by the first caller
-// that needs it, stopped (woken through `wake`) when the store goes, before
-// the store's connection pool does.
-class lazy_notification_thread {
+// How a store hears of commits. Its own reach its listeners on the
+// committing thread, right after commit (the store calls notify()); those of
+// other stores, other processes and application transactions arrive through
+// a LISTEN thread on the store's channel, started by the first caller that
+// needs it and stopped (woken on a channel only it listens on) before the
+// store's connection pool goes. Every announcement a store sends carries its
+// origin, a random token, so that the thread passes over the store's own.
+template <class Notification>
+class store_listeners {
  public:
-  void start(const notification_thread::settings& settings, notification_thread::handler on_payload) {
+  struct settings {
+    std::string url;
+    std::string channel;
+    int attempts = 3;
+    std::chrono::milliseconds backoff{100};
+  };
+
+  // `on_payload` is called on the LISTEN thread with every announcement.
+  store_listeners(settings s, notification_thread::handler on_payload)
+      : settings_(std::move(s)), on_payload_(std::move(on_payload)) {}
+
+  const std::string& origin() const noexcept { return origin_; }
+
+  // Starts the LISTEN thread unless it runs; returns once LISTEN is in effect.
+  void listen() {
     {
       std::scoped_lock lock(mutex_);
-      if (!thread_) thread_ = std::make_unique<notification_thread>(settings, std::move(on_payload));
+      if (!thread_)
+        thread_ = std::make_unique<notification_thread>(
+            notification_thread::settings{settings_.url, settings_.channel, wake_channel(), settings_.attempts,
+                                          settings_.backoff},
+            on_payload_);
     }
     thread_->start();
   }
 
-  void stop(const std::function<void()>& wake) {
+  // Listeners hear the store's commits on the committing thread, and every
+  // other writer's on the LISTEN thread once they committed.
+  subscription subscribe(typename listener_set<Notification>::listener on_commit) {
+    listen();
+    return listeners_.add(std::move(on_commit));
+  }
+
+  // Whether anyone listens: the LISTEN thread reads nothing for nobody.
+  bool subscribed() const { return !listeners_.empty(); }
+
+  void notify(const Notification& n) const { listeners_.notify(n); }
+
+  // Wakes the thread through a connection of the store's pool.
+  void stop(connection_pool& pool) {
     std::scoped_lock lock(mutex_);
-    if (thread_) thread_->stop(wake);
+    if (!thread_) return;
+    thread_->stop([&] {
+      const cell wake[] = {wake_channel(), ""};
+      pool.run([&](connection& c) {
+        c.autocommit([&](transaction& tx) { tx.exec_params("SELECT pg_notify($1::text, $2::text)", wake); });
+      });
+    });
   }
 
  private:
+  std::string wake_channel() const { return "errand_wake_" + origin_; }
+
+  settings settings_;
+  notification_thread::handler on_payload_;
+  std::string origin_ = random_token();
+  listener_set<Notification> listeners_;
   std::mutex mutex_;
   std::unique_ptr<notification_thread> thread_;
 };

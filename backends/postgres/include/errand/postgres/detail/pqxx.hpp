@@ -179,6 +179,13 @@ decltype(auto) translated(const Connection& connection, Call&& call) {
 // What a transaction runs on: pqxx::connection_base in libpqxx 6, pqxx::connection later.
 using connection_of_transaction = std::remove_reference_t<decltype(std::declval<pqxx::transaction_base&>().conn())>;
 
+// One of errand's statements: prepared under `name` on errand's own
+// connections, sent as `sql` with parameters on an application's.
+struct statement {
+  std::string name;
+  std::string sql;
+};
+
 // One open transaction (or, for a single statement, autocommit).
 class transaction {
  public:

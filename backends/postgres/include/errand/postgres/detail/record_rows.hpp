@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace errand::detail::pg {
@@ -42,6 +43,12 @@ inline cell to_cell(const column_value& value) {
     cell operator()(const std::string& s) const { return s; }
   };
   return std::visit(visitor{}, value);
+}
+
+// The same, taking the text of a value it may have.
+inline cell to_cell(column_value&& value) {
+  if (auto* text = std::get_if<std::string>(&value)) return std::move(*text);
+  return to_cell(std::as_const(value));
 }
 
 // A cell as the value a column of `kind` holds.
@@ -105,17 +112,6 @@ history_entry<State> read_entry(const row& cells, std::size_t first, std::string
   if (!at) throw corrupt("at", concat("holds ", quoted_excerpt(text(7, "at")), ", which is not an ISO-8601 UTC time"));
   entry.at = *at;
   return entry;
-}
-
-// The parameters of a history entry, in history_values' order.
-template <class State>
-void append_entry(std::vector<cell>& params, const history_entry<State>& entry) {
-  params.push_back(std::string(*name_of(entry.from)));
-  params.push_back(std::string(*name_of(entry.to)));
-  params.push_back(entry.event);
-  params.push_back(entry.payload);
-  params.push_back(entry.idempotency_key);
-  params.push_back(to_iso8601(entry.at));
 }
 
 }  // namespace errand::detail::pg

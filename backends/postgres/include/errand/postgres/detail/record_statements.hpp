@@ -5,33 +5,21 @@
 // statement. Values are always parameters; only the table's and columns'
 // quoted names are spliced in.
 //
-// A write is one data-modifying statement: the compare-and-set UPDATE
-// (WHERE id AND version), the history INSERT with seq = the record's highest
-// + 1, and pg_notify, which PostgreSQL delivers only when the transaction
-// commits. The seq cannot be taken twice: only the writer whose UPDATE
-// matched holds the row's lock, and every history entry comes with one.
+// A fire is written as every transition is (transitions.hpp); a creation
+// appends its first entry and announces it the same way.
 
+#include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
-#include <errand/postgres/detail/statements.hpp>
+#include <errand/postgres/detail/transitions.hpp>
 #include <errand/postgres/record_schema.hpp>
 
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace errand::detail::pg {
-
-// $1, $2, ... in the order a statement's parameters are passed.
-class placeholders {
- public:
-  std::string next(std::string_view cast = {}) {
-    return concat("$", std::to_string(++count_), cast.empty() ? "" : "::", cast);
-  }
-
- private:
-  int count_ = 0;
-};
 
 // How the store reads a column: times as ISO-8601 UTC text, whatever the
 // session's TimeZone; everything else as PostgreSQL writes it.
@@ -52,18 +40,18 @@ inline std::string equals_expression(const stored_column& c, std::string_view al
 }
 
 struct record_statements {
-  record_statements(const postgres_record_tables& t, const record_layout& l)
+  record_statements(const postgres_record_tables& t, const record_layout& l, transition_target target)
       : tables(t),
         layout(l),
         id(l.columns.at(l.id).sql),
         columns(row_columns()),
         history_columns(entry_columns()),
+        transitions(std::move(target)),
         get{"errand_record_get", concat("SELECT ", columns, " FROM ", t.table, " AS r WHERE r.", id, " = $1")},
         read{"errand_record_read", read_sql(false)},
         read_locked{"errand_record_read_locked", read_sql(true)},
         create{"errand_record_create", create_sql(false)},
         create_with_id{"errand_record_create_with_id", create_sql(true)},
-        write{"errand_record_write", write_sql()},
         history{"errand_record_history", concat("SELECT ", history_columns, " FROM ", t.history,
                                                 " AS h WHERE h.record_id = $1::bigint ORDER BY h.seq")},
         entry{"errand_record_entry", concat("SELECT ", history_columns, " FROM ", t.history,
@@ -89,6 +77,7 @@ struct record_statements {
   std::string id;               // the id column, quoted
   std::string columns;          // the row's columns as read, in record_columns' order; the table is r
   std::string history_columns;  // a history entry's, in history_entry's order; the history table is h
+  transition_sql transitions;   // fire() writes with these
 
   // $1 id
   statement get;
@@ -97,14 +86,11 @@ struct record_statements {
   // transaction ends: in an application's transaction, fire() writes what it read.
   statement read, read_locked;
   // The non-id columns, then the creation entry (from, to, event, payload,
-  // idempotency key, at), then the announcement (channel, origin, table,
+  // idempotency key, at), then the announcement (channel, origin,
   // announce?). create_with_id takes the id first and, last, the id's
   // sequence (NULL: none), moved past the id. Nothing is written when the id
-  // exists (ON CONFLICT DO NOTHING); returns the id written.
+  // exists (ON CONFLICT DO NOTHING); returns the id written and its entry's seq.
   statement create, create_with_id;
-  // $1 id, the non-id columns, the version read, the history entry, the
-  // announcement. Returns the seq written, or nothing when the version moved.
-  statement write;
   // $1 id
   statement history;
   // $1 id, $2 seq
@@ -113,12 +99,10 @@ struct record_statements {
   // deletes those ($3 ids) still to be pruned, with their history; trim keeps
   // each record's newest $1 entries.
   statement prune_lock, prune, trim;
-  // $1 channel, $2 payload
-  statement notify{"errand_record_notify", "SELECT pg_notify($1::text, $2::text)"};
 
   std::vector<const statement*> all() const {
-    return {&get,     &read,  &read_locked, &create, &create_with_id, &write,
-            &history, &entry, &prune_lock,  &prune,  &trim,           &notify};
+    return {&get,     &read,  &read_locked, &create,           &create_with_id, &transitions.one,
+            &history, &entry, &prune_lock,  &transitions.many, &prune,          &trim};
   }
 
   // A page of records: $1 after id, then $2 the state when `by_state`, then
@@ -153,59 +137,27 @@ struct record_statements {
                   locked ? " FOR UPDATE OF r" : "");
   }
 
-  // "SELECT <source id>, <seq>, $from, ..." for the history INSERT.
-  static std::string history_values(std::string_view record_id, std::string_view seq, placeholders& p) {
-    std::string values = concat(record_id, ", ", seq);
-    for (const std::string_view type : {"text", "text", "text", "json", "text", "timestamptz"})
-      values += concat(", ", p.next(type));
-    return values;
-  }
-
-  std::string recorded_and_announced(std::string_view source, std::string_view seq, placeholders& p) const {
-    const std::string values = history_values("s.id", seq, p);
-    const std::string channel = p.next("text"), origin = p.next("text"), table = p.next("text"),
-                      announce = p.next("boolean");
-    return concat("recorded AS (\n  INSERT INTO ", tables.history,
-                  " (record_id, seq, from_state, to_state, event, payload, idempotency_key, at)\n  SELECT ", values,
-                  " FROM ", source, " AS s\n  RETURNING record_id, seq\n), announced AS (\n  SELECT pg_notify(",
-                  channel, ", concat_ws(' ', 'r', ", origin, ", r.record_id, r.seq, ", table,
-                  ")) FROM recorded AS r WHERE ", announce, "\n)");
-  }
-
   std::string create_sql(bool with_id) const {
     placeholders p;
     std::string names, values;
-    for (std::size_t i = 0; i < layout.columns.size(); ++i) {
-      if (i == layout.id && !with_id) continue;
-      names += concat(names.empty() ? "" : ", ", layout.columns[i].sql);
-      values += concat(values.empty() ? "" : ", ", p.next());
+    if (with_id) {
+      names = id;
+      values = p.next(transitions.target.id.type);
     }
-    std::string sql =
-        concat("WITH added AS (\n  INSERT INTO ", tables.table, " (", names, ") VALUES (", values, ") ON CONFLICT (",
-               id, ") DO NOTHING RETURNING ", id, " AS id\n), ", recorded_and_announced("added", "1", p));
-    if (!with_id) return concat(sql, "\nSELECT record_id FROM recorded WHERE (SELECT count(*) FROM announced) >= 0");
+    for (const auto& c : transitions.target.written) {
+      names += concat(names.empty() ? "" : ", ", c.sql);
+      values += concat(values.empty() ? "" : ", ", p.next(c.type));
+    }
+    std::string sql = concat("WITH added AS (\n  INSERT INTO ", tables.table, " AS r (", names, ") VALUES (", values,
+                             ") ON CONFLICT (", id, ") DO NOTHING RETURNING r.", id, " AS id, ",
+                             transitions.highest_seq(concat("r.", id)), " AS last\n), ",
+                             transitions.recorded_and_announced("added", p));
+    if (!with_id) return concat(sql, "\nSELECT id, seq FROM recorded WHERE (SELECT count(*) FROM announced) >= 0");
     const std::string sequence = p.next("regclass");
     return concat(sql, ", bumped AS (\n  SELECT setval(", sequence, ", a.id) FROM added AS a WHERE ", sequence,
                   " IS NOT NULL AND a.id > coalesce(pg_sequence_last_value(", sequence,
-                  "), 0)\n)\nSELECT record_id FROM recorded"
+                  "), 0)\n)\nSELECT id, seq FROM recorded"
                   " WHERE (SELECT count(*) FROM announced) >= 0 AND (SELECT count(*) FROM bumped) >= 0");
-  }
-
-  std::string write_sql() const {
-    placeholders p;
-    const std::string record = p.next();
-    std::string assignments;
-    for (std::size_t i = 0; i < layout.columns.size(); ++i)
-      if (i != layout.id)
-        assignments += concat(assignments.empty() ? "" : ", ", layout.columns[i].sql, " = ", p.next());
-    const std::string version = p.next();
-    return concat(
-        "WITH moved AS (\n  UPDATE ", tables.table, " AS r SET ", assignments, "\n  WHERE r.", id, " = ", record,
-        " AND r.", layout.columns.at(layout.version).sql, " = ", version, "\n  RETURNING r.", id, " AS id\n), ",
-        recorded_and_announced(
-            "moved",
-            concat("coalesce((SELECT max(h.seq) FROM ", tables.history, " AS h WHERE h.record_id = s.id), 0) + 1"), p),
-        "\nSELECT seq FROM recorded WHERE (SELECT count(*) FROM announced) >= 0");
   }
 
   // A record in one of the states $states whose latest history entry is

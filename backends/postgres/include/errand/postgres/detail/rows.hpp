@@ -150,6 +150,32 @@ Row read_row(const row& cells, std::size_t first_column = 0) {
   return row_reader(cells, leading_id(cells), first_column).read<Row>();
 }
 
+// `text` between two `quote`s, each quote within it doubled: how SQL writes
+// a name ("…") and, with standard_conforming_strings (PostgreSQL's default
+// since 9.1), a string ('…').
+inline std::string sql_quoted(std::string_view text, char quote) {
+  std::string out(1, quote);
+  for (const char c : text) {
+    if (c == quote) out += quote;
+    out += c;
+  }
+  return out + quote;
+}
+
+// A string literal for SQL text errand builds.
+inline std::string sql_literal(std::string_view text) { return sql_quoted(text, '\''); }
+
+// $1, $2, ... in the order a statement's parameters are passed.
+class placeholders {
+ public:
+  std::string next(std::string_view cast = {}) {
+    return concat("$", std::to_string(++count_), cast.empty() ? "" : "::", cast);
+  }
+
+ private:
+  int count_ = 0;
+};
+
 // A PostgreSQL array literal for an array parameter: {"a","b",NULL}. Text
 // reaching here holds no NUL byte (the store refuses those before).
 inline std::string array_literal(const std::vector<cell>& values) {

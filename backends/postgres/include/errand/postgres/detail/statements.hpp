@@ -3,30 +3,44 @@
 // handle many jobs take one array parameter per column and unnest them, so a
 // batch of any size is one statement and one round trip.
 //
-// A write is one data-modifying statement: the compare-and-set UPDATE
-// (WHERE id AND version), the history INSERT with seq = last_seq + 1, and
-// pg_notify, which PostgreSQL delivers only when the transaction commits.
+// Decisions are written as every transition is (transitions.hpp): the job
+// lifecycle is a record definition, errand::job_records, on the jobs and
+// history tables.
 
 #include <errand/enum_name.hpp>
 #include <errand/job.hpp>
+#include <errand/job_records.hpp>
+#include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
+#include <errand/postgres/detail/transitions.hpp>
+#include <errand/postgres/record_schema.hpp>
 #include <errand/postgres/schema.hpp>
 
+#include <array>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace errand::detail::pg {
 
-struct statement {
-  std::string name;
-  std::string sql;
-};
+// What enqueue fixes and decide() never changes: a transition leaves these
+// columns as they are, so that its cost does not grow with the payload.
+inline constexpr std::array<std::string_view, 6> fixed_at_enqueue{"queue",    "kind",       "payload",
+                                                                  "priority", "unique_key", "created_at"};
+
+// Where the job queue's transitions go: its tables as the catalog has them.
+inline transition_target job_transitions(transaction& tx, const postgres_tables& t, bool notify) {
+  return transition_target_for<history_record>(tx, t.jobs, inspect_record_table<job_records>(tx, t.jobs, false),
+                                               fixed_at_enqueue, t.history, {t.channel, notify, "t", "to_state"},
+                                               "the decision for job");
+}
 
 struct statements {
-  explicit statements(const postgres_tables& t) : tables(t) {}
+  statements(const postgres_tables& t, transition_target target) : tables(t), transitions(std::move(target)) {}
 
   postgres_tables tables;
+  transition_sql transitions;
   std::string job_columns = select_list<job>();
   std::string claimable = postgres_claimable_states();
 
@@ -47,11 +61,11 @@ struct statements {
                     "  INSERT INTO " +
                         tables.jobs +
                         " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version,\n"
-                        "                      unique_key, created_at, updated_at, last_seq)\n"
+                        "                      unique_key, created_at, updated_at)\n"
                         "  SELECT queue, kind, payload::json, '" +
                         std::string(*name_of(job_state::pending)) +
                         "', priority, 0, max_attempts, run_at, 1,\n"
-                        "         unique_key, $8::timestamptz, $8::timestamptz, 0\n"
+                        "         unique_key, $8::timestamptz, $8::timestamptz\n"
                         "  FROM input ORDER BY ord\n"
                         "  RETURNING id, unique_key\n"
                         "), announced AS (\n"
@@ -81,11 +95,11 @@ struct statements {
           "  INSERT INTO " +
           tables.jobs +
           " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version,\n"
-          "                      unique_key, created_at, updated_at, last_seq)\n"
+          "                      unique_key, created_at, updated_at)\n"
           "  SELECT $1::text, $2::text, $3::json, '" +
           std::string(*name_of(job_state::pending)) +
           "', $4::integer, 0, $6::integer, $5::timestamptz, 1,\n"
-          "         $7::text, $8::timestamptz, $8::timestamptz, 0\n"
+          "         $7::text, $8::timestamptz, $8::timestamptz\n"
           "  WHERE NOT EXISTS (SELECT 1 FROM holder)\n"
           "  RETURNING id\n"
           "), announced AS (\n"
@@ -93,75 +107,6 @@ struct statements {
           ")\n"
           "SELECT * FROM (SELECT id, true FROM added UNION ALL SELECT id, false FROM holder) AS result\n"
           "WHERE (SELECT count(*) FROM announced) >= 0"};
-
-  // Arrays, one element per decision (ids distinct): $1 id, $2 expected
-  // version, then the new row's lifecycle columns $3..$15, then the history
-  // record $16..$22 (event NULL: no record, as for a heartbeat); $23 channel,
-  // $24 origin, $25 announce?. Returns the ids written with their new last_seq.
-  statement write{
-      "errand_write",
-      "WITH input AS (\n"
-      "  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::integer[],\n"
-      "                       $6::timestamptz[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::text[],\n"
-      "                       $11::text[], $12::timestamptz[], $13::text[], $14::bigint[], $15::timestamptz[],\n"
-      "                       $16::text[], $17::text[], $18::text[], $19::jsonb[], $20::integer[], $21::text[],\n"
-      "                       $22::timestamptz[])\n"
-      "    AS i(id, expected_version, state, attempt, max_attempts, run_at, worker, lease_until, heartbeat_at,\n"
-      "         last_error, last_error_kind, last_error_at, detail, version, updated_at,\n"
-      "         h_from, h_to, h_event, h_payload, h_attempt, h_worker, h_at)\n"
-      "), moved AS (\n"
-      "  UPDATE " +
-          tables.jobs +
-          " AS j SET state = i.state, attempt = i.attempt, max_attempts = i.max_attempts,\n"
-          "    run_at = i.run_at, worker = i.worker, lease_until = i.lease_until, heartbeat_at = i.heartbeat_at,\n"
-          "    last_error = i.last_error, last_error_kind = i.last_error_kind, last_error_at = i.last_error_at,\n"
-          "    detail = i.detail, version = i.version, updated_at = i.updated_at,\n"
-          "    last_seq = j.last_seq + CASE WHEN i.h_event IS NULL THEN 0 ELSE 1 END\n"
-          "  FROM input AS i\n"
-          "  WHERE j.id = i.id AND j.version = i.expected_version\n"
-          "  RETURNING j.id, j.last_seq\n"
-          "), recorded AS (\n"
-          "  INSERT INTO " +
-          tables.history +
-          " (job_id, seq, from_state, to_state, event, payload, attempt, worker, at)\n"
-          "  SELECT m.id, m.last_seq, i.h_from, i.h_to, i.h_event, i.h_payload, i.h_attempt, i.h_worker, i.h_at\n"
-          "  FROM moved AS m JOIN input AS i ON i.id = m.id\n"
-          "  WHERE i.h_event IS NOT NULL\n"
-          "  RETURNING job_id, seq, to_state\n"
-          "), announced AS (\n"
-          "  SELECT pg_notify($23::text, concat_ws(' ', 't', $24::text, r.job_id, r.seq, r.to_state))\n"
-          "  FROM recorded AS r WHERE $25::boolean\n"
-          ")\n"
-          "SELECT id, last_seq FROM moved WHERE (SELECT count(*) FROM announced) >= 0"};
-
-  // The same for one decision, with scalar parameters in the same order: a
-  // plan PostgreSQL makes in a fraction of the batch statement's time, and a
-  // primary-key lookup whatever the table's statistics.
-  statement write_one{
-      "errand_write_one",
-      "WITH moved AS (\n"
-      "  UPDATE " +
-          tables.jobs +
-          " SET state = $3::text, attempt = $4::integer, max_attempts = $5::integer,\n"
-          "    run_at = $6::timestamptz, worker = $7::text, lease_until = $8::timestamptz,\n"
-          "    heartbeat_at = $9::timestamptz, last_error = $10::text, last_error_kind = $11::text,\n"
-          "    last_error_at = $12::timestamptz, detail = $13::text, version = $14::bigint,\n"
-          "    updated_at = $15::timestamptz, last_seq = last_seq + CASE WHEN $18::text IS NULL THEN 0 ELSE 1 END\n"
-          "  WHERE id = $1::bigint AND version = $2::bigint\n"
-          "  RETURNING id, last_seq\n"
-          "), recorded AS (\n"
-          "  INSERT INTO " +
-          tables.history +
-          " (job_id, seq, from_state, to_state, event, payload, attempt, worker, at)\n"
-          "  SELECT id, last_seq, $16::text, $17::text, $18::text, $19::jsonb, $20::integer, $21::text,\n"
-          "         $22::timestamptz\n"
-          "  FROM moved WHERE $18::text IS NOT NULL\n"
-          "  RETURNING job_id, seq, to_state\n"
-          "), announced AS (\n"
-          "  SELECT pg_notify($23::text, concat_ws(' ', 't', $24::text, r.job_id, r.seq, r.to_state))\n"
-          "  FROM recorded AS r WHERE $25::boolean\n"
-          ")\n"
-          "SELECT id, last_seq FROM moved WHERE (SELECT count(*) FROM announced) >= 0"};
 
   // $1 ids: their versions now, to say which decision of a refused batch conflicted.
   statement versions{"errand_versions", "SELECT id, version FROM " + tables.jobs + " WHERE id = ANY($1::bigint[])"};
@@ -324,8 +269,8 @@ struct statements {
             &enqueue,
             &lock_unique_keys,
             &enqueue_unique,
-            &write,
-            &write_one,
+            &transitions.one,
+            &transitions.many,
             &versions,
             &claimable_any,
             &claimable_in,

@@ -1,10 +1,14 @@
 #pragma once
-// The connections of one postgres_store. A thread borrows one for the length
-// of an operation; at most `max` are open, and a thread that finds them all
-// busy waits. A connection that broke is never handed out again, and since a
-// broken connection usually means the server restarted or a network path
-// failed, the idle ones are dropped with it: the next operations open fresh
-// connections, trying `attempts` times with a doubling pause.
+// The connections of one store (a postgres_store, a postgres_record_store),
+// as SQLite's detail/connection.hpp is its connection; every libpqxx call
+// they make is in pqxx.hpp, the one place that knows libpqxx's versions.
+//
+// A thread borrows a connection for the length of an operation; at most
+// `max` are open, and a thread that finds them all busy waits. A connection
+// that broke is never handed out again, and since a broken connection
+// usually means the server restarted or a network path failed, the idle ones
+// are dropped with it: the next operations open fresh connections, trying
+// `attempts` times with a doubling pause.
 
 #include <errand/postgres/detail/pqxx.hpp>
 
