@@ -47,7 +47,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -98,11 +100,16 @@ class postgres_store : public detail::store_facade<detail::pg::store_engine> {
   // future are not announced when they come due: keep the timeout to the
   // polling interval you would use otherwise.
   std::uint64_t work_epoch();
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout);
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
+
+  // The earliest run_at after `after` of a job waiting to be claimed.
+  std::optional<time_point> next_run_at(time_point after) const;
 };
 
 static_assert(operator_store<postgres_store>);
 static_assert(queue_controls<postgres_store>);
+static_assert(announces_work_stoppably<postgres_store>);
+static_assert(knows_next_due<postgres_store>);
 
 }  // namespace errand
 
@@ -121,6 +128,7 @@ extern template class errand::detail::store_facade<errand::detail::pg::store_eng
 
 #include <errand/decide.hpp>
 #include <errand/detail/listeners.hpp>
+#include <errand/detail/work_signal.hpp>
 #include <errand/error_text.hpp>
 #include <errand/job_records.hpp>
 #include <errand/outcome.hpp>
@@ -457,12 +465,17 @@ class store_engine {
   // polling interval you would use otherwise.
   std::uint64_t work_epoch() {
     listeners_.listen();
-    return work_epoch_.load();
+    return work_.epoch();
   }
 
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(work_mutex_);
-    return work_arrived_.wait_for(lock, timeout, [&] { return work_epoch_.load() != since; });
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop) {
+    return work_.wait(since, timeout, std::move(stop));
+  }
+
+  std::optional<time_point> next_run_at(time_point after) const {
+    const auto rows = read(sql_.next_run_at, {to_iso8601(after)});
+    if (rows.empty() || !rows.front().at(0)) return std::nullopt;
+    return from_iso8601(*rows.front().at(0));
   }
 
   queue_setting pause_queue(const std::string& queue, time_point now) {
@@ -748,13 +761,7 @@ class store_engine {
     return rows;
   }
 
-  void announce_work() {
-    {
-      std::scoped_lock lock(work_mutex_);
-      ++work_epoch_;
-    }
-    work_arrived_.notify_all();
-  }
+  void announce_work() { work_.announce(); }
 
   // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
   // for an enqueue. This store's own announcements were delivered at commit.
@@ -778,9 +785,7 @@ class store_engine {
   mutable detail::pg::connection_pool pool_;
   detail::pg::statements sql_;  // built from the tables as found, before any pooled connection opens
 
-  std::mutex work_mutex_;
-  std::condition_variable work_arrived_;
-  std::atomic<std::uint64_t> work_epoch_{0};
+  detail::work_signal work_;
 
   detail::pg::store_listeners<notification> listeners_;  // its LISTEN thread stopped before the pool goes
 };
@@ -802,8 +807,12 @@ ERRAND_DECL std::vector<enqueued> postgres_store::enqueue_batch(pqxx::transactio
 }
 ERRAND_DECL time_point postgres_store::server_time() const { return engine().server_time(); }
 ERRAND_DECL std::uint64_t postgres_store::work_epoch() { return engine().work_epoch(); }
-ERRAND_DECL bool postgres_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout) {
-  return engine().wait_for_work(since, timeout);
+ERRAND_DECL bool postgres_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
+                                               std::stop_token stop) {
+  return engine().wait_for_work(since, timeout, std::move(stop));
+}
+ERRAND_DECL std::optional<time_point> postgres_store::next_run_at(time_point after) const {
+  return engine().next_run_at(after);
 }
 
 }  // namespace errand

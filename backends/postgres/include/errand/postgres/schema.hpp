@@ -78,6 +78,13 @@ inline std::string postgres_state_list() { return detail::quoted_names(enumerato
 // so the planner matches it to the partial index's predicate.
 inline std::string postgres_claimable_states() { return detail::quoted_names(claimable_states); }
 
+// "state = 'running'": a job holding a lease, as the lease index and the
+// queries that use it say it (the same text, for the same reason).
+inline std::string postgres_is_leased() { return "state = '" + std::string(*name_of(leased_states.front())) + "'"; }
+
+// The states prune deletes a job in.
+inline std::string postgres_finished_states() { return detail::quoted_names(finished_states); }
+
 struct postgres_migration {
   int version = 0;
   std::string description;
@@ -157,7 +164,7 @@ inline std::vector<postgres_migration> postgres_migrations(const postgres_tables
                          "CREATE INDEX IF NOT EXISTS " + t.object("jobs_due_any_queue") + " ON " + t.jobs +
                              " (priority, run_at, id) WHERE state IN " + claimable,
                          "CREATE INDEX IF NOT EXISTS " + t.object("jobs_leases") + " ON " + t.jobs +
-                             " (lease_until, id) WHERE state = 'running'",
+                             " (lease_until, id) WHERE " + postgres_is_leased(),
                          "CREATE UNIQUE INDEX IF NOT EXISTS " + t.object("jobs_unique_key") + " ON " + t.jobs +
                              " (unique_key) WHERE unique_key IS NOT NULL"}});
 

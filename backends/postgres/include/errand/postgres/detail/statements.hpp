@@ -146,7 +146,7 @@ struct statements {
 
   // $1 queues: how many jobs of each are running.
   statement running_in{"errand_running_in", "SELECT queue, count(*) FROM " + tables.jobs +
-                                                " WHERE state = 'running' AND queue = ANY($1::text[]) GROUP BY queue"};
+                                                " WHERE " + postgres_is_leased() + " AND queue = ANY($1::text[]) GROUP BY queue"};
 
   // $1 queue, $2 paused (NULL: as it is), $3 change the limit?, $4 the limit
   // (NULL: none), $5 now. A queue back to neither paused nor limited keeps its
@@ -166,9 +166,14 @@ struct statements {
                                                         readable({}, "updated_at", true) + " FROM " + tables.queues +
                                                         " WHERE paused OR max_running IS NOT NULL ORDER BY queue"};
 
+  // $1 after: the earliest run_at still to come of a claimable job, asked
+  // only by an idle runner, when the claim index holds jobs scheduled for later.
+  statement next_run_at{"errand_next_run_at", "SELECT " + iso8601_utc("min(run_at)") + " FROM " + tables.jobs +
+                                                  " WHERE state IN " + claimable + " AND run_at > $1::timestamptz"};
+
   // $1 now, $2 limit
   statement expired{"errand_expired", "SELECT " + job_columns + " FROM " + tables.jobs +
-                                          " WHERE state = 'running' AND lease_until <= $1::timestamptz"
+                                          " WHERE " + postgres_is_leased() + " AND lease_until <= $1::timestamptz"
                                           " ORDER BY lease_until, id LIMIT $2"};
 
   // $1 after id, $2 state, $3 queue, $4 kind, $5 has error, $6 limit, $7 updated since, $8 updated
@@ -235,7 +240,7 @@ struct statements {
   // requeue racing the prune either happens first (and the job stays) or waits.
   statement prune_lock{"errand_prune_lock",
                        "SELECT id FROM " + tables.jobs +
-                           " WHERE state IN ('succeeded', 'failed') AND updated_at < $1::timestamptz FOR UPDATE"};
+                           " WHERE state IN " + postgres_finished_states() + " AND updated_at < $1::timestamptz FOR UPDATE"};
   // $1 ids
   statement prune_history_of{"errand_prune_history_of", "DELETE FROM " + tables.history +
                                                             " WHERE job_id = ANY($1::bigint[])"
@@ -278,6 +283,7 @@ struct statements {
             &claimable_in_except,
             &lock_limited_queues,
             &running_in,
+            &next_run_at,
             &set_queue,
             &queue_settings,
             &expired,
