@@ -13,11 +13,13 @@
 #include <errand/queue_settings.hpp>
 #include <errand/store.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +56,17 @@ class store_facade {
   queue_setting resume_queue(const std::string& queue, time_point now);
   queue_setting set_queue_limit(const std::string& queue, std::optional<std::int32_t> max_running, time_point now);
   std::vector<queue_setting> queue_settings() const;
+
+  // Waking idle workers (announces_work_stoppably, knows_next_due): take an
+  // epoch before claiming, and when the claim comes back empty,
+  // wait_for_work(epoch, timeout) returns true as soon as work may have
+  // arrived since, false after `timeout` or once `stop` is requested; which
+  // writes count, and from which processes, is the backend's to say (its
+  // header). next_run_at(after) is the earliest run_at after `after` of a job
+  // waiting to be claimed.
+  std::uint64_t work_epoch();
+  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
+  std::optional<time_point> next_run_at(time_point after) const;
 
  protected:
   explicit store_facade(std::unique_ptr<Engine> engine);
@@ -173,6 +186,22 @@ queue_setting store_facade<Engine>::set_queue_limit(const std::string& queue, st
 template <class Engine>
 std::vector<queue_setting> store_facade<Engine>::queue_settings() const {
   return engine_->queue_settings();
+}
+
+template <class Engine>
+std::uint64_t store_facade<Engine>::work_epoch() {
+  return engine_->work_epoch();
+}
+
+template <class Engine>
+bool store_facade<Engine>::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
+                                         std::stop_token stop) {
+  return engine_->wait_for_work(since, timeout, std::move(stop));
+}
+
+template <class Engine>
+std::optional<time_point> store_facade<Engine>::next_run_at(time_point after) const {
+  return engine_->next_run_at(after);
 }
 
 }  // namespace errand::detail

@@ -14,11 +14,6 @@
 #include <errand/config.hpp>
 #include <errand/detail/store_facade.hpp>
 
-#include <chrono>
-#include <cstdint>
-#include <optional>
-#include <stop_token>
-
 namespace errand {
 
 namespace detail::memory {
@@ -30,15 +25,8 @@ class memory_store : public detail::store_facade<detail::memory::store_engine> {
  public:
   memory_store();
 
-  // For idle workers: take an epoch before claiming, and when the claim comes
-  // back empty, wait_for_work(epoch, timeout) returns true as soon as work
-  // may have arrived since (a job enqueued, a retry or a requeue written, a
-  // queue resumed or given room), false after `timeout`.
-  std::uint64_t work_epoch();
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
-
-  // The earliest run_at after `after` of a job waiting to be claimed.
-  std::optional<time_point> next_run_at(time_point after) const;
+  // Waking idle workers (store_facade): every enqueue, retry, requeue and
+  // resumed queue of this store is announced at once.
 };
 
 static_assert(operator_store<memory_store>);
@@ -493,14 +481,6 @@ class store_engine {
 }  // namespace detail::memory
 
 ERRAND_DECL memory_store::memory_store() : store_facade(std::make_unique<detail::memory::store_engine>()) {}
-ERRAND_DECL std::uint64_t memory_store::work_epoch() { return engine().work_epoch(); }
-ERRAND_DECL bool memory_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
-                                             std::stop_token stop) {
-  return engine().wait_for_work(since, timeout, std::move(stop));
-}
-ERRAND_DECL std::optional<time_point> memory_store::next_run_at(time_point after) const {
-  return engine().next_run_at(after);
-}
 
 }  // namespace errand
 

@@ -93,17 +93,10 @@ class postgres_store : public detail::store_facade<detail::pg::store_engine> {
   // The time by the server's clock; postgres_server_clock keeps workers to it.
   time_point server_time() const;
 
-  // For idle workers: take an epoch before claiming, and when the claim
-  // comes back empty, wait_for_work(epoch, timeout) returns true as soon as
-  // work may have arrived since (a job enqueued, or a retry scheduled, by
-  // this process or any other), false after `timeout`. Run-at times in the
-  // future are not announced when they come due: keep the timeout to the
-  // polling interval you would use otherwise.
-  std::uint64_t work_epoch();
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
-
-  // The earliest run_at after `after` of a job waiting to be claimed.
-  std::optional<time_point> next_run_at(time_point after) const;
+  // Waking idle workers (store_facade): a job enqueued, or a retry
+  // scheduled, by this process or any other is announced through
+  // LISTEN/NOTIFY. Run-at times in the future are not announced when they
+  // come due: next_run_at() says when the next one does.
 };
 
 static_assert(operator_store<postgres_store>);
@@ -806,14 +799,6 @@ ERRAND_DECL std::vector<enqueued> postgres_store::enqueue_batch(pqxx::transactio
   return engine().enqueue_batch(application, specs, now);
 }
 ERRAND_DECL time_point postgres_store::server_time() const { return engine().server_time(); }
-ERRAND_DECL std::uint64_t postgres_store::work_epoch() { return engine().work_epoch(); }
-ERRAND_DECL bool postgres_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
-                                               std::stop_token stop) {
-  return engine().wait_for_work(since, timeout, std::move(stop));
-}
-ERRAND_DECL std::optional<time_point> postgres_store::next_run_at(time_point after) const {
-  return engine().next_run_at(after);
-}
 
 }  // namespace errand
 

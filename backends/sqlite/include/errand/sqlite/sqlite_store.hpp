@@ -97,18 +97,12 @@ class sqlite_store : public detail::store_facade<detail::sqlite::store_engine> {
   std::int64_t history_position() const;
   std::vector<positioned_record> history_after(std::int64_t position, std::size_t limit) const;
 
-  // For idle workers: take an epoch before claiming, and when the claim comes
-  // back empty, wait_for_work(epoch, timeout) returns true as soon as work
-  // may have arrived since: at once for what this store writes (an enqueue,
-  // a retry or a requeue, a queue resumed or given room), and within a few
-  // milliseconds for a job another process or connection enqueued (PRAGMA
-  // data_version, checked every 5 ms; a retry or requeue written elsewhere
-  // waits for next_run_at() or the caller's timeout).
-  std::uint64_t work_epoch();
-  bool wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout, std::stop_token stop = {});
-
-  // The earliest run_at after `after` of a job waiting to be claimed.
-  std::optional<time_point> next_run_at(time_point after) const;
+  // Waking idle workers (store_facade): what this store writes (an enqueue,
+  // a retry or a requeue, a queue resumed or given room) is announced at
+  // once, and a job another process or connection enqueued within a few
+  // milliseconds (PRAGMA data_version, checked every 5 ms while waiting); a
+  // retry or requeue written elsewhere waits for next_run_at() or the
+  // caller's timeout.
 };
 
 static_assert(operator_store<sqlite_store>);
@@ -747,14 +741,6 @@ ERRAND_DECL enqueued sqlite_store::enqueue(sqlite3* app_connection, const job_sp
   return engine().enqueue(app_connection, spec, now);
 }
 ERRAND_DECL std::int64_t sqlite_store::history_position() const { return engine().history_position(); }
-ERRAND_DECL std::uint64_t sqlite_store::work_epoch() { return engine().work_epoch(); }
-ERRAND_DECL bool sqlite_store::wait_for_work(std::uint64_t since, std::chrono::milliseconds timeout,
-                                             std::stop_token stop) {
-  return engine().wait_for_work(since, timeout, std::move(stop));
-}
-ERRAND_DECL std::optional<time_point> sqlite_store::next_run_at(time_point after) const {
-  return engine().next_run_at(after);
-}
 ERRAND_DECL std::vector<sqlite_store::positioned_record> sqlite_store::history_after(std::int64_t position,
                                                                                      std::size_t limit) const {
   return engine().history_after(position, limit);
