@@ -151,12 +151,14 @@ extern template class errand::detail::store_facade<errand::detail::pg::store_eng
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -269,6 +271,7 @@ class store_engine {
     validate(request);
     if (limit == 0) return {};
     const auto queues = request.queues.empty() ? detail::pg::cell{} : text_array(request.queues);
+    if (auto claimed = claim_in_one_statement(request, limit, queues)) return std::move(*claimed);
     std::vector<decision> decisions;
     std::vector<std::optional<std::int64_t>> seqs;
     with_connection([&](detail::pg::connection& c) {
@@ -323,6 +326,68 @@ class store_engine {
       });
     });
     return committed(decisions, seqs);
+  }
+
+  // The claim when no queue it may take from has a limit: one statement
+  // (detail/claim.hpp), the rows in claim order. nullopt: a limited queue's
+  // room must be counted, in claim_batch's transaction.
+  std::optional<std::vector<job>> claim_in_one_statement(const claim_request& request, std::size_t limit,
+                                                         const detail::pg::cell& queues) {
+    const auto values = detail::pg::claim_parameters(errand::claim{request.worker, request.lease}, request.now);
+    std::vector<detail::pg::cell> params{to_iso8601(request.now), detail::pg::text_of(as_int(limit))};
+    if (queues) params.push_back(queues);
+    params.insert(params.end(), values.parameters.begin(), values.parameters.end());
+    detail::pg::append_announcement(params, sql_.transitions.target, listeners_.origin());
+    const auto& statement = queues ? sql_.claim_in : sql_.claim_any;
+    detail::pg::rows rows;
+    try {
+      rows = with_connection([&](detail::pg::connection& c) {
+        return c.autocommit([&](detail::pg::transaction& tx) {
+          return tx.exec_statement(statement.name, statement.sql, params);
+        });
+      });
+    } catch (const detail::pg::statement_failed& e) {
+      // A row claimed, released and due again after this statement's
+      // snapshot was taken is locked in its newest version, but its history
+      // is read as of that snapshot: the entry's seq is taken already, and the
+      // statement rolled back. The transaction reads the history afresh.
+      if (e.sqlstate == unique_violation) return std::nullopt;
+      throw;
+    }
+    constexpr std::size_t columns = boost::mp11::mp_size<detail::public_members<job>>::value;
+    std::vector<decision> decisions;
+    std::vector<std::optional<std::int64_t>> seqs;
+    for (const auto& cells : rows) {
+      if (!cells.at(0)) {
+        if (cells.at(columns + 2) == "t") return std::nullopt;
+        continue;  // nothing was due
+      }
+      // The WHERE admits only claimable states, and the row leaves as running: it reads.
+      decision d;
+      d.outcome = verdict::applied;
+      d.next = detail::pg::read_row<job>(cells);
+      d.expected_version = d.next.version - 1;
+      d.record = values.entry;
+      d.record->job_id = d.next.id;
+      d.record->from = from_name<job_state>(cells.at(columns + 1).value_or("")).value_or(job_state::pending);
+      d.record->attempt = d.next.attempt;
+      seqs.push_back(integer_of(cells.at(columns)));
+      decisions.push_back(std::move(d));
+    }
+    std::vector<std::size_t> order(decisions.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
+      const job& a = decisions[x].next;
+      const job& b = decisions[y].next;
+      return std::tie(a.priority, a.run_at, a.id) < std::tie(b.priority, b.run_at, b.id);
+    });
+    std::vector<decision> sorted;
+    std::vector<std::optional<std::int64_t>> sorted_seqs;
+    for (const std::size_t i : order) {
+      sorted.push_back(std::move(decisions[i]));
+      sorted_seqs.push_back(seqs[i]);
+    }
+    return committed(sorted, sorted_seqs);
   }
 
   std::vector<job> expired_leases(time_point now, std::size_t limit) const {
@@ -571,6 +636,7 @@ class store_engine {
   // The origin of an enqueue in an application's transaction: no store's, so
   // every store's LISTEN thread, this one's too, hears it once it commits.
   static inline const std::string application_announcement = "e application";
+  static constexpr std::string_view unique_violation = "23505";
 
   static detail::pg::rows run(detail::pg::transaction& tx, const detail::pg::statement& s,
                               std::initializer_list<detail::pg::cell> params) {

@@ -10,6 +10,7 @@
 #include <errand/enum_name.hpp>
 #include <errand/job.hpp>
 #include <errand/job_records.hpp>
+#include <errand/postgres/detail/claim.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
 #include <errand/postgres/detail/transitions.hpp>
@@ -117,10 +118,11 @@ struct statements {
   // NO KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
   // never changes an id): two claimers still exclude each other, and the
   // foreign-key check of a history INSERT (KEY SHARE) does not hide a row.
+  std::string due_rows = " FROM " + tables.jobs + " AS j WHERE state IN " + claimable +
+                         " AND run_at <= $1::timestamptz AND NOT EXISTS (SELECT 1 FROM " + tables.queues +
+                         " AS p WHERE p.queue = j.queue AND p.paused)";
   std::string claimable_select = "SELECT " + job_columns + ", (SELECT q.max_running FROM " + tables.queues +
-                                 " AS q WHERE q.queue = j.queue) FROM " + tables.jobs + " AS j WHERE state IN " +
-                                 claimable + " AND run_at <= $1::timestamptz AND NOT EXISTS (SELECT 1 FROM " +
-                                 tables.queues + " AS p WHERE p.queue = j.queue AND p.paused)";
+                                 " AS q WHERE q.queue = j.queue)" + due_rows;
   std::string claimable_order = " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE OF j SKIP LOCKED";
   statement claimable_any{"errand_claimable_any", claimable_select + claimable_order};
 
@@ -135,6 +137,12 @@ struct statements {
   statement claimable_in_except{
       "errand_claimable_in_except",
       claimable_select + " AND queue = ANY($4::text[]) AND queue <> ALL($3::text[])" + claimable_order};
+
+  // The claim in one statement (claim.hpp), when no queue it may take from
+  // has a limit: $1 now, $2 limit, ($3 queues), claim_parameters(), the
+  // channel, the origin, announce?.
+  statement claim_any{"errand_claim_any", one_statement_claim_sql(transitions, tables.queues, due_rows, false)};
+  statement claim_in{"errand_claim_in", one_statement_claim_sql(transitions, tables.queues, due_rows, true)};
 
   // $1 queues (NULL: every queue): the limited ones among them, locked until
   // the claim commits, so that claimers of a limited queue count its running
@@ -281,6 +289,8 @@ struct statements {
             &claimable_in,
             &claimable_any_except,
             &claimable_in_except,
+            &claim_any,
+            &claim_in,
             &lock_limited_queues,
             &running_in,
             &next_run_at,

@@ -160,12 +160,13 @@ struct transition_sql {
   std::string recorded_and_announced(std::string_view source, placeholders& p) const {
     std::vector<std::string> values;
     for (const auto& c : target.entry) values.push_back(p.next(c.type));
-    return record_and_announce(source, values, p);
+    return recorded_and_announced(source, values, p);
   }
 
- private:
-  std::string record_and_announce(std::string_view source, const std::vector<std::string>& values,
-                                  placeholders& p) const {
+  // The same with the entry's values as SQL expressions over `s`, a row of
+  // `source`, or parameters.
+  std::string recorded_and_announced(std::string_view source, const std::vector<std::string>& values,
+                                     placeholders& p) const {
     std::string columns, selected;
     for (std::size_t i = 0; i < values.size(); ++i) {
       columns += concat(", ", target.entry[i].sql);
@@ -180,6 +181,7 @@ struct transition_sql {
                   enabled, "\n)");
   }
 
+ private:
   // The UPDATE's RETURNING: the row's id and its history's highest seq, then `carried`.
   std::string moved_rows(std::string_view carried) const {
     return concat("\n  RETURNING r.", target.id.sql, " AS id, ", highest_seq(concat("r.", target.id.sql)), " AS last",
@@ -199,7 +201,7 @@ struct transition_sql {
     for (const auto& c : target.entry) values.push_back(p.next(c.type));
     return concat("WITH moved AS (\n  UPDATE ", target.table, " AS r SET ", assignments, "\n  WHERE r.", target.id.sql,
                   " = ", id, " AND r.", target.version.sql, " = ", version, moved_rows(""),
-                  record_and_announce("moved", values, p), written_rows);
+                  recorded_and_announced("moved", values, p), written_rows);
   }
 
   std::string many_sql() const {
@@ -224,7 +226,7 @@ struct transition_sql {
     return concat("WITH input AS (\n  SELECT * FROM unnest(", arrays, ")\n    AS i(", names,
                   ")\n), moved AS (\n  UPDATE ", target.table, " AS r SET ", assignments,
                   "\n  FROM input AS i\n  WHERE r.", target.id.sql, " = i.id AND r.", target.version.sql,
-                  " = i.expected_version", moved_rows(carried), record_and_announce("moved", values, p), written_rows);
+                  " = i.expected_version", moved_rows(carried), recorded_and_announced("moved", values, p), written_rows);
   }
 };
 

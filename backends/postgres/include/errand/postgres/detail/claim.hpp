@@ -1,0 +1,179 @@
+#pragma once
+// The claim as one statement: the due rows locked (FOR NO KEY UPDATE SKIP
+// LOCKED), moved, given their history entries and announced, in one round
+// trip, where the claim in a transaction takes four (BEGIN, the SELECT, the
+// write, COMMIT).
+//
+// decide() stays the one place the lifecycle lives. A claim changes a job in
+// three ways: some columns it sets to values that do not depend on the row
+// (the state, the worker, the lease, the cleared error), two it counts up
+// (attempt, version), the rest it keeps. The statement's text fixes which
+// column is which; the values it sets come, at every call, from decide() on
+// two stand-in rows that differ in every column, which also proves the
+// division still holds: were the lifecycle changed so that a claim keeps,
+// counts or sets another column, the claim throws std::logic_error before it
+// sends anything. The conformance suite compares the rows it writes with
+// decide() on random jobs.
+
+#include <errand/decide.hpp>
+#include <errand/job.hpp>
+#include <errand/lifecycle.hpp>
+#include <errand/postgres/detail/record_rows.hpp>
+#include <errand/postgres/detail/rows.hpp>
+#include <errand/postgres/detail/transitions.hpp>
+#include <errand/record_columns.hpp>
+
+#include <boost/mp11/algorithm.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace errand::detail::pg {
+
+enum class claim_effect { kept, counted, set };
+
+inline claim_effect claim_effect_on(std::string_view field) {
+  constexpr std::array<std::string_view, 2> counted{"attempt", "version"};
+  constexpr std::array<std::string_view, 9> set{"state",         "worker",          "lease_until",
+                                                "heartbeat_at",  "last_error",      "last_error_kind",
+                                                "last_error_at", "detail",          "updated_at"};
+  if (std::find(counted.begin(), counted.end(), field) != counted.end()) return claim_effect::counted;
+  if (std::find(set.begin(), set.end(), field) != set.end()) return claim_effect::set;
+  return claim_effect::kept;
+}
+
+// In the history entry of a claimed row, these come from the row: the state
+// it left and the attempt it started.
+inline bool entry_value_from_row(std::string_view member) { return member == "from" || member == "attempt"; }
+
+// The claim statement over the transitions' target. Its parameters: now,
+// the most rows to claim, the queues (with `in_queues`), then
+// claim_parameters(). `due_rows` is the FROM and WHERE of the claimable rows
+// of `jobs AS j` due at the first parameter; with `in_queues`, of the queues
+// the third names. Returns the claimed rows (job columns, the seq of the
+// entry, the state they left), or, when a queue the claim may take from has
+// a limit, one row of NULLs whose last column is true: a limited queue's
+// room is counted in a transaction.
+inline std::string one_statement_claim_sql(const transition_sql& sql, const std::string& queues_table,
+                                           const std::string& due_rows, bool in_queues) {
+  const auto& t = sql.target;
+  placeholders p;
+  p.next("timestamptz");  // now, which due_rows names
+  const std::string limit = p.next("bigint");
+  const std::string queues = in_queues ? p.next("text[]") : std::string();
+  std::string assignments;
+  std::size_t field = 0, column = 0;
+  boost::mp11::mp_for_each<detail::public_members<job>>([&](auto member) {
+    if (!t.writes.at(field++)) return;
+    const auto& c = t.written.at(column++);
+    const auto effect = claim_effect_on(member.name);
+    if (effect == claim_effect::kept) return;
+    assignments += concat(assignments.empty() ? "" : ", ", c.sql, " = ",
+                          effect == claim_effect::counted ? concat("r.", c.sql, " + 1") : p.next(c.type));
+  });
+  std::vector<std::string> entry;
+  std::size_t member_index = 0, entry_column = 0;
+  boost::mp11::mp_for_each<detail::public_members<history_record>>([&](auto m) {
+    if (!is_entry_value(member_index++, m.name)) return;
+    const auto& c = t.entry.at(entry_column++);
+    entry.push_back(entry_value_from_row(m.name) ? concat("s.", m.name == std::string_view("from") ? "was" : "attempt")
+                                                 : p.next(c.type));
+  });
+  const std::string queue_filter = in_queues ? concat(" AND queue = ANY(", queues, ")") : std::string();
+  return concat("WITH limited AS (\n  SELECT EXISTS (SELECT 1 FROM ", queues_table,
+                " WHERE max_running IS NOT NULL", queue_filter, ") AS found\n), picked AS (\n  SELECT j.id AS picked_id, j.state AS was",
+                due_rows, queue_filter, " AND NOT (SELECT found FROM limited)\n  ORDER BY priority, run_at, id LIMIT ",
+                limit, " FOR NO KEY UPDATE OF j SKIP LOCKED\n), moved AS (\n  UPDATE ", t.table, " AS r SET ",
+                assignments, "\n  FROM picked AS p WHERE r.", t.id.sql, " = p.picked_id\n  RETURNING r.*, ",
+                sql.highest_seq(concat("r.", t.id.sql)), " AS last, p.was\n), ",
+                sql.recorded_and_announced("moved", entry, p), "\nSELECT ", select_list<job>("m"),
+                ", coalesce(m.last, 0) + 1, m.was, l.found FROM limited AS l LEFT JOIN moved AS m ON true\n",
+                "WHERE (SELECT count(*) FROM announced) >= 0");
+}
+
+// The claim's values as decide() makes them: the columns the claim sets,
+// then the entry's values that do not come from the row, in the statement's
+// order. Also the entry every claimed row gets, but for its job, seq, from
+// and attempt.
+struct claim_values {
+  std::vector<cell> parameters;
+  history_record entry;
+};
+
+inline claim_values claim_parameters(const claim& event, time_point now) {
+  using namespace std::chrono_literals;
+  job a;
+  a.id = 1;
+  a.queue = "a";
+  a.kind = "a";
+  a.payload = "{}";
+  a.state = claimable_states.front();
+  a.run_at = now - 1s;
+  a.created_at = a.updated_at = now - 1h;
+  job b;
+  b.id = 2;
+  b.queue = "b";
+  b.kind = "b";
+  b.payload = "[]";
+  b.state = claimable_states.back();
+  b.priority = 3;
+  b.attempt = 2;
+  b.max_attempts = 5;
+  b.run_at = now - 2s;
+  b.worker = "stand-in";
+  b.lease_until = now - 10s;
+  b.heartbeat_at = now - 20s;
+  b.last_error = "stand-in";
+  b.last_error_kind = "stand-in";
+  b.last_error_at = now - 5s;
+  b.detail = "stand-in";
+  b.version = 7;
+  b.unique_key = "stand-in";
+  b.created_at = b.updated_at = now - 2h;
+  const decision da = decide(a, event, retry_policy{}, now), db = decide(b, event, retry_policy{}, now);
+  const auto differs = [](std::string_view what) {
+    return std::logic_error(concat("errand: the PostgreSQL claim statement no longer matches decide(): ", what));
+  };
+  if (!da.applied() || !db.applied() || !da.record || !db.record) throw differs("a due job is not claimed");
+  claim_values out;
+  boost::mp11::mp_for_each<detail::public_members<job>>([&](auto m) {
+    const auto& before_a = a.*m.pointer;
+    const auto& after_a = da.next.*m.pointer;
+    const auto& after_b = db.next.*m.pointer;
+    bool holds = true;
+    switch (claim_effect_on(m.name)) {
+      case claim_effect::kept:
+        holds = after_a == before_a && after_b == b.*m.pointer;
+        break;
+      case claim_effect::counted:
+        if constexpr (std::is_arithmetic_v<std::remove_cvref_t<decltype(before_a)>>)
+          holds = after_a == before_a + 1 && after_b == b.*m.pointer + 1;
+        break;
+      case claim_effect::set:
+        holds = after_a == after_b;
+        out.parameters.push_back(to_cell(to_column_value(after_a)));
+        break;
+    }
+    if (!holds) throw differs(concat("column ", m.name));
+  });
+  const auto& ra = *da.record;
+  const auto& rb = *db.record;
+  if (ra.from != a.state || rb.from != b.state || ra.attempt != da.next.attempt || rb.attempt != db.next.attempt)
+    throw differs("the history entry's from or attempt");
+  std::size_t member_index = 0;
+  boost::mp11::mp_for_each<detail::public_members<history_record>>([&](auto m) {
+    if (!is_entry_value(member_index++, m.name) || entry_value_from_row(m.name)) return;
+    if (!(ra.*m.pointer == rb.*m.pointer)) throw differs(concat("the history entry's ", m.name));
+    out.parameters.push_back(to_cell(to_column_value(ra.*m.pointer)));
+  });
+  out.entry = ra;
+  return out;
+}
+
+}  // namespace errand::detail::pg
