@@ -450,7 +450,7 @@ TEST_CASE("records: rolled back with the application's transaction, nothing of e
   // the rolled-back transaction sent would have been heard before it.
   const auto payloads = announced.until_marker();
   REQUIRE(payloads.size() == 1);
-  CHECK(payloads[0].find(" " + std::to_string(existing) + " 1 conformance_chats") != std::string::npos);
+  CHECK(payloads[0].find(" " + std::to_string(existing) + ":1 conformance_chats") != std::string::npos);
   REQUIRE(heard.wait_for(1));
   const auto marker = other.fire(existing, chat_events::user_message{"still there?"}, t0).entry;
   REQUIRE(heard.wait_for(2));

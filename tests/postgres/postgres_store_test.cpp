@@ -5,7 +5,10 @@
 #include "errand_catch.hpp"
 #include "pg_test_support.hpp"
 
+#include <errand/postgres/detail/transitions.hpp>
+
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -325,6 +328,67 @@ TEST_CASE("contract 8 across connections: a subscriber hears what another store 
   const auto local = here.copy();
   REQUIRE(local.size() == 2);
   CHECK(local[1].record.seq == 2);
+}
+
+TEST_CASE("a batch is announced in a few notifications, and another store hears every transition in it",
+          "[postgres][notify]") {
+  pg_test::scratch_schema schema;
+  errand::postgres_store writer(schema.options());
+  errand::postgres_store reader(schema.options());
+  heard_list there;
+  auto other = reader.subscribe(there.listener());
+  pg_test::announcements announced(writer.tables().channel);
+
+  constexpr std::size_t jobs = 400;
+  writer.enqueue_batch(std::vector<errand::job_spec>(jobs, spec()), t0);
+  const auto claimed = writer.claim_batch({"w", 30s, t0, {}}, jobs);
+  REQUIRE(claimed.size() == jobs);
+  std::vector<errand::decision> done;
+  for (const auto& row : claimed) done.push_back(errand::decide(row, errand::succeed{row.attempt, "w", {}}, policy, t0));
+  REQUIRE(writer.apply_batch(done) == std::vector<errand::write_result>(jobs, errand::write_result::applied));
+
+  REQUIRE(there.wait_for(2 * jobs));
+  std::map<std::int64_t, std::vector<std::string>> events;
+  for (const auto& n : there.copy()) {
+    CHECK(n.record.seq == static_cast<std::int64_t>(events[n.row.id].size()) + 1);
+    events[n.row.id].push_back(n.record.event);
+  }
+  CHECK(events.size() == jobs);
+  for (const auto& [id, names] : events) CHECK(names == std::vector<std::string>{"claim", "succeed"});
+
+  // An enqueue, then 400 claims and 400 successes, 150 to a notification.
+  const auto payloads = announced.until_marker();
+  CHECK(payloads.size() == 1 + 3 + 3);
+  std::size_t named = 0;
+  for (const auto& payload : payloads) {
+    const auto heard = errand::detail::pg::read_announcements(payload, "t");
+    CHECK(heard.size() <= errand::detail::pg::transitions_per_announcement);
+    named += heard.size();
+  }
+  CHECK(named == 2 * jobs);
+}
+
+TEST_CASE("announcements: a statement's transitions, an older errand's single one, nothing from anything else",
+          "[postgres][notify]") {
+  using errand::detail::pg::read_announcements;
+  const auto two = read_announcements("t abc 12:3,14:1 retry_pending", "t");
+  REQUIRE(two.size() == 2);
+  CHECK(two[0].origin == "abc");
+  CHECK(two[0].id == 12);
+  CHECK(two[0].seq == 3);
+  CHECK(two[1].id == 14);
+  CHECK(two[1].word == "retry_pending");
+  const auto spaced = read_announcements("r abc 7:2 \"my schema\".\"a table\"", "r");
+  REQUIRE(spaced.size() == 1);
+  CHECK(spaced[0].word == "\"my schema\".\"a table\"");
+  const auto older = read_announcements("t abc 12 3 running", "t");
+  REQUIRE(older.size() == 1);
+  CHECK(older[0].id == 12);
+  CHECK(older[0].seq == 3);
+  CHECK(older[0].word == "running");
+  for (const char* garbage : {"", "t", "t abc", "r abc 12:3 running", "t abc 12:x running", "t abc 12:3,:4 running",
+                              "t abc 12 x running", "t abc 12: running", "e abc"})
+    CHECK(read_announcements(garbage, "t").empty());
 }
 
 static_assert(errand::announces_work<errand::postgres_store>);

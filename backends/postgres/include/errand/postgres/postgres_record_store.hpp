@@ -353,16 +353,19 @@ class postgres_record_store {
     return fire_result<D>{fire_status::applied, std::move(written.next), std::move(written.entry), {}};
   }
 
-  // "r <origin> <record id> <seq> <table>". This store's own announcements
-  // were delivered at commit.
+  // "r <origin> <record id>:<seq>,… <table>". This store's own
+  // announcements were delivered at commit.
   void heard(const std::string& payload) {
-    const auto moved = detail::pg::read_announcement(payload, "r");
-    if (!moved || moved->origin == listeners_.origin() || moved->word != tables_.table_name) return;
-    if (!listeners_.subscribed()) return;
-    const auto row = get(moved->id);
-    const auto entries = read(sql_->entry, {detail::pg::text_of(moved->id), detail::pg::text_of(moved->seq)});
-    if (!row || entries.empty()) return;  // pruned since
-    listeners_.notify({*row, detail::pg::read_entry<state_type>(entries.front(), 0, tables_.history_name)});
+    const auto heard = detail::pg::read_announcements(payload, "r");
+    if (heard.empty() || heard.front().origin == listeners_.origin() || heard.front().word != tables_.table_name ||
+        !listeners_.subscribed())
+      return;
+    for (const auto& moved : heard) {
+      const auto row = get(moved.id);
+      const auto entries = read(sql_->entry, {detail::pg::text_of(moved.id), detail::pg::text_of(moved.seq)});
+      if (!row || entries.empty()) continue;  // pruned since
+      listeners_.notify({*row, detail::pg::read_entry<state_type>(entries.front(), 0, tables_.history_name)});
+    }
   }
 
   postgres_options options_;

@@ -822,21 +822,23 @@ class store_engine {
 
   void announce_work() { work_.announce(); }
 
-  // "t <origin> <job id> <seq> <to state>" for a transition, "e <origin>"
+  // "t <origin> <job id>:<seq>,… <to state>" for transitions, "e <origin>"
   // for an enqueue. This store's own announcements were delivered at commit.
   void heard(const std::string& payload) {
     if (const auto words = detail::pg::split_words(payload); words.size() == 2 && words[0] == "e") {
       if (words[1] != listeners_.origin()) announce_work();
       return;
     }
-    const auto moved = detail::pg::read_announcement(payload, "t");
-    if (!moved || moved->origin == listeners_.origin()) return;
-    if (const auto to = from_name<job_state>(moved->word); to && is_claimable(*to)) announce_work();
+    const auto moved = detail::pg::read_announcements(payload, "t");
+    if (moved.empty() || moved.front().origin == listeners_.origin()) return;
+    if (const auto to = from_name<job_state>(moved.front().word); to && is_claimable(*to)) announce_work();
     if (!listeners_.subscribed()) return;
-    const auto row = get(moved->id);
-    const auto records = read(sql_.record, {detail::pg::text_of(moved->id), detail::pg::text_of(moved->seq)});
-    if (!row || records.empty()) return;  // pruned since
-    listeners_.notify(notification{*row, detail::pg::read_row<history_record>(records.front())});
+    for (const auto& t : moved) {
+      const auto row = get(t.id);
+      const auto records = read(sql_.record, {detail::pg::text_of(t.id), detail::pg::text_of(t.seq)});
+      if (!row || records.empty()) continue;  // pruned since
+      listeners_.notify(notification{*row, detail::pg::read_row<history_record>(records.front())});
+    }
   }
 
   postgres_options options_;

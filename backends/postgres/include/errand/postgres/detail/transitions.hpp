@@ -61,6 +61,11 @@ struct typed_column {
   std::string type;  // as catalog_columns() names it
 };
 
+// Transitions one announcement names at most: a payload stays under
+// PostgreSQL's limit of 8000 bytes (an entry is at most 40 bytes, the word a
+// table's qualified name).
+inline constexpr int transitions_per_announcement = 150;
+
 // How a store's commits are announced.
 struct announcement {
   std::string channel;
@@ -177,8 +182,11 @@ struct transition_sql {
                   ")\n  SELECT s.id, coalesce(s.last, 0) + 1", selected, " FROM ", source, " AS s WHERE ", values.at(0),
                   " IS NOT NULL\n  RETURNING ", target.history_row, " AS id, seq, ", target.announced.word,
                   " AS word\n), announced AS (\n  SELECT pg_notify(", channel, ", concat_ws(' ', ",
-                  sql_literal(target.announced.tag), ", ", origin, ", e.id, e.seq, e.word)) FROM recorded AS e WHERE ",
-                  enabled, "\n)");
+                  sql_literal(target.announced.tag), ", ", origin,
+                  ", string_agg(e.id || ':' || e.seq, ',' ORDER BY e.id), e.word))\n  FROM (SELECT id, seq, word, "
+                  "(row_number() OVER (PARTITION BY word ORDER BY id) - 1) / ",
+                  std::to_string(transitions_per_announcement), " AS part FROM recorded WHERE ", enabled,
+                  ") AS e GROUP BY e.word, e.part\n)");
   }
 
  private:
@@ -329,14 +337,16 @@ std::vector<std::optional<std::int64_t>> write_transitions(transaction& tx, cons
   return written;
 }
 
-// An announcement's words, split at spaces; the last of at most `most` holds
-// the rest of the payload, spaces and all.
-inline std::vector<std::string> split_words(const std::string& payload,
-                                            std::size_t most = std::numeric_limits<std::size_t>::max()) {
+// An announcement's words, split at `separator`; the last of at most `most`
+// holds the rest of the text, separators and all.
+inline std::vector<std::string> split_words(std::string_view text,
+                                            std::size_t most = std::numeric_limits<std::size_t>::max(),
+                                            char separator = ' ') {
   std::vector<std::string> words;
-  for (std::size_t start = 0; start <= payload.size();) {
-    const auto end = words.size() + 1 == most ? payload.size() : std::min(payload.find(' ', start), payload.size());
-    words.push_back(payload.substr(start, end - start));
+  for (std::size_t start = 0; start <= text.size();) {
+    const auto end =
+        words.size() + 1 == most ? text.size() : std::min(text.find(separator, start), text.size());
+    words.emplace_back(text.substr(start, end - start));
     start = end + 1;
   }
   return words;
@@ -350,17 +360,34 @@ struct announced_transition {
   std::string word;
 };
 
-// "<tag> <origin> <id> <seq> <word>" (the word may hold spaces); nullopt for
-// any other payload.
-inline std::optional<announced_transition> read_announcement(const std::string& payload, std::string_view tag) {
-  const auto words = split_words(payload, 5);
-  if (words.size() != 5 || words[0] != tag) return std::nullopt;
-  announced_transition heard{words[1], 0, 0, words[4]};
-  const auto number = [](const std::string& text, std::int64_t& out) {
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return error == std::errc{} && end == text.data() + text.size();
-  };
-  if (!number(words[2], heard.id) || !number(words[3], heard.seq)) return std::nullopt;
+inline bool read_number(std::string_view text, std::int64_t& out) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc{} && end == text.data() + text.size() && !text.empty();
+}
+
+// "<tag> <origin> <id>:<seq>,<id>:<seq>… <word>" (the word may hold
+// spaces): the transitions of one statement that share their word. An
+// errand before one announcement per statement sent "<tag> <origin> <id>
+// <seq> <word>" per transition; a process mid-upgrade still hears it. Empty
+// for any other payload.
+inline std::vector<announced_transition> read_announcements(const std::string& payload, std::string_view tag) {
+  const auto words = split_words(payload, 4);
+  if (words.size() != 4 || words[0] != tag) return {};
+  std::vector<announced_transition> heard;
+  if (words[2].find(':') == std::string::npos) {
+    const auto one = split_words(payload, 5);
+    announced_transition t{one[1], 0, 0, one.size() == 5 ? one[4] : std::string()};
+    if (one.size() == 5 && read_number(one[2], t.id) && read_number(one[3], t.seq)) heard.push_back(std::move(t));
+    return heard;
+  }
+  for (const auto& entry : split_words(words[2], std::numeric_limits<std::size_t>::max(), ',')) {
+    const auto colon = entry.find(':');
+    announced_transition t{words[1], 0, 0, words[3]};
+    if (colon == std::string::npos || !read_number(std::string_view(entry).substr(0, colon), t.id) ||
+        !read_number(std::string_view(entry).substr(colon + 1), t.seq))
+      return {};
+    heard.push_back(std::move(t));
+  }
   return heard;
 }
 
