@@ -84,10 +84,19 @@ errand::retry_policy retry(workload w) {
 
 const errand::failure first_attempt_failure{.message = "the first attempt fails"};
 
-// A fresh schema and a store on it, with the store's default options.
+// A fresh schema and a store on it, with the store's default options but
+// for announce_every_transition.
 struct fresh_store {
+  explicit fresh_store(bool every_transition = true) : store(options(schema, every_transition)) {}
+
+  static errand::postgres_options options(const scratch& s, bool every_transition) {
+    auto o = s.options();
+    o.announce_every_transition = every_transition;
+    return o;
+  }
+
   scratch schema{"errand_bench_runner"};
-  errand::postgres_store store{schema.options()};
+  errand::postgres_store store;
 
   void enqueue(std::int64_t jobs) {
     const std::vector<errand::job_spec> call(enqueue_per_call, errand::job_spec{.kind = "noop"});
@@ -159,14 +168,14 @@ void store_batch(benchmark::State& state, workload w) {
   state.SetItemsProcessed(state.iterations() * jobs_per_run());
 }
 
-void runner(benchmark::State& state, workload w, errand::runner_options options) {
+void runner(benchmark::State& state, workload w, errand::runner_options options, bool every_transition) {
   options.worker_id = "bench";
   options.log = [](std::string_view) {};
   options.retry = retry(w);
   for (auto _ : state) {
     state.PauseTiming();
     {
-      fresh_store fresh;
+      fresh_store fresh(every_transition);
       fresh.enqueue(jobs_per_run());
       finish_line finished(fresh.store, finish_state(w));
       errand::runner workers(fresh.store, options);
@@ -198,18 +207,26 @@ void register_all() {
   timed(benchmark::RegisterBenchmark("enqueue/errand/per_call:5000", enqueue));
   const std::pair<const char*, workload> workloads[] = {
       {"drain", workload::drain}, {"fail_once", workload::fail_once}, {"retry_now", workload::retry_now}};
-  const std::pair<const char*, errand::runner_options> runners[] = {
+  struct configuration {
+    const char* name;
+    errand::runner_options options;
+    bool every_transition = true;  // postgres_options::announce_every_transition
+  };
+  const configuration runners[] = {
       {"defaults", errand::runner_options{}},
       {"report_batch:1", knobs(0, 1)},
       {"prefetch:32", knobs(32, 64)},
       {"prefetch:500", knobs(500, 64)},
       {"prefetch:500,report_batch:500", knobs(500, 500)},
+      {"defaults,announce:claimable", errand::runner_options{}, false},
+      {"prefetch:500,report_batch:500,announce:claimable", knobs(500, 500), false},
   };
   for (const auto& [workload_name, w] : workloads) {
     const std::string prefix = std::string(workload_name) + "/";
     timed(benchmark::RegisterBenchmark((prefix + "store_batch/threads:2,batch:500").c_str(), store_batch, w));
-    for (const auto& [runner_name, options] : runners)
-      timed(benchmark::RegisterBenchmark((prefix + "runner/" + runner_name).c_str(), runner, w, options));
+    for (const auto& c : runners)
+      timed(benchmark::RegisterBenchmark((prefix + "runner/" + c.name).c_str(), runner, w, c.options,
+                                         c.every_transition));
   }
 }
 

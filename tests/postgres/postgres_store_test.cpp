@@ -368,6 +368,37 @@ TEST_CASE("a batch is announced in a few notifications, and another store hears 
   CHECK(named == 2 * jobs);
 }
 
+TEST_CASE("announce_every_transition off: other processes hear enqueues and what makes a job claimable, nothing else",
+          "[postgres][notify]") {
+  pg_test::scratch_schema schema;
+  auto quiet = schema.options();
+  quiet.announce_every_transition = false;
+  errand::postgres_store writer(quiet);
+  errand::postgres_store reader(schema.options());
+  heard_list here, there;
+  auto own = writer.subscribe(here.listener());
+  auto other = reader.subscribe(there.listener());
+  pg_test::announcements announced(writer.tables().channel);
+  const auto woken = reader.work_epoch();
+
+  const auto first = writer.enqueue(spec(), t0).id;
+  const auto second = writer.enqueue(spec(), t0).id;
+  const auto claimed = writer.claim_batch({"w", 30s, t0, {}}, 2);
+  REQUIRE(claimed.size() == 2);
+  REQUIRE(errand::report(writer, first, errand::succeed{claimed[0].attempt, "w", {}}, policy, t0).applied());
+  REQUIRE(errand::report(writer, second, failure(claimed[1], "upstream 503", true), policy, t0).applied());
+
+  CHECK(reader.wait_for_work(woken, 60s));
+  REQUIRE(there.wait_for(1));
+  const auto payloads = announced.until_marker();
+  CHECK(payloads.size() == 3);  // two enqueues and the retry
+  const auto remote = there.copy();
+  REQUIRE(remote.size() == 1);
+  CHECK(remote[0].row.id == second);
+  CHECK(remote[0].record.to == job_state::retry_pending);
+  CHECK(here.copy().size() == 4);  // this process hears its own commits, all of them
+}
+
 TEST_CASE("announcements: a statement's transitions, an older errand's single one, nothing from anything else",
           "[postgres][notify]") {
   using errand::detail::pg::read_announcements;

@@ -45,6 +45,16 @@ struct postgres_options {
   // subscribers and idle workers in other processes hear of it. Costs a
   // little per transition; a deployment with a single process may turn it off.
   bool notify = true;
+
+  // With notify, whether the job queue announces every transition, or only
+  // enqueues and the transitions that make a job claimable (a retry, a
+  // requeue, a release), which is all idle workers need. PostgreSQL commits
+  // transactions that notify one at a time, so without the claims' and
+  // successes' announcements many workers' small transactions share their
+  // disk flushes; subscribers in other processes then hear only the
+  // announced transitions (those in this process hear every commit either
+  // way). Record stores announce every transition.
+  bool announce_every_transition = true;
 };
 
 }  // namespace errand

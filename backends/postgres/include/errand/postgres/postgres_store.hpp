@@ -630,7 +630,8 @@ class store_engine {
     else
       detail::pg::require_migrated(*setup, tables_);
     return setup->autocommit(
-        [&](detail::pg::transaction& tx) { return detail::pg::job_transitions(tx, tables_, options_.notify); });
+        [&](detail::pg::transaction& tx) { return detail::pg::job_transitions(tx, tables_, options_.notify, options_.announce_every_transition);
+        });
   }
 
   // The origin of an enqueue in an application's transaction: no store's, so

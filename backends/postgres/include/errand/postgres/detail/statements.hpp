@@ -31,10 +31,14 @@ inline constexpr std::array<std::string_view, 6> fixed_at_enqueue{"queue",    "k
                                                                   "priority", "unique_key", "created_at"};
 
 // Where the job queue's transitions go: its tables as the catalog has them.
-inline transition_target job_transitions(transaction& tx, const postgres_tables& t, bool notify) {
-  return transition_target_for<history_record>(tx, t.jobs, inspect_record_table<job_records>(tx, t.jobs, false),
-                                               fixed_at_enqueue, t.history, {t.channel, notify, "t", "to_state"},
-                                               "the decision for job");
+// Unless every transition is announced, only those that make a job
+// claimable are: they wake idle workers.
+inline transition_target job_transitions(transaction& tx, const postgres_tables& t, bool notify,
+                                         bool every_transition) {
+  return transition_target_for<history_record>(
+      tx, t.jobs, inspect_record_table<job_records>(tx, t.jobs, false), fixed_at_enqueue, t.history,
+      {t.channel, notify, "t", "to_state", every_transition ? "true" : "word IN " + postgres_claimable_states()},
+      "the decision for job");
 }
 
 struct statements {

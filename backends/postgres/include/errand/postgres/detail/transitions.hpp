@@ -72,6 +72,7 @@ struct announcement {
   bool enabled = true;  // postgres_options::notify
   std::string tag;      // the first word: "t" for a job, "r" for a record
   std::string word;     // the last: SQL over the history row inserted (its to_state), or a literal (a table's name)
+  std::string only_if = "true";  // SQL over `word`: which transitions are announced
 };
 
 // Where a store's transitions go.
@@ -185,8 +186,8 @@ struct transition_sql {
                   sql_literal(target.announced.tag), ", ", origin,
                   ", string_agg(e.id || ':' || e.seq, ',' ORDER BY e.id), e.word))\n  FROM (SELECT id, seq, word, "
                   "(row_number() OVER (PARTITION BY word ORDER BY id) - 1) / ",
-                  std::to_string(transitions_per_announcement), " AS part FROM recorded WHERE ", enabled,
-                  ") AS e GROUP BY e.word, e.part\n)");
+                  std::to_string(transitions_per_announcement), " AS part FROM recorded WHERE ", enabled, " AND (",
+                  target.announced.only_if, ")) AS e GROUP BY e.word, e.part\n)");
   }
 
  private:
