@@ -108,34 +108,46 @@ struct claim_values {
 
 inline claim_values claim_parameters(const claim& event, time_point now) {
   using namespace std::chrono_literals;
-  job a;
-  a.id = 1;
-  a.queue = "a";
-  a.kind = "a";
-  a.payload = "{}";
-  a.state = claimable_states.front();
-  a.run_at = now - 1s;
-  a.created_at = a.updated_at = now - 1h;
-  job b;
-  b.id = 2;
-  b.queue = "b";
-  b.kind = "b";
-  b.payload = "[]";
-  b.state = claimable_states.back();
-  b.priority = 3;
-  b.attempt = 2;
-  b.max_attempts = 5;
-  b.run_at = now - 2s;
-  b.worker = "stand-in";
-  b.lease_until = now - 10s;
-  b.heartbeat_at = now - 20s;
-  b.last_error = "stand-in";
-  b.last_error_kind = "stand-in";
-  b.last_error_at = now - 5s;
-  b.detail = "stand-in";
-  b.version = 7;
-  b.unique_key = "stand-in";
-  b.created_at = b.updated_at = now - 2h;
+  const job a{.id = 1,
+              .queue = "a",
+              .kind = "a",
+              .payload = "{}",
+              .state = claimable_states.front(),
+              .priority = 0,
+              .attempt = 0,
+              .max_attempts = 3,
+              .run_at = now - 1s,
+              .worker = {},
+              .lease_until = {},
+              .heartbeat_at = {},
+              .last_error = {},
+              .last_error_kind = {},
+              .last_error_at = {},
+              .detail = {},
+              .version = 1,
+              .unique_key = {},
+              .created_at = now - 1h,
+              .updated_at = now - 1h};
+  const job b{.id = 2,
+              .queue = "b",
+              .kind = "b",
+              .payload = "[]",
+              .state = claimable_states.back(),
+              .priority = 3,
+              .attempt = 2,
+              .max_attempts = 5,
+              .run_at = now - 2s,
+              .worker = "stand-in",
+              .lease_until = now - 10s,
+              .heartbeat_at = now - 20s,
+              .last_error = "stand-in",
+              .last_error_kind = "stand-in",
+              .last_error_at = now - 5s,
+              .detail = "stand-in",
+              .version = 7,
+              .unique_key = "stand-in",
+              .created_at = now - 2h,
+              .updated_at = now - 2h};
   const decision da = decide(a, event, retry_policy{}, now), db = decide(b, event, retry_policy{}, now);
   const auto differs = [](std::string_view what) {
     return std::logic_error(concat("errand: the PostgreSQL claim statement no longer matches decide(): ", what));
