@@ -31,10 +31,12 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 MEMORY = "backends/memory/include/errand/memory/memory_store.hpp"
+MEMORY_TABLE = "backends/memory/include/errand/memory/detail/record_table.hpp"
 SQLITE_STATEMENTS = "backends/sqlite/include/errand/sqlite/detail/statements.hpp"
 SQLITE_TRANSITIONS = "backends/sqlite/include/errand/sqlite/detail/transitions.hpp"
 PG_STATEMENTS = "backends/postgres/include/errand/postgres/detail/statements.hpp"
 PG_TRANSITIONS = "backends/postgres/include/errand/postgres/detail/transitions.hpp"
+PG_CLAIM = "backends/postgres/include/errand/postgres/detail/claim.hpp"
 RUNNER = "include/errand/runner.hpp"
 LIFECYCLE = "include/errand/lifecycle.hpp"
 DECIDE = "include/errand/decide.hpp"
@@ -87,19 +89,22 @@ MUTATIONS = [
              "const double capped = std::min(raw, static_cast<double>(cap.count()));",
              "const double capped = raw;", ["retry_policy_test"]),
     Mutation("memory-prune-retry-pending", "prune deletes retry_pending jobs too", MEMORY,
-             "const bool finished = row.state == job_state::succeeded || row.state == job_state::failed;",
-             "const bool finished = row.state != job_state::pending && row.state != job_state::running;",
+             "if (!is_finished(row.state) || row.updated_at >= *request.finished_before) {",
+             "if ((!is_finished(row.state) && row.state != job_state::retry_pending) ||\n"
+             "            row.updated_at >= *request.finished_before) {",
              MEMORY_TESTS),
     Mutation("memory-expired-boundary", "a lease ending exactly now is not expired", MEMORY,
              "if (std::get<0>(*it) > now) break;", "if (std::get<0>(*it) >= now) break;", MEMORY_TESTS),
-    Mutation("memory-no-compare-and-set", "apply ignores the expected version", MEMORY,
-             "if (e.row.version != d.expected_version) return write_result::conflict;", "", MEMORY_TESTS),
+    Mutation("memory-no-compare-and-set", "a write ignores the expected version", MEMORY_TABLE,
+             "    if (record_traits<D>::version(record->row) != expected) return {write_result::conflict};\n", "",
+             MEMORY_TESTS),
     Mutation("memory-claims-running", "a running job is claimable", MEMORY,
-             "return row.state == job_state::pending || row.state == job_state::retry_pending;",
-             "return row.state != job_state::failed && row.state != job_state::succeeded;", MEMORY_TESTS),
+             "static bool claimable(const job& row) { return is_claimable(row.state); }",
+             "static bool claimable(const job& row) { return !is_finished(row.state); }", MEMORY_TESTS),
     Mutation("sqlite-prune-any-state", "prune drops its state filter", SQLITE_STATEMENTS,
-             "\" WHERE state IN ('succeeded', 'failed') AND updated_at < ?1)\"},\n"
-             "        prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE state IN ('succeeded', 'failed') AND updated_at < ?1\"},",
+             "\" WHERE state IN \" + sqlite_finished_states() + \" AND updated_at < ?1)\"},\n"
+             "        prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE state IN \" + sqlite_finished_states() +\n"
+             "                            \" AND updated_at < ?1\"},",
              "\" WHERE updated_at < ?1)\"},\n"
              "        prune_finished_jobs{\"DELETE FROM \" + t.jobs + \" WHERE updated_at < ?1\"},", SQLITE_TESTS),
     Mutation("sqlite-expired-boundary", "a lease ending exactly now is not expired", SQLITE_STATEMENTS,
@@ -111,9 +116,9 @@ MUTATIONS = [
              "\" AND (\", version,\n                         \" = \", expected, \" OR 1)\");", SQLITE_TESTS),
     Mutation("runner-stop-before-timeout-recorded", "the handler is stopped before its timeout is recorded", RUNNER,
              "    std::optional<report_result> written;\n    try {\n"
-             "      written = report(store_, a->row.id, fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);",
+             "      written = report_held(store_, held_row(a), fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);",
              "    a->stop.request_stop();\n    std::optional<report_result> written;\n    try {\n"
-             "      written = report(store_, a->row.id, fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);",
+             "      written = report_held(store_, held_row(a), fail{a->row.attempt, a->worker, std::move(why)}, options_.retry, now);",
              RUNNER_TESTS),
     Mutation("runner-lost-lease-keeps-running", "a handler whose lease was lost is not stopped", RUNNER,
              "    if (lost) {\n      a->stop.request_stop();\n", "    if (lost) {\n", RUNNER_TESTS),
@@ -124,6 +129,11 @@ MUTATIONS = [
     Mutation("postgres-no-compare-and-set", "the batch write ignores the expected version", PG_TRANSITIONS,
              '" = i.expected_version", moved_rows(carried)',
              '" = r.", target.version.sql, moved_rows(carried)', POSTGRES_TESTS, True),
+    Mutation("postgres-claim-ignores-limits", "the one-statement claim takes jobs of limited queues", PG_CLAIM,
+             '" AND NOT (SELECT found FROM limited)', '" AND true', POSTGRES_TESTS, True),
+    Mutation("postgres-claim-counts-nothing", "the one-statement claim counts neither the attempt nor the version", PG_CLAIM,
+             'concat("r.", c.sql, " + 1")', 'concat("r.", c.sql)',
+             POSTGRES_TESTS, True),
 ]
 
 
