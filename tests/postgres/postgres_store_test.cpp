@@ -368,7 +368,7 @@ TEST_CASE("a batch is announced in a few notifications, and another store hears 
   CHECK(named == 2 * jobs);
 }
 
-TEST_CASE("announce_every_transition off: other processes hear enqueues and what makes a job claimable, nothing else",
+TEST_CASE("announce_every_transition off: other processes hear enqueues, retries and failures, nothing else",
           "[postgres][notify]") {
   pg_test::scratch_schema schema;
   auto quiet = schema.options();
@@ -383,20 +383,25 @@ TEST_CASE("announce_every_transition off: other processes hear enqueues and what
 
   const auto first = writer.enqueue(spec(), t0).id;
   const auto second = writer.enqueue(spec(), t0).id;
-  const auto claimed = writer.claim_batch({"w", 30s, t0, {}}, 2);
-  REQUIRE(claimed.size() == 2);
+  const auto third = writer.enqueue(spec(), t0).id;
+  const auto claimed = writer.claim_batch({"w", 30s, t0, {}}, 3);
+  REQUIRE(claimed.size() == 3);
   REQUIRE(errand::report(writer, first, errand::succeed{claimed[0].attempt, "w", {}}, policy, t0).applied());
   REQUIRE(errand::report(writer, second, failure(claimed[1], "upstream 503", true), policy, t0).applied());
+  REQUIRE(errand::report(writer, third, failure(claimed[2], "bad input"), policy, t0).applied());
 
   CHECK(reader.wait_for_work(woken, 60s));
-  REQUIRE(there.wait_for(1));
+  REQUIRE(there.wait_for(2));
   const auto payloads = announced.until_marker();
-  CHECK(payloads.size() == 3);  // two enqueues and the retry
+  CHECK(payloads.size() == 5);  // three enqueues, the retry and the failure
   const auto remote = there.copy();
-  REQUIRE(remote.size() == 1);
+  REQUIRE(remote.size() == 2);
   CHECK(remote[0].row.id == second);
   CHECK(remote[0].record.to == job_state::retry_pending);
-  CHECK(here.copy().size() == 4);  // this process hears its own commits, all of them
+  CHECK(remote[1].row.id == third);
+  CHECK(remote[1].record.to == job_state::failed);
+  CHECK(remote[1].row.last_error == "bad input");
+  CHECK(here.copy().size() == 6);  // this process hears its own commits, all of them
 }
 
 TEST_CASE("announcements: a statement's transitions, an older errand's single one, nothing from anything else",

@@ -47,13 +47,15 @@ struct postgres_options {
   bool notify = true;
 
   // With notify, whether the job queue announces every transition, or only
-  // enqueues and the transitions that make a job claimable (a retry, a
-  // requeue, a release), which is all idle workers need. PostgreSQL commits
-  // transactions that notify one at a time, so without the claims' and
-  // successes' announcements many workers' small transactions share their
-  // disk flushes; subscribers in other processes then hear only the
-  // announced transitions (those in this process hear every commit either
-  // way). Record stores announce every transition.
+  // enqueues, the transitions that make a job claimable (a retry, a requeue,
+  // a release: all idle workers need) and those that record an error (a
+  // failure: what operators watch for). PostgreSQL commits transactions that
+  // notify one at a time, so without the claims' and successes'
+  // announcements many workers' small transactions share their disk
+  // flushes; subscribers in other processes (errand tail, the dashboard's
+  // live feed) then hear only the announced transitions, while those in this
+  // process hear every commit either way. Record stores announce every
+  // transition.
   bool announce_every_transition = true;
 };
 

@@ -32,13 +32,15 @@ inline constexpr std::array<std::string_view, 6> fixed_at_enqueue{"queue",    "k
 
 // Where the job queue's transitions go: its tables as the catalog has them.
 // Unless every transition is announced, only those that make a job
-// claimable are: they wake idle workers.
+// claimable (they wake idle workers) or record an error (operators watch
+// for them) are.
 inline transition_target job_transitions(transaction& tx, const postgres_tables& t, bool notify,
                                          bool every_transition) {
+  const std::string woken_or_failed = concat("word IN ", postgres_claimable_states(), " OR word IN ",
+                                             detail::quoted_names(job_lifecycle::error_state_list));
   return transition_target_for<history_record>(
       tx, t.jobs, inspect_record_table<job_records>(tx, t.jobs, false), fixed_at_enqueue, t.history,
-      {t.channel, notify, "t", "to_state", every_transition ? "true" : "word IN " + postgres_claimable_states()},
-      "the decision for job");
+      {t.channel, notify, "t", "to_state", every_transition ? "true" : woken_or_failed}, "the decision for job");
 }
 
 struct statements {
