@@ -607,13 +607,15 @@ class runner_engine {
   }
 
   // A thread of a started runner that finished an attempt runs the next one
-  // without going idle: a prefetched one, or one it claims for itself. The
-  // first claimer also claims for the idle threads and the prefetch queue, in
-  // one claim_batch; a thread that finds a claim under way claims its own job
-  // beside it rather than wait for it, so that claims overlap (on PostgreSQL
-  // their commits share a WAL flush) and no thread sits idle while jobs are due.
+  // without going idle: a prefetched one, or one it claims for itself. One
+  // thread at a time also claims for the idle threads and the prefetch
+  // queue, in the same claim_batch; a thread that finds that claim under way
+  // claims its own job beside it rather than wait for it, so that claims
+  // overlap (on PostgreSQL their commits can share a disk flush) and no
+  // thread sits idle while jobs are due.
   std::shared_ptr<attempt> continue_with(slot& mine) {
     std::size_t wanted = 1;
+    bool for_others = false;
     {
       std::scoped_lock lock(mutex_);
       if (!self_serving_ || shutting_down_) return nullptr;
@@ -621,15 +623,17 @@ class runner_engine {
         begin_attempt(mine, std::move(next));
         return mine.current;
       }
-      if (claims_under_way_++ == 0)
+      if (!claiming_for_others_) {
+        claiming_for_others_ = for_others = true;
         wanted += prefetch_room() +
                   static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(),
                                                          [](const slot& s) { return s.state == slot_state::idle; }));
+      }
     }
     auto claimed = claim_for(mine.worker, wanted);
-    {
+    if (for_others) {
       std::scoped_lock lock(mutex_);
-      --claims_under_way_;
+      claiming_for_others_ = false;
     }
     return hand_out(std::move(claimed), &mine);
   }
@@ -1069,7 +1073,7 @@ class runner_engine {
   runner_stats stats_;
   bool started_ = false;
   bool self_serving_ = false;  // started: threads take and claim their next attempt themselves
-  std::size_t claims_under_way_ = 0;  // by threads for themselves; the first also for the idle ones
+  bool claiming_for_others_ = false;  // a thread is claiming for the idle threads and the prefetch queue too
   bool shutting_down_ = false;
   time_point grace_end_{};
   time_point next_reap_ = time_point::min();
