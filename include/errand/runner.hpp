@@ -389,6 +389,7 @@ class runner_engine {
         if (s.current) running.push_back(s.current);
       unstarted.swap(prefetched_);
     }
+    work_ready_.notify_all();
     for (const auto& a : running) a->stop.request_stop();
     if (!running.empty())
       log(options_.worker_id + " shutting down: " + std::to_string(running.size()) + " running job(s) get " +
@@ -608,20 +609,26 @@ class runner_engine {
 
   // A thread of a started runner that finished an attempt runs the next one
   // without going idle: a prefetched one, or one it claims for itself. One
-  // thread at a time also claims for the idle threads and the prefetch
-  // queue, in the same claim_batch; a thread that finds that claim under way
-  // claims its own job beside it rather than wait for it, so that claims
-  // overlap (on PostgreSQL their commits can share a disk flush) and no
-  // thread sits idle while jobs are due.
+  // thread at a time also claims for the idle threads and the prefetch queue,
+  // in the same claim_batch. A thread that finds that claim under way waits
+  // for it when there is a prefetch queue (the claim refills it, and on
+  // SQLite or the memory store claims beside it only queue up for the same
+  // lock); without one, it claims its own job beside it rather than wait, so
+  // that claims overlap (on PostgreSQL the round trips do) and no thread sits
+  // idle while jobs are due.
   std::shared_ptr<attempt> continue_with(slot& mine) {
     std::size_t wanted = 1;
     bool for_others = false;
     {
-      std::scoped_lock lock(mutex_);
-      if (!self_serving_ || shutting_down_) return nullptr;
-      if (auto next = take_prefetched()) {
-        begin_attempt(mine, std::move(next));
-        return mine.current;
+      std::unique_lock lock(mutex_);
+      for (;;) {
+        if (!self_serving_ || shutting_down_) return nullptr;
+        if (auto next = take_prefetched()) {
+          begin_attempt(mine, std::move(next));
+          return mine.current;
+        }
+        if (!claiming_for_others_ || options_.prefetch == 0) break;
+        work_ready_.wait(lock);
       }
       if (!claiming_for_others_) {
         claiming_for_others_ = for_others = true;
@@ -630,12 +637,15 @@ class runner_engine {
                                                          [](const slot& s) { return s.state == slot_state::idle; }));
       }
     }
-    auto claimed = claim_for(mine.worker, wanted);
+    auto own = hand_out(claim_for(mine.worker, wanted), &mine);
     if (for_others) {
-      std::scoped_lock lock(mutex_);
-      claiming_for_others_ = false;
+      {
+        std::scoped_lock lock(mutex_);
+        claiming_for_others_ = false;
+      }
+      work_ready_.notify_all();
     }
-    return hand_out(std::move(claimed), &mine);
+    return own;
   }
 
   // Jobs claimed but never started are given back: the lifecycle has no event
