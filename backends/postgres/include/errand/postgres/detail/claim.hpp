@@ -55,8 +55,8 @@ inline bool entry_value_from_row(std::string_view member) { return member == "fr
 // The claim statement over the transitions' target. Its parameters: now,
 // the most rows to claim, the queues (with `in_queues`), then
 // claim_parameters(). `due_rows` is the FROM and WHERE of the claimable rows
-// of `jobs AS j` due at the first parameter; with `in_queues`, of the queues
-// the third names. Returns the claimed rows (job columns, the seq of the
+// of `jobs AS j` due at the first parameter; with `in_queues` the claim keeps
+// to the queues the third names. Returns the claimed rows (job columns, the seq of the
 // entry, the state they left), or, when a queue the claim may take from has
 // a limit, one row of NULLs whose last column is true: a limited queue's
 // room is counted in a transaction.
