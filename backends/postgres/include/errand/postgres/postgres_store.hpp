@@ -151,14 +151,12 @@ extern template class errand::detail::store_facade<errand::detail::pg::store_eng
 #include <map>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <optional>
 #include <random>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -329,8 +327,8 @@ class store_engine {
   }
 
   // The claim when no queue it may take from has a limit: one statement
-  // (detail/claim.hpp), the rows in claim order. nullopt: a limited queue's
-  // room must be counted, in claim_batch's transaction.
+  // (detail/claim.hpp), which returns the rows in claim order. nullopt: a
+  // limited queue's room must be counted, in claim_batch's transaction.
   std::optional<std::vector<job>> claim_in_one_statement(const claim_request& request, std::size_t limit,
                                                          const detail::pg::cell& queues) {
     const auto values = detail::pg::claim_parameters(errand::claim{request.worker, request.lease}, request.now);
@@ -362,7 +360,8 @@ class store_engine {
         if (cells.at(columns + 2) == "t") return std::nullopt;
         continue;  // nothing was due
       }
-      // The WHERE admits only claimable states, and the row leaves as running: it reads.
+      // The WHERE admits only claimable states (a name the CHECK knows), and
+      // the row leaves as running: the row and the state it left both read.
       decision d;
       d.outcome = verdict::applied;
       d.next = detail::pg::read_row<job>(cells);
@@ -374,20 +373,7 @@ class store_engine {
       seqs.push_back(integer_of(cells.at(columns)));
       decisions.push_back(std::move(d));
     }
-    std::vector<std::size_t> order(decisions.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-    std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-      const job& a = decisions[x].next;
-      const job& b = decisions[y].next;
-      return std::tie(a.priority, a.run_at, a.id) < std::tie(b.priority, b.run_at, b.id);
-    });
-    std::vector<decision> sorted;
-    std::vector<std::optional<std::int64_t>> sorted_seqs;
-    for (const std::size_t i : order) {
-      sorted.push_back(std::move(decisions[i]));
-      sorted_seqs.push_back(seqs[i]);
-    }
-    return committed(sorted, sorted_seqs);
+    return committed(decisions, seqs);
   }
 
   std::vector<job> expired_leases(time_point now, std::size_t limit) const {

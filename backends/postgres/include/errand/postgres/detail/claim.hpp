@@ -56,8 +56,8 @@ inline bool entry_value_from_row(std::string_view member) { return member == "fr
 // the most rows to claim, the queues (with `in_queues`), then
 // claim_parameters(). `due_rows` is the FROM and WHERE of the claimable rows
 // of `jobs AS j` due at the first parameter; with `in_queues` the claim keeps
-// to the queues the third names. Returns the claimed rows (job columns, the seq of the
-// entry, the state they left), or, when a queue the claim may take from has
+// to the queues the third names. Returns the claimed rows in claim order (job
+// columns, the seq of the entry, the state they left), or, when a queue the claim may take from has
 // a limit, one row of NULLs whose last column is true: a limited queue's
 // room is counted in a transaction.
 inline std::string one_statement_claim_sql(const transition_sql& sql, const std::string& queues_table,
@@ -94,7 +94,7 @@ inline std::string one_statement_claim_sql(const transition_sql& sql, const std:
                 sql.highest_seq(concat("r.", t.id.sql)), " AS last, p.was\n), ",
                 sql.recorded_and_announced("moved", entry, p), "\nSELECT ", select_list<job>("m"),
                 ", coalesce(m.last, 0) + 1, m.was, l.found FROM limited AS l LEFT JOIN moved AS m ON true\n",
-                "WHERE (SELECT count(*) FROM announced) >= 0");
+                "WHERE (SELECT count(*) FROM announced) >= 0 ORDER BY m.priority, m.run_at, m.id");
 }
 
 // The claim's values as decide() makes them: the columns the claim sets,
