@@ -8,11 +8,11 @@
 // three ways: some columns it sets to values that do not depend on the row
 // (the state, the worker, the lease, the cleared error), two it counts up
 // (attempt, version), the rest it keeps. The statement's text fixes which
-// column is which; the values it sets come, at every call, from decide() on
-// two stand-in rows that differ in every column, which also proves the
-// division still holds: were the lifecycle changed so that a claim keeps,
-// counts or sets another column, the claim throws std::logic_error before it
-// sends anything. The conformance suite compares the rows it writes with
+// column is which, and the values it sets come, at every call, from decide()
+// on a stand-in row. When the statement is built, decide() on two stand-ins
+// that differ in every column proves the division still holds: were the
+// lifecycle changed so that a claim keeps, counts or sets another column,
+// opening the store throws std::logic_error. The conformance suite compares the rows it writes with
 // decide() on random jobs.
 
 #include <errand/decide.hpp>
@@ -52,6 +52,114 @@ inline claim_effect claim_effect_on(std::string_view field) {
 // it left and the attempt it started.
 inline bool entry_value_from_row(std::string_view member) { return member == "from" || member == "attempt"; }
 
+// Two claimable rows that differ in every column, due at `now`.
+inline std::array<job, 2> claim_stand_ins(time_point now) {
+  using namespace std::chrono_literals;
+  return {job{.id = 1,
+              .queue = "a",
+              .kind = "a",
+              .payload = "{}",
+              .state = claimable_states.front(),
+              .priority = 0,
+              .attempt = 0,
+              .max_attempts = 3,
+              .run_at = now - 1s,
+              .worker = {},
+              .lease_until = {},
+              .heartbeat_at = {},
+              .last_error = {},
+              .last_error_kind = {},
+              .last_error_at = {},
+              .detail = {},
+              .version = 1,
+              .unique_key = {},
+              .created_at = now - 1h,
+              .updated_at = now - 1h},
+          job{.id = 2,
+              .queue = "b",
+              .kind = "b",
+              .payload = "[]",
+              .state = claimable_states.back(),
+              .priority = 3,
+              .attempt = 2,
+              .max_attempts = 5,
+              .run_at = now - 2s,
+              .worker = "stand-in",
+              .lease_until = now - 10s,
+              .heartbeat_at = now - 20s,
+              .last_error = "stand-in",
+              .last_error_kind = "stand-in",
+              .last_error_at = now - 5s,
+              .detail = "stand-in",
+              .version = 7,
+              .unique_key = "stand-in",
+              .created_at = now - 2h,
+              .updated_at = now - 2h}};
+}
+
+// Throws std::logic_error unless decide() still claims as the statement
+// assumes: on the two stand-ins, the columns it sets get the same value, the
+// counted ones one more, the kept ones none, and the entry's values that do
+// not come from the row are the same. Checked once, when the statement is
+// built: it is a fact about the lifecycle, not about a call.
+inline void require_claim_matches_decide() {
+  const time_point now = time_point{} + std::chrono::hours(24 * 365 * 50);
+  const auto rows = claim_stand_ins(now);
+  const claim event{"stand-in worker", std::chrono::seconds(30)};
+  const decision da = decide(rows[0], event, retry_policy{}, now), db = decide(rows[1], event, retry_policy{}, now);
+  const auto differs = [](std::string_view what) {
+    return std::logic_error(concat("errand: the PostgreSQL claim statement no longer matches decide(): ", what));
+  };
+  if (!da.applied() || !db.applied() || !da.record || !db.record) throw differs("a due job is not claimed");
+  boost::mp11::mp_for_each<detail::public_members<job>>([&](auto m) {
+    const auto& before_a = rows[0].*m.pointer;
+    const auto& before_b = rows[1].*m.pointer;
+    const auto& after_a = da.next.*m.pointer;
+    const auto& after_b = db.next.*m.pointer;
+    bool holds = after_a == after_b;
+    if constexpr (std::is_arithmetic_v<std::remove_cvref_t<decltype(before_a)>>)
+      if (claim_effect_on(m.name) == claim_effect::counted) holds = after_a == before_a + 1 && after_b == before_b + 1;
+    if (claim_effect_on(m.name) == claim_effect::kept) holds = after_a == before_a && after_b == before_b;
+    if (!holds) throw differs(concat("column ", m.name));
+  });
+  const auto& ra = *da.record;
+  const auto& rb = *db.record;
+  if (ra.from != rows[0].state || rb.from != rows[1].state || ra.attempt != da.next.attempt ||
+      rb.attempt != db.next.attempt)
+    throw differs("the history entry's from or attempt");
+  std::size_t member_index = 0;
+  boost::mp11::mp_for_each<detail::public_members<history_record>>([&](auto m) {
+    if (is_entry_value(member_index++, m.name) && !entry_value_from_row(m.name) && !(ra.*m.pointer == rb.*m.pointer))
+      throw differs(concat("the history entry's ", m.name));
+  });
+}
+
+// The claim's values as decide() makes them: the columns the claim sets,
+// then the entry's values that do not come from the row, in the statement's
+// order. Also the entry every claimed row gets, but for its job, seq, from
+// and attempt.
+struct claim_values {
+  std::vector<cell> parameters;
+  history_record entry;
+};
+
+inline claim_values claim_parameters(const claim& event, time_point now) {
+  const decision d = decide(claim_stand_ins(now)[0], event, retry_policy{}, now);
+  if (!d.applied() || !d.record)
+    throw std::logic_error("errand: the PostgreSQL claim statement no longer matches decide(): a due job is not claimed");
+  claim_values out;
+  boost::mp11::mp_for_each<detail::public_members<job>>([&](auto m) {
+    if (claim_effect_on(m.name) == claim_effect::set) out.parameters.push_back(to_cell(to_column_value(d.next.*m.pointer)));
+  });
+  std::size_t member_index = 0;
+  boost::mp11::mp_for_each<detail::public_members<history_record>>([&](auto m) {
+    if (is_entry_value(member_index++, m.name) && !entry_value_from_row(m.name))
+      out.parameters.push_back(to_cell(to_column_value((*d.record).*m.pointer)));
+  });
+  out.entry = *d.record;
+  return out;
+}
+
 // The claim statement over the transitions' target. Its parameters: now,
 // the most rows to claim, the queues (with `in_queues`), then
 // claim_parameters(). `due_rows` is the FROM and WHERE of the claimable rows
@@ -62,6 +170,7 @@ inline bool entry_value_from_row(std::string_view member) { return member == "fr
 // room is counted in a transaction.
 inline std::string one_statement_claim_sql(const transition_sql& sql, const std::string& queues_table,
                                            const std::string& due_rows, bool in_queues) {
+  require_claim_matches_decide();
   const auto& t = sql.target;
   placeholders p;
   p.next("timestamptz");  // now, which due_rows names
@@ -95,97 +204,6 @@ inline std::string one_statement_claim_sql(const transition_sql& sql, const std:
                 sql.recorded_and_announced("moved", entry, p), "\nSELECT ", select_list<job>("m"),
                 ", coalesce(m.last, 0) + 1, m.was, l.found FROM limited AS l LEFT JOIN moved AS m ON true\n",
                 "WHERE (SELECT count(*) FROM announced) >= 0 ORDER BY m.priority, m.run_at, m.id");
-}
-
-// The claim's values as decide() makes them: the columns the claim sets,
-// then the entry's values that do not come from the row, in the statement's
-// order. Also the entry every claimed row gets, but for its job, seq, from
-// and attempt.
-struct claim_values {
-  std::vector<cell> parameters;
-  history_record entry;
-};
-
-inline claim_values claim_parameters(const claim& event, time_point now) {
-  using namespace std::chrono_literals;
-  const job a{.id = 1,
-              .queue = "a",
-              .kind = "a",
-              .payload = "{}",
-              .state = claimable_states.front(),
-              .priority = 0,
-              .attempt = 0,
-              .max_attempts = 3,
-              .run_at = now - 1s,
-              .worker = {},
-              .lease_until = {},
-              .heartbeat_at = {},
-              .last_error = {},
-              .last_error_kind = {},
-              .last_error_at = {},
-              .detail = {},
-              .version = 1,
-              .unique_key = {},
-              .created_at = now - 1h,
-              .updated_at = now - 1h};
-  const job b{.id = 2,
-              .queue = "b",
-              .kind = "b",
-              .payload = "[]",
-              .state = claimable_states.back(),
-              .priority = 3,
-              .attempt = 2,
-              .max_attempts = 5,
-              .run_at = now - 2s,
-              .worker = "stand-in",
-              .lease_until = now - 10s,
-              .heartbeat_at = now - 20s,
-              .last_error = "stand-in",
-              .last_error_kind = "stand-in",
-              .last_error_at = now - 5s,
-              .detail = "stand-in",
-              .version = 7,
-              .unique_key = "stand-in",
-              .created_at = now - 2h,
-              .updated_at = now - 2h};
-  const decision da = decide(a, event, retry_policy{}, now), db = decide(b, event, retry_policy{}, now);
-  const auto differs = [](std::string_view what) {
-    return std::logic_error(concat("errand: the PostgreSQL claim statement no longer matches decide(): ", what));
-  };
-  if (!da.applied() || !db.applied() || !da.record || !db.record) throw differs("a due job is not claimed");
-  claim_values out;
-  boost::mp11::mp_for_each<detail::public_members<job>>([&](auto m) {
-    const auto& before_a = a.*m.pointer;
-    const auto& after_a = da.next.*m.pointer;
-    const auto& after_b = db.next.*m.pointer;
-    bool holds = true;
-    switch (claim_effect_on(m.name)) {
-      case claim_effect::kept:
-        holds = after_a == before_a && after_b == b.*m.pointer;
-        break;
-      case claim_effect::counted:
-        if constexpr (std::is_arithmetic_v<std::remove_cvref_t<decltype(before_a)>>)
-          holds = after_a == before_a + 1 && after_b == b.*m.pointer + 1;
-        break;
-      case claim_effect::set:
-        holds = after_a == after_b;
-        out.parameters.push_back(to_cell(to_column_value(after_a)));
-        break;
-    }
-    if (!holds) throw differs(concat("column ", m.name));
-  });
-  const auto& ra = *da.record;
-  const auto& rb = *db.record;
-  if (ra.from != a.state || rb.from != b.state || ra.attempt != da.next.attempt || rb.attempt != db.next.attempt)
-    throw differs("the history entry's from or attempt");
-  std::size_t member_index = 0;
-  boost::mp11::mp_for_each<detail::public_members<history_record>>([&](auto m) {
-    if (!is_entry_value(member_index++, m.name) || entry_value_from_row(m.name)) return;
-    if (!(ra.*m.pointer == rb.*m.pointer)) throw differs(concat("the history entry's ", m.name));
-    out.parameters.push_back(to_cell(to_column_value(ra.*m.pointer)));
-  });
-  out.entry = ra;
-  return out;
 }
 
 }  // namespace errand::detail::pg
