@@ -311,14 +311,16 @@ class runner_engine {
   }
 
   // Idle threads get the prefetched jobs first, then a claim each under their
-  // own identity; what is left of `prefetch` is then claimed in one batch.
+  // own identity; what is left of `prefetch` is then claimed in one batch. A
+  // started runner claims for them once, as its threads do (poll_started()).
   std::size_t poll() {
     std::vector<std::size_t> reserved;
     std::size_t started = 0;
     {
-      std::scoped_lock lock(mutex_);
+      std::unique_lock lock(mutex_);
       started_ = true;
       if (shutting_down_) return 0;
+      if (self_serving_) return poll_started(lock);
       for (std::size_t i = 0; i < slots_.size(); ++i) {
         if (slots_[i].state != slot_state::idle) continue;
         if (auto next = take_prefetched()) {
@@ -449,7 +451,9 @@ class runner_engine {
   }
 
  private:
-  enum class slot_state { idle, claiming, busy };
+  // claiming: reserved by poll(), which claims for it; waiting: in
+  // continue_with(), for another thread's claim to serve it.
+  enum class slot_state { idle, claiming, waiting, busy };
   enum class ending { none, timed_out, released, lease_lost };
 
   // One claimed attempt, from claim to report.
@@ -599,7 +603,8 @@ class runner_engine {
       }
       if (self_serving_)  // under poll() alone, only poll() starts handlers
         for (auto& s : slots_)
-          if (s.state == slot_state::idle && next != claimed.end()) begin_attempt(s, make_attempt(std::move(*next++)));
+          if ((s.state == slot_state::idle || s.state == slot_state::waiting) && next != claimed.end())
+            begin_attempt(s, make_attempt(std::move(*next++)));
       for (; next != claimed.end(); ++next) (shutting_down_ ? unstarted : prefetched_).push_back(make_attempt(*next));
     }
     work_ready_.notify_all();
@@ -608,44 +613,112 @@ class runner_engine {
   }
 
   // A thread of a started runner that finished an attempt runs the next one
-  // without going idle: a prefetched one, or one it claims for itself. One
-  // thread at a time also claims for the idle threads and the prefetch queue,
-  // in the same claim_batch. A thread that finds that claim under way waits
-  // for it when there is a prefetch queue (the claim refills it, and on
-  // SQLite or the memory store claims beside it only queue up for the same
-  // lock); without one, it claims its own job beside it rather than wait, so
-  // that claims overlap (on PostgreSQL the round trips do) and no thread sits
-  // idle while jobs are due.
+  // without going idle: a prefetched one, or one claimed for it. One thread at
+  // a time claims, in one claim_batch, for itself, for the threads waiting for
+  // a job or idle, and for the prefetch queue's room. A thread that finds that
+  // claim under way waits for it: the claim may serve it, and if not, it claims
+  // next, for itself and for whoever waits by then. So claims grow with the
+  // load instead of running beside each other: on PostgreSQL each claim is a
+  // commit (and commits that notify are flushed one at a time), on SQLite a
+  // write transaction. A claim that came back short (nothing more was due)
+  // sends the threads still waiting idle, to be woken by the next notification
+  // or poll. Where claims take less time than waking a waiting thread (the
+  // memory store), waiting costs more than it saves: without a prefetch queue
+  // to refill, the thread then claims its own job beside the claim under way.
   std::shared_ptr<attempt> continue_with(slot& mine) {
     std::size_t wanted = 1;
-    bool for_others = false;
+    bool beside = false;
     {
       std::unique_lock lock(mutex_);
+      const auto finished = mine.current;
       for (;;) {
         if (!self_serving_ || shutting_down_) return nullptr;
         if (auto next = take_prefetched()) {
           begin_attempt(mine, std::move(next));
           return mine.current;
         }
-        if (!claiming_for_others_ || options_.prefetch == 0) break;
-        work_ready_.wait(lock);
+        if (!claiming_) break;
+        if (options_.prefetch == 0 && slow_claims_ < 0.5) {
+          beside = true;
+          break;
+        }
+        const auto claims_before = claims_ended_;
+        mine.state = slot_state::waiting;
+        work_ready_.wait(
+            lock, [&] { return mine.current != finished || !claiming_ || shutting_down_ || !prefetched_.empty(); });
+        if (mine.current != finished) return mine.current;  // the claim served it
+        mine.state = slot_state::busy;                      // not served: hand_out must not serve it any more
+        if (claims_ended_ != claims_before && last_claim_short_ && prefetched_.empty()) return nullptr;
       }
-      if (!claiming_for_others_) {
-        claiming_for_others_ = for_others = true;
-        wanted += prefetch_room() +
-                  static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(),
-                                                         [](const slot& s) { return s.state == slot_state::idle; }));
+      if (!beside) {
+        claiming_ = true;
+        wanted +=
+            prefetch_room() + static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const slot& s) {
+              return s.state == slot_state::idle || s.state == slot_state::waiting;
+            }));
       }
     }
-    auto own = hand_out(claim_for(mine.worker, wanted), &mine);
-    if (for_others) {
+    // The store's speed, not the job's time: measured on the steady clock.
+    const auto began = std::chrono::steady_clock::now();
+    auto claimed = claim_for(mine.worker, wanted);
+    const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began);
+    const bool came_short = claimed.size() < wanted;
+    auto own = hand_out(std::move(claimed), &mine);
+    {
+      std::scoped_lock lock(mutex_);
+      slow_claims_ += ((took >= claims_worth_waiting_for ? 1.0 : 0.0) - slow_claims_) / 8;
+    }
+    if (!beside) end_shared_claim(came_short);
+    return own;
+  }
+
+  void end_shared_claim(bool came_short) {
+    bool idle_left = false;
+    {
+      std::scoped_lock lock(mutex_);
+      claiming_ = false;
+      last_claim_short_ = came_short;
+      ++claims_ended_;
+      idle_left = !came_short &&
+                  std::any_of(slots_.begin(), slots_.end(), [](const slot& s) { return s.state == slot_state::idle; });
+    }
+    work_ready_.notify_all();
+    if (idle_left) wake_->notify();
+  }
+
+  // poll() of a started runner: the idle threads take prefetched jobs, then
+  // one claim serves the rest of them and the prefetch queue's room, unless a
+  // thread's claim is under way: one claim at a time (see continue_with()),
+  // whose end wakes the loop again when it left idle threads and more may be due.
+  std::size_t poll_started(std::unique_lock<std::mutex>& held) {
+    std::vector<slot*> idle;
+    std::size_t started = 0;
+    for (auto& s : slots_) {
+      if (s.state != slot_state::idle) continue;
+      if (auto next = take_prefetched()) {
+        begin_attempt(s, std::move(next));
+        ++started;
+      } else {
+        idle.push_back(&s);
+      }
+    }
+    const std::size_t wanted = claiming_ ? 0 : idle.size() + prefetch_room();
+    if (wanted > 0) claiming_ = true;
+    held.unlock();
+    if (wanted > 0) {
+      auto claimed = claim_for(idle.empty() ? slots_.front().worker : idle.front()->worker, wanted);
+      const bool came_short = claimed.size() < wanted;
+      hand_out(std::move(claimed), nullptr);
       {
         std::scoped_lock lock(mutex_);
-        claiming_for_others_ = false;
+        started += static_cast<std::size_t>(
+            std::count_if(idle.begin(), idle.end(), [](const slot* s) { return s->state == slot_state::busy; }));
       }
-      work_ready_.notify_all();
+      end_shared_claim(came_short);
+      if (came_short) remember_next_due();
     }
-    return own;
+    work_ready_.notify_all();
+    return started;
   }
 
   // Jobs claimed but never started are given back: the lifecycle has no event
@@ -660,8 +733,7 @@ class runner_engine {
         if (a->ended != ending::none) continue;  // its lease was lost already
       }
       try {
-        released +=
-            report_held(store_, held_row(a), release{a->row.attempt, a->worker}, options_.retry, now).applied();
+        released += report_held(store_, held_row(a), release{a->row.attempt, a->worker}, options_.retry, now).applied();
       } catch (const std::exception& e) {
         store_failed("releasing prefetched job " + std::to_string(a->row.id), e);
       }
@@ -1082,8 +1154,15 @@ class runner_engine {
   std::size_t reports_writing_ = 0;                  // batches taken from reports_ and not written yet
   runner_stats stats_;
   bool started_ = false;
-  bool self_serving_ = false;  // started: threads take and claim their next attempt themselves
-  bool claiming_for_others_ = false;  // a thread is claiming for the idle threads and the prefetch queue too
+  bool self_serving_ = false;       // started: threads take and claim their next attempt themselves
+  bool claiming_ = false;           // a thread of a started runner is claiming, for itself and others
+  bool last_claim_short_ = false;   // the last such claim found fewer jobs due than it asked for
+  std::uint64_t claims_ended_ = 0;  // how many such claims have come back
+  // About what waking a waiting thread costs, and the share of this runner's
+  // recent claims that took longer (a moving mean, robust to the odd claim
+  // whose thread the system put to sleep).
+  static constexpr std::chrono::nanoseconds claims_worth_waiting_for = std::chrono::microseconds{20};
+  double slow_claims_ = 1;  // until measured, claims are taken to be round trips
   bool shutting_down_ = false;
   time_point grace_end_{};
   time_point next_reap_ = time_point::min();

@@ -194,6 +194,57 @@ class hooked_store {
 };
 static_assert(errand::store<hooked_store>);
 
+// Claims the test can hold on a gate, each recorded: how many jobs it asked
+// for, and whether another claim was under way when it began.
+class held_claims_store : public hooked_store {
+ public:
+  using hooked_store::hooked_store;
+
+  std::vector<errand::job> claim_batch(const errand::claim_request& request, std::size_t n) {
+    std::shared_ptr<gate> hold;
+    {
+      std::scoped_lock lock(mutex_);
+      if (in_flight_ > 0) ++overlapping_;
+      ++in_flight_;
+      asked_.push_back(n);
+      hold = std::exchange(next_hold_, nullptr);
+    }
+    entered_.notify_all();
+    if (hold) hold->wait();
+    auto claimed = hooked_store::claim_batch(request, n);
+    std::scoped_lock lock(mutex_);
+    --in_flight_;
+    return claimed;
+  }
+
+  // The next claim waits for `g` to open.
+  void hold_next(std::shared_ptr<gate> g) {
+    std::scoped_lock lock(mutex_);
+    next_hold_ = std::move(g);
+  }
+  void wait_for_claims(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    entered_.wait(lock, [&] { return asked_.size() >= count; });
+  }
+  std::vector<std::size_t> asked() {
+    std::scoped_lock lock(mutex_);
+    return asked_;
+  }
+  int overlapping() {
+    std::scoped_lock lock(mutex_);
+    return overlapping_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable entered_;
+  std::shared_ptr<gate> next_hold_;
+  std::vector<std::size_t> asked_;
+  int in_flight_ = 0;
+  int overlapping_ = 0;
+};
+static_assert(errand::store<held_claims_store>);
+
 // A store that announces every enqueue to idle workers, as postgres_store does
 // through LISTEN/NOTIFY.
 class announcing_store : public hooked_store {
@@ -775,6 +826,56 @@ TEST_CASE_METHOD(fixture, "N threads run M jobs to the end with consistent histo
   CHECK(stats.store_errors == 0);
 }
 
+TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait for it, then share the next claim",
+                 "[runner][threads]") {
+  held_claims_store claims(store);
+  auto o = options(3);
+  o.report_batch = 1;  // each report is written, and notified, before its thread looks for the next job
+  o.poll_interval = std::chrono::hours{1};
+  errand::runner runner(claims, o, clock);
+  std::map<std::int64_t, std::shared_ptr<gate>> gates;
+  runner.handle("held", [&](const std::string&, errand::job_context& ctx) { gates.at(ctx.job_id())->wait(); });
+  runner.handle("free", [](const std::string&, errand::job_context&) {});
+  std::vector<std::int64_t> held, free;
+  for (int i = 0; i < 3; ++i) held.push_back(enqueue("held"));
+  for (int i = 0; i < 3; ++i) free.push_back(enqueue("free"));
+  for (const auto id : held) gates[id] = std::make_shared<gate>();
+  auto claim_gate = std::make_shared<gate>();
+  open_on_exit guard_claim{claim_gate};
+  open_on_exit guard_first{gates.at(held[0])}, guard_second{gates.at(held[1])}, guard_third{gates.at(held[2])};
+  awaited all_done(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
+    return n.row.state == job_state::succeeded && ++*done == 6;
+  });
+
+  runner.start();  // its first poll claims a job for each thread at once: the three held ones
+  REQUIRE(claims.asked() == std::vector<std::size_t>{3});
+
+  claims.hold_next(claim_gate);
+  gates.at(held[0])->open();
+  claims.wait_for_claims(2);  // the first thread to finish claims its next job, and the claim is held
+  {
+    awaited second(store, [&](const errand::notification& n) {
+      return n.row.id == held[1] && n.row.state == job_state::succeeded;
+    });
+    awaited third(store, [&](const errand::notification& n) {
+      return n.row.id == held[2] && n.row.state == job_state::succeeded;
+    });
+    gates.at(held[1])->open();
+    gates.at(held[2])->open();
+    second.wait();
+    third.wait();
+  }
+  claim_gate->open();
+  all_done.wait();
+  runner.stop();
+
+  CHECK(claims.overlapping() == 0);  // the two threads waited for the held claim rather than claim beside it
+  const auto asked = claims.asked();
+  REQUIRE(asked.size() >= 3);
+  CHECK(asked[1] == 1);  // the held claim was for its own thread only: the others were running
+  for (const auto id : free) CHECK(events(id) == strings{"claim", "succeed"});
+}
+
 TEST_CASE_METHOD(fixture, "a store notification wakes the pool before its poll interval", "[runner][threads]") {
   const auto id = enqueue("report", "{}", 1);
   REQUIRE(store.claim(errand::claim_request{"other", 30s, clock.now(), {}}));
@@ -1133,8 +1234,7 @@ TEST_CASE_METHOD(fixture, "the memory store wakes an idle started runner for an 
   CHECK(row(id).detail == "sent");
 }
 
-TEST_CASE_METHOD(fixture, "a job scheduled for later starts at its run_at, not at the next poll",
-                 "[runner][threads]") {
+TEST_CASE_METHOD(fixture, "a job scheduled for later starts at its run_at, not at the next poll", "[runner][threads]") {
   auto o = options(2);
   o.poll_interval = std::chrono::hours{1};
   o.reaper_interval = std::chrono::hours{1};
