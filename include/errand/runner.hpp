@@ -71,7 +71,7 @@ struct runner_options {
   std::size_t reaper_batch = 1000;                      // the most jobs one reaper pass recovers
   duration shutdown_grace = std::chrono::seconds{30};   // how long stop() lets running handlers finish
   // Throughput knobs: docs/runner.md, "Throughput knobs", says what each costs.
-  std::size_t prefetch = 0;       // jobs claimed ahead of a free thread; released at shutdown at the cost of an attempt
+  std::size_t prefetch = 0;       // jobs claimed ahead of a free thread; handed back at shutdown, attempts undone
   std::size_t report_batch = 64;  // the most reports written in one apply_batch; 1: one by one
   duration report_delay = std::chrono::milliseconds{5};  // the longest a report waits for its batch; 0: none
   retry_policy retry{};                                  // when a failed attempt runs again
@@ -721,8 +721,8 @@ class runner_engine {
     return started;
   }
 
-  // Jobs claimed but never started are given back: the lifecycle has no event
-  // that ends an attempt without counting it, so each costs an attempt.
+  // Jobs claimed but never started are given back with the lifecycle's
+  // release event, which undoes the claim: the attempt is not spent.
   void release_unstarted(const std::deque<std::shared_ptr<attempt>>& unstarted) {
     if (unstarted.empty()) return;
     const time_point now = clock_.now();

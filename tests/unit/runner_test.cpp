@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <span>
 #include <stdexcept>
 #include <stop_token>
@@ -214,6 +215,7 @@ class held_claims_store : public hooked_store {
     auto claimed = hooked_store::claim_batch(request, n);
     std::scoped_lock lock(mutex_);
     --in_flight_;
+    got_.push_back(claimed.size());
     return claimed;
   }
 
@@ -230,6 +232,11 @@ class held_claims_store : public hooked_store {
     std::scoped_lock lock(mutex_);
     return asked_;
   }
+  // What each claim that has come back found, in the order they came back.
+  std::vector<std::size_t> got() {
+    std::scoped_lock lock(mutex_);
+    return got_;
+  }
   int overlapping() {
     std::scoped_lock lock(mutex_);
     return overlapping_;
@@ -240,6 +247,7 @@ class held_claims_store : public hooked_store {
   std::condition_variable entered_;
   std::shared_ptr<gate> next_hold_;
   std::vector<std::size_t> asked_;
+  std::vector<std::size_t> got_;
   int in_flight_ = 0;
   int overlapping_ = 0;
 };
@@ -874,6 +882,38 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
   REQUIRE(asked.size() >= 3);
   CHECK(asked[1] == 1);  // the held claim was for its own thread only: the others were running
   for (const auto id : free) CHECK(events(id) == strings{"claim", "succeed"});
+}
+
+TEST_CASE_METHOD(fixture, "a started runner refills its prefetch queue in one claim, with room for a job per thread",
+                 "[runner][threads][prefetch]") {
+  held_claims_store claims(store);
+  auto o = options(2);
+  o.prefetch = 4;
+  o.poll_interval = std::chrono::hours{1};  // the background thread wakes only when a thread goes idle
+  errand::runner runner(claims, o, clock);
+  runner.handle("free", [](const std::string&, errand::job_context&) {});
+  constexpr int total = 40;
+  for (int i = 0; i < total; ++i) enqueue("free");
+  awaited all_done(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
+    return n.row.state == job_state::succeeded && ++*done == total;
+  });
+
+  runner.start();
+  all_done.wait();
+  runner.stop();
+
+  CHECK(claims.overlapping() == 0);
+  const auto asked = claims.asked();
+  const auto got = claims.got();
+  REQUIRE(!asked.empty());
+  CHECK(asked.front() == 6);  // both idle threads and the queue's room, in the first claim
+  std::size_t claimed = 0;
+  for (std::size_t i = 0; i < got.size() && got[i] == asked[i]; ++i) {
+    CHECK(asked[i] >= 5);  // a thread that found the queue empty: itself and all the room, never one job
+    claimed += got[i];
+  }
+  CHECK(claimed >= total - 6);  // every claim came back full until the jobs ran out
+  CHECK(std::accumulate(got.begin(), got.end(), std::size_t{0}) == total);
 }
 
 TEST_CASE_METHOD(fixture, "a store notification wakes the pool before its poll interval", "[runner][threads]") {

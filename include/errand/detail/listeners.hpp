@@ -7,9 +7,10 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
+#include <vector>
 
 namespace errand::detail {
 
@@ -21,11 +22,15 @@ class listener_set {
   subscription add(listener on_commit) {
     std::scoped_lock lock(state_->mutex);
     const auto key = state_->next_key++;
-    state_->entries.emplace(key, std::make_shared<listener>(std::move(on_commit)));
+    auto next = std::make_shared<entries>(*state_->current);
+    next->emplace_back(key, std::make_shared<listener>(std::move(on_commit)));
+    state_->current = std::move(next);
     return subscription([weak = std::weak_ptr<shared>(state_), key] {
       if (const auto state = weak.lock()) {
         std::scoped_lock lock(state->mutex);
-        state->entries.erase(key);
+        auto next = std::make_shared<entries>(*state->current);
+        std::erase_if(*next, [&](const auto& entry) { return entry.first == key; });
+        state->current = std::move(next);
       }
     });
   }
@@ -33,24 +38,26 @@ class listener_set {
   // Lets a store skip building a notification nobody will read.
   bool empty() const {
     std::scoped_lock lock(state_->mutex);
-    return state_->entries.empty();
+    return state_->current->empty();
   }
 
+  // Every transition calls it: it takes the current list, a pointer copy,
+  // and only subscribing or unsubscribing copies the list itself.
   void notify(const Notification& n) const {
-    std::map<std::uint64_t, std::shared_ptr<listener>> snapshot;
+    std::shared_ptr<const entries> snapshot;
     {
       std::scoped_lock lock(state_->mutex);
-      if (state_->entries.empty()) return;
-      snapshot = state_->entries;
+      snapshot = state_->current;
     }
-    for (const auto& [key, call] : snapshot) (*call)(n);
+    for (const auto& [key, call] : *snapshot) (*call)(n);
   }
 
  private:
+  using entries = std::vector<std::pair<std::uint64_t, std::shared_ptr<listener>>>;
   struct shared {
     std::mutex mutex;
     std::uint64_t next_key = 0;
-    std::map<std::uint64_t, std::shared_ptr<listener>> entries;
+    std::shared_ptr<const entries> current = std::make_shared<const entries>();
   };
   std::shared_ptr<shared> state_ = std::make_shared<shared>();
 };
