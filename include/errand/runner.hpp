@@ -1155,7 +1155,7 @@ class runner_engine {
   runner_stats stats_;
   bool started_ = false;
   bool self_serving_ = false;       // started: threads take and claim their next attempt themselves
-  bool claiming_ = false;           // a thread of a started runner is claiming, for itself and others
+  bool claiming_ = false;           // a started runner's shared claim (a thread's or poll()'s) is under way
   bool last_claim_short_ = false;   // the last such claim found fewer jobs due than it asked for
   std::uint64_t claims_ended_ = 0;  // how many such claims have come back
   // About what waking a waiting thread costs, and the share of this runner's
