@@ -274,9 +274,13 @@ class runner_engine {
       options_.log = [](std::string_view line) { std::clog << ("errand: " + std::string(line) + "\n") << std::flush; };
     slots_ = std::vector<slot>(options_.threads);
     for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].worker = options_.worker_id + ":" + std::to_string(i);
-    listening_ = store_.subscribe([wake = wake_](const notification& n) {
-      if (is_claimable(n.row.state)) wake->notify();
-    });
+    // A store that announces work wakes the loop through watch_for_work().
+    // Listening to its transitions as well would make it build a notification
+    // for every one (and postgres_store read back every other process's).
+    if constexpr (!announces_work<S>)
+      listening_ = store_.subscribe([wake = wake_](const notification& n) {
+        if (is_claimable(n.row.state)) wake->notify();
+      });
     for (std::size_t i = 0; i < slots_.size(); ++i)
       slots_[i].thread = std::jthread([this, i](std::stop_token stop) { serve(i, stop); });
   }
