@@ -11,6 +11,9 @@
 //       an errand::runner (4 threads, the default) with a no-op handler, from
 //       start() until the last outcome is committed; <options> is `defaults`
 //       or the throughput knobs set (docs/runner.md, "Throughput knobs").
+//   drain/processes:3/runner/<options>
+//       three processes, each such a runner on a store of its own, on one
+//       schema: what hearing one another costs a deployment of several.
 //
 // <workload>:
 //   drain       every job succeeds; N / the time to the last success.
@@ -27,13 +30,17 @@
 // timed either. The server comes from ERRAND_BENCH_PG_URL
 // (scripts/pg-test-server.sh run -- sets it).
 
+#include "support/finish_line.hpp"
+#include "support/pg_bench.hpp"
 #include <errand/postgres.hpp>
 #include <errand/runner.hpp>
 
-#include "support/finish_line.hpp"
-#include "support/pg_bench.hpp"
-
 #include <benchmark/benchmark.h>
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -193,6 +200,74 @@ void runner(benchmark::State& state, workload w, errand::runner_options options,
   state.SetItemsProcessed(state.iterations() * jobs_per_run());
 }
 
+// A child process of processes(): a store of its own on the run's schema and
+// a runner on it, started when the parent says go. Never returns: the parent
+// kills it once every job succeeded.
+[[noreturn]] void worker_process(const errand::postgres_options& store_options, errand::runner_options options,
+                                 int ready, int go, std::atomic<std::int64_t>& handled) {
+  errand::postgres_store store(store_options);
+  errand::runner workers(store, options);
+  workers.handle("noop", [&handled](const std::string&, errand::job_context&) { ++handled; });
+  char signal = 0;
+  if (::write(ready, &signal, 1) != 1 || ::read(go, &signal, 1) != 1) ::_exit(1);
+  workers.start();
+  for (;;) ::pause();
+}
+
+// Three processes, each a runner (4 threads) with its own store on one
+// schema: what a deployment of several processes pays to hear one another,
+// which a single process never does. Handlers count in shared memory; once
+// they have all run, the store is asked every millisecond whether every
+// success is committed. The processes connect and build their runners with
+// the timer paused; start() to the last success is timed.
+void processes(benchmark::State& state, errand::runner_options options, bool every_transition) {
+  constexpr int count = 3;
+  options.log = [](std::string_view) {};
+  void* shared =
+      ::mmap(nullptr, sizeof(std::atomic<std::int64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) throw std::runtime_error("mmap failed");
+  auto& handled = *new (shared) std::atomic<std::int64_t>(0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    {
+      fresh_store fresh(every_transition);
+      fresh.enqueue(jobs_per_run());
+      handled = 0;
+      int ready[2];
+      int go[2];
+      if (::pipe(ready) != 0 || ::pipe(go) != 0) throw std::runtime_error("pipe failed");
+      std::vector<pid_t> children;
+      for (int i = 0; i < count; ++i) {
+        options.worker_id = "bench" + std::to_string(i);
+        const pid_t child = ::fork();
+        if (child == 0)
+          worker_process(fresh_store::options(fresh.schema, every_transition), options, ready[1], go[0], handled);
+        children.push_back(child);
+      }
+      char signal = 0;
+      for (int i = 0; i < count; ++i)
+        if (::read(ready[0], &signal, 1) != 1) throw std::runtime_error("a worker process did not start");
+      state.ResumeTiming();
+      for (int i = 0; i < count; ++i)
+        if (::write(go[1], &signal, 1) != 1) throw std::runtime_error("a worker process did not hear go");
+      while (handled.load() < jobs_per_run()) std::this_thread::sleep_for(1ms);
+      for (;;) {
+        const auto counts = fresh.store.count_by_state();
+        const auto done = counts.find(errand::job_state::succeeded);
+        if (done != counts.end() && done->second >= jobs_per_run()) break;
+        std::this_thread::sleep_for(1ms);
+      }
+      state.PauseTiming();
+      for (const pid_t child : children) ::kill(child, SIGKILL);
+      for (const pid_t child : children) ::waitpid(child, nullptr, 0);
+      for (const int end : {ready[0], ready[1], go[0], go[1]}) ::close(end);
+    }
+    state.ResumeTiming();
+  }
+  ::munmap(shared, sizeof(std::atomic<std::int64_t>));
+  state.SetItemsProcessed(state.iterations() * jobs_per_run());
+}
+
 errand::runner_options knobs(std::size_t prefetch, std::size_t report_batch) {
   errand::runner_options options;
   options.prefetch = prefetch;
@@ -221,6 +296,9 @@ void register_all() {
       {"defaults,announce:claimable", errand::runner_options{}, false},
       {"prefetch:500,report_batch:500,announce:claimable", knobs(500, 500), false},
   };
+  timed(benchmark::RegisterBenchmark("drain/processes:3/runner/defaults", processes, errand::runner_options{}, true));
+  timed(benchmark::RegisterBenchmark("drain/processes:3/runner/defaults,announce:claimable", processes,
+                                     errand::runner_options{}, false));
   for (const auto& [workload_name, w] : workloads) {
     const std::string prefix = std::string(workload_name) + "/";
     timed(benchmark::RegisterBenchmark((prefix + "store_batch/threads:2,batch:500").c_str(), store_batch, w));
