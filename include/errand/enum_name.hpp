@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace errand {
 
@@ -53,5 +54,17 @@ constexpr std::optional<E> from_name(std::string_view name) {
   });
   return value;
 }
+
+namespace detail {
+
+// Every enumerator's name, in declaration order.
+template <described_enum E>
+std::vector<std::string_view> enumerator_names() {
+  std::vector<std::string_view> names;
+  for (const E value : enumerators<E>()) names.push_back(*name_of(value));
+  return names;
+}
+
+}  // namespace detail
 
 }  // namespace errand

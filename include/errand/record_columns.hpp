@@ -86,13 +86,6 @@ struct record_column {
 
 namespace detail {
 
-template <described_enum E>
-std::vector<std::string_view> enumerator_names() {
-  std::vector<std::string_view> names;
-  for (const E value : enumerators<E>()) names.push_back(*name_of(value));
-  return names;
-}
-
 template <class Row>
 using public_members = boost::describe::describe_members<Row, boost::describe::mod_public>;
 

@@ -145,6 +145,21 @@ TEST_CASE("sqlite records: CHECK constraints refuse a state, an enum value or a 
   CHECK(store.history(order.id).size() == 1);
 }
 
+TEST_CASE("sqlite records: writing a record or its history checks its enums without a temporary table",
+          "[sqlite][records]") {
+  temp_database db;
+  order_store store(db.path());
+  raw_connection raw(db.path());
+  const std::string update =
+      raw.text("EXPLAIN UPDATE conformance_work_orders SET order_status = 'scheduled', crew = 'plumbing' WHERE id = 1");
+  const std::string append = raw.text(
+      "EXPLAIN INSERT INTO conformance_work_orders_history VALUES (1, 2, 'open', 'scheduled', 'x', '{}', NULL, "
+      "'2026-11-30T10:00:00.000000Z')");
+  CHECK(update.find("|Halt|") != std::string::npos);  // the program was read
+  CHECK(update.find("OpenEphemeral") == std::string::npos);
+  CHECK(append.find("OpenEphemeral") == std::string::npos);
+}
+
 TEST_CASE("sqlite records: reopening keeps records and history, and migrates nothing again", "[sqlite][records]") {
   temp_database db;
   chat created;

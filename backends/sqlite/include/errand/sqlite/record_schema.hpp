@@ -11,8 +11,9 @@
 //   real          REAL
 //   text          TEXT
 //   time          TEXT, ISO-8601 UTC as the job tables hold times
-//   enumeration   TEXT, the enumerator's name         CHECK (column IN (the enum's names)),
-//                                                     so the state column lists the machine's states
+//   enumeration   TEXT, the enumerator's name         CHECK (column = 'a' OR column = 'b' …) for
+//                                                     the enum's names, so the state column lists
+//                                                     the machine's states
 //   json          TEXT
 //   every column is NOT NULL unless its field is a std::optional.
 //
@@ -66,15 +67,10 @@ inline std::string sqlite_column_definition(const record_column& column) {
     case column_kind::real:
       definition = column.nullable ? "REAL" : "REAL NOT NULL";
       break;
-    case column_kind::enumeration: {
-      std::string names;
-      for (const auto allowed : column.allowed()) {
-        if (!names.empty()) names += ", ";
-        names += detail::quoted(allowed);
-      }
-      definition = detail::concat("TEXT", column.nullable ? "" : " NOT NULL", " CHECK (", name, " IN (", names, "))");
+    case column_kind::enumeration:
+      definition = detail::concat("TEXT", column.nullable ? "" : " NOT NULL", " CHECK (",
+                                  sqlite_is_one_of(name, column.allowed()), ")");
       break;
-    }
     case column_kind::text:
     case column_kind::time:
     case column_kind::json:
@@ -115,11 +111,6 @@ inline std::string sqlite_create_record_schema_version(const sqlite_record_table
 template <record_definition D>
 std::vector<sqlite_migration> sqlite_record_migrations(const sqlite_record_tables& t) {
   using traits = record_traits<D>;
-  std::string states;
-  for (const auto state : enumerators<typename traits::state_type>()) {
-    if (!states.empty()) states += ", ";
-    states += detail::quoted(*name_of(state));
-  }
   const std::string history = sqlite_identifier(t.history);
   std::vector<sqlite_migration> migrations;
 
@@ -133,8 +124,8 @@ std::vector<sqlite_migration> sqlite_record_migrations(const sqlite_record_table
             " (\n"
             "  record_id       INTEGER NOT NULL,\n"
             "  seq             INTEGER NOT NULL,\n"
-            "  from_state      TEXT    NOT NULL CHECK (from_state IN (", states, ")),\n"
-            "  to_state        TEXT    NOT NULL CHECK (to_state IN (", states, ")),\n"
+            "  from_state      TEXT    NOT NULL CHECK (", sqlite_is_enumerator<typename traits::state_type>("from_state"), "),\n"
+            "  to_state        TEXT    NOT NULL CHECK (", sqlite_is_enumerator<typename traits::state_type>("to_state"), "),\n"
             "  event           TEXT    NOT NULL,\n"
             "  payload         TEXT    NOT NULL,\n"
             "  idempotency_key TEXT,\n"
