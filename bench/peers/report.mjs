@@ -20,9 +20,15 @@ function errandRecords(file) {
     .filter((b) => b.run_type === "iteration" && !b.error_occurred)
     .map((b) => {
       const [workload, kind, ...rest] = b.run_name.split("/").filter((part) => !/^(iterations:\d+|real_time)$/.test(part));
-      const options = rest.join("/");
       if (workload === "enqueue") return { system: "errand", config: "enqueue_batch", workload, rate: b.items_per_second };
-      const config = kind === "store_batch" ? "store batch API (2 threads, batch 500)" : `runner, ${options}`;
+      // drain/processes:3/runner/<options>: a runner in each of 3 processes.
+      const processes = /^processes:(\d+)$/.exec(kind);
+      const config =
+        kind === "store_batch"
+          ? "store batch API (2 threads, batch 500)"
+          : processes
+            ? `runner, ${rest.slice(1).join("/")} (${processes[1]} processes)`
+            : `runner, ${rest.join("/")}`;
       return { system: "errand", config, workload, rate: b.items_per_second };
     });
 }

@@ -930,29 +930,39 @@ TEST_CASE_METHOD(fixture, "a started runner refills its prefetch queue in one cl
   CHECK(std::accumulate(got.begin(), got.end(), std::size_t{0}) == total);
 }
 
-TEST_CASE_METHOD(fixture, "a store notification wakes the pool before its poll interval", "[runner][threads]") {
-  const auto id = enqueue("report", "{}", 1);
-  REQUIRE(store.claim(errand::claim_request{"other", 30s, clock.now(), {}}));
-  REQUIRE(errand::report(store, id, errand::fail{1, "other", {"quota exceeded", "reported", false}},
-                         errand::retry_policy{}, clock.now())
-              .applied());
+// A runner over a store that announces work wakes on the announcement and
+// does not subscribe; over any other store it wakes on the notification.
+TEST_CASE_METHOD(fixture, "a requeue wakes the pool before its poll interval, announced or notified",
+                 "[runner][threads]") {
+  const auto requeue_wakes = [&](auto& jobs) {
+    const auto id = enqueue("report", "{}", 1);
+    REQUIRE(store.claim(errand::claim_request{"other", 30s, clock.now(), {}}));
+    REQUIRE(errand::report(store, id, errand::fail{1, "other", {"quota exceeded", "reported", false}},
+                           errand::retry_policy{}, clock.now())
+                .applied());
 
-  auto o = options(2);
-  o.poll_interval = std::chrono::hours{1};
-  o.reaper_interval = std::chrono::hours{1};
-  errand::runner runner(store, o, clock);
-  runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
-  awaited succeeded(
-      store, [&](const errand::notification& n) { return n.row.id == id && n.row.state == job_state::succeeded; });
-  runner.start();  // its first pass finds nothing to claim; the next is an hour away
-  CHECK(row(id).state == job_state::failed);
+    auto o = options(2);
+    o.poll_interval = std::chrono::hours{1};
+    o.reaper_interval = std::chrono::hours{1};
+    errand::runner runner(jobs, o, clock);
+    runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
+    awaited succeeded(
+        store, [&](const errand::notification& n) { return n.row.id == id && n.row.state == job_state::succeeded; });
+    runner.start();  // its first pass finds nothing to claim; the next is an hour away
+    CHECK(row(id).state == job_state::failed);
 
-  REQUIRE(errand::report(store, id, errand::requeue{"quota raised"}, errand::retry_policy{}, clock.now()).applied());
-  succeeded.wait();  // only the requeue's notification can have woken the runner this soon
-  runner.stop();
+    REQUIRE(errand::report(store, id, errand::requeue{"quota raised"}, errand::retry_policy{}, clock.now()).applied());
+    succeeded.wait();  // only the requeue can have woken the runner this soon
+    runner.stop();
 
-  CHECK(row(id).detail == "sent");
-  CHECK(events(id) == strings{"claim", "fail", "requeue", "claim", "succeed"});
+    CHECK(row(id).detail == "sent");
+    CHECK(events(id) == strings{"claim", "fail", "requeue", "claim", "succeed"});
+  };
+  SECTION("a store that only notifies") {
+    hooked_store notifying(store);
+    requeue_wakes(notifying);
+  }
+  SECTION("a store that announces work") { requeue_wakes(store); }
 }
 
 TEST_CASE_METHOD(fixture, "worker identities default to hostname:pid:index", "[runner]") {
