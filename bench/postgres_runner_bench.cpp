@@ -30,13 +30,15 @@
 // timed either. The server comes from ERRAND_BENCH_PG_URL
 // (scripts/pg-test-server.sh run -- sets it).
 
-#include "support/finish_line.hpp"
-#include "support/pg_bench.hpp"
 #include <errand/postgres.hpp>
 #include <errand/runner.hpp>
 
+#include "support/finish_line.hpp"
+#include "support/pg_bench.hpp"
+
 #include <benchmark/benchmark.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -44,6 +46,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -202,16 +205,79 @@ void runner(benchmark::State& state, workload w, errand::runner_options options,
 
 // A child process of processes(): a store of its own on the run's schema and
 // a runner on it, started when the parent says go. Never returns: the parent
-// kills it once every job succeeded.
+// kills it once every job succeeded, and it exits at once if it cannot start.
 [[noreturn]] void worker_process(const errand::postgres_options& store_options, errand::runner_options options,
                                  int ready, int go, std::atomic<std::int64_t>& handled) {
-  errand::postgres_store store(store_options);
-  errand::runner workers(store, options);
-  workers.handle("noop", [&handled](const std::string&, errand::job_context&) { ++handled; });
+  try {
+    errand::postgres_store store(store_options);
+    errand::runner workers(store, options);
+    workers.handle("noop", [&handled](const std::string&, errand::job_context&) { ++handled; });
+    char signal = 0;
+    if (::write(ready, &signal, 1) != 1 || ::read(go, &signal, 1) != 1) ::_exit(1);
+    workers.start();
+    for (;;) ::pause();
+  } catch (const std::exception& e) {
+    std::cerr << "worker process: " << e.what() << "\n";
+    ::_exit(1);
+  }
+}
+
+// The worker processes of one run, killed and reaped however the run ends.
+class worker_processes {
+ public:
+  worker_processes() = default;
+  worker_processes(const worker_processes&) = delete;
+  worker_processes& operator=(const worker_processes&) = delete;
+  ~worker_processes() {
+    for (const pid_t child : children_) ::kill(child, SIGKILL);
+    for (const pid_t child : children_) ::waitpid(child, nullptr, 0);
+  }
+
+  template <class Work>
+  void start(Work work) {
+    const pid_t child = ::fork();
+    if (child < 0) throw std::runtime_error("fork failed");
+    if (child == 0) work();
+    children_.push_back(child);
+  }
+
+ private:
+  std::vector<pid_t> children_;
+};
+
+// A pipe whose ends are closed with the run.
+struct pipe_ends {
+  int read = -1;
+  int write = -1;
+  pipe_ends() {
+    int ends[2];
+    if (::pipe(ends) != 0) throw std::runtime_error("pipe failed");
+    read = ends[0];
+    write = ends[1];
+  }
+  pipe_ends(const pipe_ends&) = delete;
+  pipe_ends& operator=(const pipe_ends&) = delete;
+  ~pipe_ends() {
+    close_read();
+    close_write();
+  }
+  void close_read() {
+    if (read >= 0) ::close(read);
+    read = -1;
+  }
+  void close_write() {
+    if (write >= 0) ::close(write);
+    write = -1;
+  }
+};
+
+// A byte from `from` within a minute: a worker process that cannot start
+// (its server gone, its connection refused) fails the run instead of hanging it.
+void await_byte(int from) {
+  pollfd ready{from, POLLIN, 0};
   char signal = 0;
-  if (::write(ready, &signal, 1) != 1 || ::read(go, &signal, 1) != 1) ::_exit(1);
-  workers.start();
-  for (;;) ::pause();
+  if (::poll(&ready, 1, 60'000) != 1 || ::read(from, &signal, 1) != 1)
+    throw std::runtime_error("a worker process did not start");
 }
 
 // Three processes, each a runner (4 threads) with its own store on one
@@ -233,34 +299,36 @@ void processes(benchmark::State& state, errand::runner_options options, bool eve
       fresh_store fresh(every_transition);
       fresh.enqueue(jobs_per_run());
       handled = 0;
-      int ready[2];
-      int go[2];
-      if (::pipe(ready) != 0 || ::pipe(go) != 0) throw std::runtime_error("pipe failed");
-      std::vector<pid_t> children;
+      pipe_ends ready;
+      pipe_ends go;
+      worker_processes workers;
       for (int i = 0; i < count; ++i) {
         options.worker_id = "bench" + std::to_string(i);
-        const pid_t child = ::fork();
-        if (child == 0)
-          worker_process(fresh_store::options(fresh.schema, every_transition), options, ready[1], go[0], handled);
-        children.push_back(child);
+        workers.start([&] {
+          worker_process(fresh_store::options(fresh.schema, every_transition), options, ready.write, go.read, handled);
+        });
       }
-      char signal = 0;
-      for (int i = 0; i < count; ++i)
-        if (::read(ready[0], &signal, 1) != 1) throw std::runtime_error("a worker process did not start");
+      ready.close_write();
+      go.close_read();
+      for (int i = 0; i < count; ++i) await_byte(ready.read);
       state.ResumeTiming();
+      const char signal = 0;
       for (int i = 0; i < count; ++i)
-        if (::write(go[1], &signal, 1) != 1) throw std::runtime_error("a worker process did not hear go");
-      while (handled.load() < jobs_per_run()) std::this_thread::sleep_for(1ms);
+        if (::write(go.write, &signal, 1) != 1) throw std::runtime_error("a worker process did not hear go");
+      const auto give_up = std::chrono::steady_clock::now() + 10min;  // a worker that died leaves jobs undone
+      const auto wait_a_little = [&] {
+        if (std::chrono::steady_clock::now() > give_up)
+          throw std::runtime_error("the worker processes did not finish in 10 minutes");
+        std::this_thread::sleep_for(1ms);
+      };
+      while (handled.load() < jobs_per_run()) wait_a_little();
       for (;;) {
         const auto counts = fresh.store.count_by_state();
         const auto done = counts.find(errand::job_state::succeeded);
         if (done != counts.end() && done->second >= jobs_per_run()) break;
-        std::this_thread::sleep_for(1ms);
+        wait_a_little();
       }
       state.PauseTiming();
-      for (const pid_t child : children) ::kill(child, SIGKILL);
-      for (const pid_t child : children) ::waitpid(child, nullptr, 0);
-      for (const int end : {ready[0], ready[1], go[0], go[1]}) ::close(end);
     }
     state.ResumeTiming();
   }

@@ -16,13 +16,14 @@
 //
 // Each iteration enqueues its jobs with the timer paused. Memory and SQLite
 // (a file under $TMPDIR in WAL mode, the store's defaults).
-#include "support/bench_file.hpp"
-#include "support/start_probe.hpp"
 #include <errand/memory.hpp>
 #include <errand/runner.hpp>
 #include <errand/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
+
+#include "support/bench_file.hpp"
+#include "support/start_probe.hpp"
 
 #include <cstdint>
 #include <latch>

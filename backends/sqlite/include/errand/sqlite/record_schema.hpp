@@ -112,6 +112,8 @@ template <record_definition D>
 std::vector<sqlite_migration> sqlite_record_migrations(const sqlite_record_tables& t) {
   using traits = record_traits<D>;
   const std::string history = sqlite_identifier(t.history);
+  const std::string from_state = sqlite_is_enumerator<typename traits::state_type>("from_state");
+  const std::string to_state = sqlite_is_enumerator<typename traits::state_type>("to_state");
   std::vector<sqlite_migration> migrations;
 
   // The DDL is laid out as the tables it creates.
@@ -124,8 +126,8 @@ std::vector<sqlite_migration> sqlite_record_migrations(const sqlite_record_table
             " (\n"
             "  record_id       INTEGER NOT NULL,\n"
             "  seq             INTEGER NOT NULL,\n"
-            "  from_state      TEXT    NOT NULL CHECK (", sqlite_is_enumerator<typename traits::state_type>("from_state"), "),\n"
-            "  to_state        TEXT    NOT NULL CHECK (", sqlite_is_enumerator<typename traits::state_type>("to_state"), "),\n"
+            "  from_state      TEXT    NOT NULL CHECK (", from_state, "),\n"
+            "  to_state        TEXT    NOT NULL CHECK (", to_state, "),\n"
             "  event           TEXT    NOT NULL,\n"
             "  payload         TEXT    NOT NULL,\n"
             "  idempotency_key TEXT,\n"
