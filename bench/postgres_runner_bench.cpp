@@ -38,7 +38,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -203,17 +202,34 @@ void runner(benchmark::State& state, workload w, errand::runner_options options,
   state.SetItemsProcessed(state.iterations() * jobs_per_run());
 }
 
+// What the processes of one run share, in memory mapped before they fork.
+struct shared_counts {
+  std::atomic<int> ready{0};  // worker processes connected, their runners built
+  std::atomic<bool> go{false};
+  std::atomic<std::int64_t> handled{0};
+};
+
+// Waits, a millisecond at a time, until `done`; a worker process that died
+// leaves its part undone, so past `give_up` the run fails instead of hanging.
+template <class Done>
+void wait_until(Done done, std::chrono::steady_clock::time_point give_up, const char* what) {
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) throw std::runtime_error(what);
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
 // A child process of processes(): a store of its own on the run's schema and
 // a runner on it, started when the parent says go. Never returns: the parent
 // kills it once every job succeeded, and it exits at once if it cannot start.
 [[noreturn]] void worker_process(const errand::postgres_options& store_options, errand::runner_options options,
-                                 int ready, int go, std::atomic<std::int64_t>& handled) {
+                                 shared_counts& shared) {
   try {
     errand::postgres_store store(store_options);
     errand::runner workers(store, options);
-    workers.handle("noop", [&handled](const std::string&, errand::job_context&) { ++handled; });
-    char signal = 0;
-    if (::write(ready, &signal, 1) != 1 || ::read(go, &signal, 1) != 1) ::_exit(1);
+    workers.handle("noop", [&shared](const std::string&, errand::job_context&) { ++shared.handled; });
+    ++shared.ready;
+    while (!shared.go) std::this_thread::sleep_for(1ms);
     workers.start();
     for (;;) ::pause();
   } catch (const std::exception& e) {
@@ -245,41 +261,6 @@ class worker_processes {
   std::vector<pid_t> children_;
 };
 
-// A pipe whose ends are closed with the run.
-struct pipe_ends {
-  int read = -1;
-  int write = -1;
-  pipe_ends() {
-    int ends[2];
-    if (::pipe(ends) != 0) throw std::runtime_error("pipe failed");
-    read = ends[0];
-    write = ends[1];
-  }
-  pipe_ends(const pipe_ends&) = delete;
-  pipe_ends& operator=(const pipe_ends&) = delete;
-  ~pipe_ends() {
-    close_read();
-    close_write();
-  }
-  void close_read() {
-    if (read >= 0) ::close(read);
-    read = -1;
-  }
-  void close_write() {
-    if (write >= 0) ::close(write);
-    write = -1;
-  }
-};
-
-// A byte from `from` within a minute: a worker process that cannot start
-// (its server gone, its connection refused) fails the run instead of hanging it.
-void await_byte(int from) {
-  pollfd ready{from, POLLIN, 0};
-  char signal = 0;
-  if (::poll(&ready, 1, 60'000) != 1 || ::read(from, &signal, 1) != 1)
-    throw std::runtime_error("a worker process did not start");
-}
-
 // Three processes, each a runner (4 threads) with its own store on one
 // schema: what a deployment of several processes pays to hear one another,
 // which a single process never does. Handlers count in shared memory; once
@@ -289,50 +270,39 @@ void await_byte(int from) {
 void processes(benchmark::State& state, errand::runner_options options, bool every_transition) {
   constexpr int count = 3;
   options.log = [](std::string_view) {};
-  void* shared =
-      ::mmap(nullptr, sizeof(std::atomic<std::int64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED) throw std::runtime_error("mmap failed");
-  auto& handled = *new (shared) std::atomic<std::int64_t>(0);
+  void* memory = ::mmap(nullptr, sizeof(shared_counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) throw std::runtime_error("mmap failed");
+  auto& shared = *new (memory) shared_counts;
   for (auto _ : state) {
     state.PauseTiming();
     {
       fresh_store fresh(every_transition);
       fresh.enqueue(jobs_per_run());
-      handled = 0;
-      pipe_ends ready;
-      pipe_ends go;
+      shared.ready = 0;
+      shared.go = false;
+      shared.handled = 0;
+      const auto give_up = std::chrono::steady_clock::now() + 10min;
       worker_processes workers;
       for (int i = 0; i < count; ++i) {
         options.worker_id = "bench" + std::to_string(i);
-        workers.start([&] {
-          worker_process(fresh_store::options(fresh.schema, every_transition), options, ready.write, go.read, handled);
-        });
+        workers.start([&] { worker_process(fresh_store::options(fresh.schema, every_transition), options, shared); });
       }
-      ready.close_write();
-      go.close_read();
-      for (int i = 0; i < count; ++i) await_byte(ready.read);
+      wait_until([&] { return shared.ready == count; }, give_up, "a worker process did not start");
       state.ResumeTiming();
-      const char signal = 0;
-      for (int i = 0; i < count; ++i)
-        if (::write(go.write, &signal, 1) != 1) throw std::runtime_error("a worker process did not hear go");
-      const auto give_up = std::chrono::steady_clock::now() + 10min;  // a worker that died leaves jobs undone
-      const auto wait_a_little = [&] {
-        if (std::chrono::steady_clock::now() > give_up)
-          throw std::runtime_error("the worker processes did not finish in 10 minutes");
-        std::this_thread::sleep_for(1ms);
-      };
-      while (handled.load() < jobs_per_run()) wait_a_little();
-      for (;;) {
-        const auto counts = fresh.store.count_by_state();
-        const auto done = counts.find(errand::job_state::succeeded);
-        if (done != counts.end() && done->second >= jobs_per_run()) break;
-        wait_a_little();
-      }
+      shared.go = true;
+      wait_until([&] { return shared.handled >= jobs_per_run(); }, give_up, "the handlers did not all run");
+      wait_until(
+          [&] {
+            const auto counts = fresh.store.count_by_state();
+            const auto done = counts.find(errand::job_state::succeeded);
+            return done != counts.end() && done->second >= jobs_per_run();
+          },
+          give_up, "not every success was committed");
       state.PauseTiming();
     }
     state.ResumeTiming();
   }
-  ::munmap(shared, sizeof(std::atomic<std::int64_t>));
+  ::munmap(memory, sizeof(shared_counts));
   state.SetItemsProcessed(state.iterations() * jobs_per_run());
 }
 
