@@ -22,7 +22,7 @@
 // work and by the poll interval; its threads then also take (or claim) their
 // next job themselves and write their reports in batches. stop() shuts it
 // down gracefully. docs/runner.md is the user's guide; "Throughput knobs"
-// there says what prefetch, report_batch and report_delay cost.
+// there says what prefetch, report_batch, report_delay and claim_gather cost.
 
 #include <errand/clock.hpp>
 #include <errand/handler.hpp>
@@ -74,8 +74,13 @@ struct runner_options {
   std::size_t prefetch = 0;       // jobs claimed ahead of a free thread; handed back at shutdown, attempts undone
   std::size_t report_batch = 64;  // the most reports written in one apply_batch; 1: one by one
   duration report_delay = std::chrono::milliseconds{5};  // the longest a report waits for its batch; 0: none
-  retry_policy retry{};                                  // when a failed attempt runs again
-  std::function<void(std::string_view)> log{};           // empty: one line per message on std::clog
+  // The longest a thread about to claim waits for the threads whose handlers
+  // are returning, to claim for them too (real time, at most poll_interval);
+  // 0: never. Empty: a quarter of what this runner's claims take, once
+  // nearly all of them are round trips to a database.
+  std::optional<duration> claim_gather{};
+  retry_policy retry{};                         // when a failed attempt runs again
+  std::function<void(std::string_view)> log{};  // empty: one line per message on std::clog
 };
 
 // What the runner has done so far; every counter only grows.
@@ -270,6 +275,8 @@ class runner_engine {
       throw std::invalid_argument(
           "errand: a runner's report_batch must be at least 1 and its report_delay shorter than its heartbeat "
           "interval");
+    if (options_.claim_gather.value_or(duration::zero()) < duration::zero())
+      throw std::invalid_argument("errand: a runner's claim_gather cannot be negative");
     if (!options_.log)
       options_.log = [](std::string_view line) { std::clog << ("errand: " + std::string(line) + "\n") << std::flush; };
     slots_ = std::vector<slot>(options_.threads);
@@ -396,6 +403,7 @@ class runner_engine {
       unstarted.swap(prefetched_);
     }
     work_ready_.notify_all();
+    arrived_.notify_all();
     for (const auto& a : running) a->stop.request_stop();
     if (!running.empty())
       log(options_.worker_id + " shutting down: " + std::to_string(running.size()) + " running job(s) get " +
@@ -478,6 +486,7 @@ class runner_engine {
     std::string worker;
     slot_state state = slot_state::idle;  // guarded by mutex_
     std::shared_ptr<attempt> current;     // guarded by mutex_
+    bool writing_reports = false;         // guarded by mutex_; after its handler returned
     std::jthread thread;
   };
 
@@ -648,6 +657,7 @@ class runner_engine {
         }
         const auto claims_before = claims_ended_;
         mine.state = slot_state::waiting;
+        arrived_.notify_one();
         work_ready_.wait(
             lock, [&] { return mine.current != finished || !claiming_ || shutting_down_ || !prefetched_.empty(); });
         if (mine.current != finished) return mine.current;  // the claim served it
@@ -656,6 +666,12 @@ class runner_engine {
       }
       if (!beside) {
         claiming_ = true;
+        gather_finishing(lock, mine);
+        if (shutting_down_) {
+          claiming_ = false;
+          work_ready_.notify_all();
+          return nullptr;
+        }
         wanted +=
             prefetch_room() + static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const slot& s) {
               return s.state == slot_state::idle || s.state == slot_state::waiting;
@@ -671,9 +687,35 @@ class runner_engine {
     {
       std::scoped_lock lock(mutex_);
       slow_claims_ += ((took >= claims_worth_waiting_for ? 1.0 : 0.0) - slow_claims_) / 8;
+      if (!beside) claim_time_ += (took - claim_time_) / 8;
     }
     if (!beside) end_shared_claim(came_short);
     return own;
+  }
+
+  // A claim is a commit: one that also serves the threads whose handlers
+  // are about to return saves the commits they would each make next. So the
+  // thread about to claim lets the others running a handler join it, for no
+  // longer than claim_gather: a thread whose handler runs on costs the claim
+  // that much. By default that is a share of what claims take (the store's
+  // speed, on the steady clock), and only where nearly every claim is a
+  // round trip: on the memory store a wait costs more than a claim. A
+  // thread writing reports is not waited for (that is a commit too), nor
+  // with a prefetch queue, whose refill claims for more anyway.
+  void gather_finishing(std::unique_lock<std::mutex>& lock, const slot& mine) {
+    if (options_.prefetch != 0) return;
+    std::chrono::nanoseconds longest = claim_time_ / claim_share_spent_gathering;
+    if (options_.claim_gather)
+      longest = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::min(*options_.claim_gather, options_.poll_interval));
+    else if (slow_claims_ < 0.9)
+      return;
+    const auto others_running = [&] {
+      return std::any_of(slots_.begin(), slots_.end(), [&](const slot& s) {
+        return &s != &mine && s.state == slot_state::busy && !s.writing_reports;
+      });
+    };
+    arrived_.wait_for(lock, longest, [&] { return !others_running() || shutting_down_; });
   }
 
   void end_shared_claim(bool came_short) {
@@ -774,7 +816,7 @@ class runner_engine {
         a = mine.current;
       }
       while (a) {
-        run(a);
+        run(mine, a);
         a = continue_with(mine);
       }
       write_reports(take_reports(true));  // idle: nothing to wait for
@@ -784,11 +826,12 @@ class runner_engine {
         mine.state = slot_state::idle;
       }
       idle_.notify_all();
+      arrived_.notify_one();
       wake_->notify();
     }
   }
 
-  void run(const std::shared_ptr<attempt>& a) {
+  void run(slot& mine, const std::shared_ptr<attempt>& a) {
     time_point deadline;
     {
       std::scoped_lock lock(mutex_);
@@ -806,8 +849,12 @@ class runner_engine {
       a->returned = true;
       reports_.push_back(pending_report{a, std::move(result), now});
       due = reports_.size() >= options_.report_batch || now >= reports_.front().at + options_.report_delay;
+      mine.writing_reports = due;
     }
-    if (due) write_reports(take_reports(true));
+    if (!due) return;
+    write_reports(take_reports(true));
+    std::scoped_lock lock(mutex_);
+    mine.writing_reports = false;
   }
 
   // The reports to write now: all of them, or those whose delay is over.
@@ -1152,6 +1199,7 @@ class runner_engine {
   mutable std::mutex mutex_;
   std::condition_variable_any work_ready_;
   std::condition_variable idle_;
+  std::condition_variable arrived_;  // a thread began waiting for the shared claim, went idle, or shutdown began
   std::vector<slot> slots_;
   std::deque<std::shared_ptr<attempt>> prefetched_;  // claimed, waiting for a free thread
   std::vector<pending_report> reports_;              // returned, waiting for their batch
@@ -1166,7 +1214,9 @@ class runner_engine {
   // recent claims that took longer (a moving mean, robust to the odd claim
   // whose thread the system put to sleep).
   static constexpr std::chrono::nanoseconds claims_worth_waiting_for = std::chrono::microseconds{20};
-  double slow_claims_ = 1;  // until measured, claims are taken to be round trips
+  double slow_claims_ = 1;                  // until measured, claims are taken to be round trips
+  std::chrono::nanoseconds claim_time_{0};  // a moving mean of how long the shared claims took
+  static constexpr int claim_share_spent_gathering = 4;
   bool shutting_down_ = false;
   time_point grace_end_{};
   time_point next_reap_ = time_point::min();

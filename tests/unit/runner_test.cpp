@@ -849,6 +849,7 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
   auto o = options(3);
   o.report_batch = 1;  // each report is written, and notified, before its thread looks for the next job
   o.poll_interval = std::chrono::hours{1};
+  o.claim_gather = 0s;  // the first thread to finish claims at once, without waiting for the others
   errand::runner runner(claims, o, clock);
   std::map<std::int64_t, std::shared_ptr<gate>> gates;
   runner.handle("held", [&](const std::string&, errand::job_context& ctx) { gates.at(ctx.job_id())->wait(); });
@@ -891,6 +892,70 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
   REQUIRE(asked.size() >= 3);
   CHECK(asked[1] == 1);  // the held claim was for its own thread only: the others were running
   for (const auto id : free) CHECK(events(id) == strings{"claim", "succeed"});
+}
+
+TEST_CASE_METHOD(fixture, "a thread about to claim lets the threads whose handlers are returning join its claim",
+                 "[runner][threads]") {
+  held_claims_store claims(store);
+  auto o = options(3);
+  o.poll_interval = std::chrono::hours{1};
+  o.claim_gather = std::chrono::hours{1};  // only the others' return ends the wait
+  errand::runner runner(claims, o, clock);
+  std::map<std::int64_t, std::shared_ptr<gate>> gates;
+  runner.handle("held", [&](const std::string&, errand::job_context& ctx) { gates.at(ctx.job_id())->wait(); });
+  runner.handle("free", [](const std::string&, errand::job_context&) {});
+  std::vector<std::int64_t> held, free;
+  for (int i = 0; i < 3; ++i) held.push_back(enqueue("held"));
+  for (int i = 0; i < 3; ++i) free.push_back(enqueue("free"));
+  for (const auto id : held) gates[id] = std::make_shared<gate>();
+  open_on_exit guard_first{gates.at(held[0])}, guard_second{gates.at(held[1])}, guard_third{gates.at(held[2])};
+  awaited all_done(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
+    return n.row.state == job_state::succeeded && ++*done == 6;
+  });
+
+  runner.start();  // its first poll claims the three held jobs
+  REQUIRE(claims.asked() == std::vector<std::size_t>{3});
+  for (const auto id : held) gates.at(id)->open();  // one after another
+  all_done.wait();
+  runner.stop();
+
+  CHECK(claims.overlapping() == 0);
+  const auto asked = claims.asked();
+  REQUIRE(asked.size() >= 2);
+  CHECK(asked[1] == 3);  // one claim for the three threads: the first to finish waited for the other two
+  for (const auto id : free) CHECK(events(id) == strings{"claim", "succeed"});
+}
+
+TEST_CASE_METHOD(fixture, "shutdown ends a thread's wait for others to join its claim, and nothing more is claimed",
+                 "[runner][threads][contract4]") {
+  held_claims_store claims(store);
+  auto o = options(2);
+  o.poll_interval = std::chrono::hours{1};
+  o.claim_gather = std::chrono::hours{1};
+  o.report_batch = 1;  // the free job's success is written before its thread waits for the held one
+  o.shutdown_grace = 0s;
+  const auto held = enqueue("held");
+  const auto first_free = enqueue("free");
+  const auto second_free = enqueue("free");
+  {
+    errand::runner runner(claims, o, clock);
+    auto held_gate = std::make_shared<gate>();
+    runner.handle("held",
+                  [held_gate](const std::string&, errand::job_context&) { held_gate->wait(); });  // ignores stop
+    runner.handle("free", [](const std::string&, errand::job_context&) {});
+    open_on_exit guard{held_gate};
+    awaited first_done(store, [&](const errand::notification& n) {
+      return n.row.id == first_free && n.row.state == job_state::succeeded;
+    });
+    runner.start();  // claims the held job and the first free one
+    first_done.wait();
+    runner.stop();
+  }  // the held handler returns, and the runner's threads end
+
+  CHECK(claims.asked() == std::vector<std::size_t>{2});
+  CHECK(events(second_free).empty());  // never claimed, so never released either
+  CHECK(row(second_free).state == job_state::pending);
+  CHECK(row(held).state == job_state::retry_pending);  // released by the shutdown, as a running job is
 }
 
 TEST_CASE_METHOD(fixture, "a started runner refills its prefetch queue in one claim, with room for a job per thread",
@@ -1003,6 +1068,9 @@ TEST_CASE_METHOD(fixture, "options that cannot work are refused", "[runner]") {
   CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
   o = options();
   o.report_delay = 10s;  // the heartbeat interval: a waiting report could outlive its lease
+  CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.claim_gather = -1ms;
   CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
 }
 
