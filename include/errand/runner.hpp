@@ -486,7 +486,6 @@ class runner_engine {
     std::string worker;
     slot_state state = slot_state::idle;  // guarded by mutex_
     std::shared_ptr<attempt> current;     // guarded by mutex_
-    bool writing_reports = false;         // guarded by mutex_; after its handler returned
     std::jthread thread;
   };
 
@@ -699,21 +698,19 @@ class runner_engine {
   // longer than claim_gather: a thread whose handler runs on costs the claim
   // that much. By default that is a share of what claims take (the store's
   // speed, on the steady clock), and only where nearly every claim is a
-  // round trip: on the memory store a wait costs more than a claim. A
-  // thread writing reports is not waited for (that is a commit too), nor
-  // with a prefetch queue, whose refill claims for more anyway.
+  // round trip: on the memory store a wait costs more than a claim. Not with
+  // a prefetch queue, whose refill claims for more anyway.
   void gather_finishing(std::unique_lock<std::mutex>& lock, const slot& mine) {
     if (options_.prefetch != 0) return;
     std::chrono::nanoseconds longest = claim_time_ / claim_share_spent_gathering;
     if (options_.claim_gather)
       longest = std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::min(*options_.claim_gather, options_.poll_interval));
-    else if (slow_claims_ < 0.9)
+    else if (!claims_are_round_trips())
       return;
     const auto others_running = [&] {
-      return std::any_of(slots_.begin(), slots_.end(), [&](const slot& s) {
-        return &s != &mine && s.state == slot_state::busy && !s.writing_reports;
-      });
+      return std::any_of(slots_.begin(), slots_.end(),
+                         [&](const slot& s) { return &s != &mine && s.state == slot_state::busy; });
     };
     arrived_.wait_for(lock, longest, [&] { return !others_running() || shutting_down_; });
   }
@@ -816,7 +813,7 @@ class runner_engine {
         a = mine.current;
       }
       while (a) {
-        run(mine, a);
+        run(a);
         a = continue_with(mine);
       }
       write_reports(take_reports(true));  // idle: nothing to wait for
@@ -831,7 +828,7 @@ class runner_engine {
     }
   }
 
-  void run(slot& mine, const std::shared_ptr<attempt>& a) {
+  void run(const std::shared_ptr<attempt>& a) {
     time_point deadline;
     {
       std::scoped_lock lock(mutex_);
@@ -843,18 +840,35 @@ class runner_engine {
                                    : job_result(failure{"no handler for kind '" + a->row.kind + "'",
                                                         std::string(error_kind::no_handler), false});
     const time_point now = clock_.now();
-    bool due = false;
+    bool due = false, loop_writes = false;
     {
       std::scoped_lock lock(mutex_);
       a->returned = true;
       reports_.push_back(pending_report{a, std::move(result), now});
-      due = reports_.size() >= options_.report_batch || now >= reports_.front().at + options_.report_delay;
-      mine.writing_reports = due;
+      due = reports_due(now);
+      loop_writes = self_serving_ && !shutting_down_ && claims_are_round_trips();
     }
     if (!due) return;
-    write_reports(take_reports(true));
-    std::scoped_lock lock(mutex_);
-    mine.writing_reports = false;
+    // Where writes are round trips, a started runner's background thread
+    // writes them, so that this thread goes on to its next job (and joins
+    // the claim for it) instead of missing from claims for a commit. Where
+    // they take microseconds, waking that thread costs more than it saves.
+    if (loop_writes)
+      wake_->notify();
+    else
+      write_reports(take_reports(true));
+  }
+
+  // Called with mutex_ held: nearly every recent claim was slow, as a round
+  // trip to a database is (the share that decides between waiting for a
+  // claim and claiming beside it is 0.5: a memory store that had a few slow
+  // claims must not be taken for a database).
+  bool claims_are_round_trips() const { return slow_claims_ >= 0.9; }
+
+  // Called with mutex_ held.
+  bool reports_due(time_point now) const {
+    return !reports_.empty() &&
+           (reports_.size() >= options_.report_batch || now >= reports_.front().at + options_.report_delay);
   }
 
   // The reports to write now: all of them, or those whose delay is over.
@@ -862,7 +876,7 @@ class runner_engine {
   std::vector<pending_report> take_reports(bool all) {
     std::vector<pending_report> taken;
     std::scoped_lock lock(mutex_);
-    if (reports_.empty() || (!all && clock_.now() < reports_.front().at + options_.report_delay)) return taken;
+    if (reports_.empty() || (!all && !reports_due(clock_.now()))) return taken;
     taken.swap(reports_);
     ++reports_writing_;
     return taken;
@@ -1169,7 +1183,7 @@ class runner_engine {
     for (const auto& a : prefetched_) consider(a->next_heartbeat);
     // A report that came due since the last pass is written now: it holds a
     // lease that nothing extends.
-    if (!reports_.empty()) next = std::min(next, std::max(now, reports_.front().at + options_.report_delay));
+    if (!reports_.empty()) next = std::min(next, reports_due(now) ? now : reports_.front().at + options_.report_delay);
     return next - now;
   }
 

@@ -262,6 +262,22 @@ class held_claims_store : public hooked_store {
 };
 static_assert(errand::store<held_claims_store>);
 
+// Claims that take as long as a round trip to a database: the runner tells a
+// database from the memory store by how long its claims take. The time is
+// spent spinning on the steady clock, so the test never sleeps.
+class round_trip_store : public hooked_store {
+ public:
+  using hooked_store::hooked_store;
+
+  std::vector<errand::job> claim_batch(const errand::claim_request& request, std::size_t n) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds{100};
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return hooked_store::claim_batch(request, n);
+  }
+};
+static_assert(errand::store<round_trip_store>);
+
 // A store that announces every enqueue to idle workers, as postgres_store does
 // through LISTEN/NOTIFY.
 class announcing_store : public hooked_store {
@@ -1297,6 +1313,50 @@ TEST_CASE_METHOD(fixture, "stop() writes the reports still waiting for their bat
   CHECK(row(quick).detail == "done");
   CHECK(row(stubborn).state == job_state::retry_pending);
   CHECK(row(stubborn).last_error == "worker w:0 shut down before the job finished");
+}
+
+TEST_CASE_METHOD(fixture, "where claims are round trips, the background thread writes the reports, not a handler's",
+                 "[runner][batch][threads]") {
+  round_trip_store database(store);
+  std::mutex mutex;
+  std::vector<std::thread::id> writers;
+  std::thread::id handler_thread;
+  database.before_write = [&](const errand::decision* d) {
+    std::scoped_lock lock(mutex);
+    if (d) writers.push_back(std::this_thread::get_id());
+  };
+  auto o = options(1);
+  o.report_batch = 2;
+  o.poll_interval = std::chrono::hours{1};
+  errand::runner runner(database, o, clock);
+  auto held_started = std::make_shared<gate>(), held_gate = std::make_shared<gate>();
+  runner.handle("quick", [&](const std::string&, errand::job_context&) {
+    std::scoped_lock lock(mutex);
+    handler_thread = std::this_thread::get_id();
+  });
+  runner.handle("held", [held_started, held_gate](const std::string&, errand::job_context&) {
+    held_started->open();
+    held_gate->wait();
+  });
+  enqueue("quick");
+  enqueue("quick");
+  const auto held = enqueue("held");
+  open_on_exit guard{held_gate};
+  awaited both_written(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
+    return n.row.state == job_state::succeeded && ++*done == 2;
+  });
+
+  runner.start();
+  both_written.wait();  // written while the handler's thread goes on to the held job
+  held_started->wait();
+  held_gate->open();
+  runner.stop();
+
+  CHECK(row(held).state == job_state::succeeded);
+  std::scoped_lock lock(mutex);
+  REQUIRE(writers.size() >= 2);
+  CHECK(writers[0] != handler_thread);  // the batch of the two quick jobs' reports
+  CHECK(writers[1] != handler_thread);
 }
 
 TEST_CASE_METHOD(fixture, "a report waits for its batch no longer than report_delay", "[runner][batch]") {
