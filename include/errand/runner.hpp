@@ -40,6 +40,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -300,7 +301,7 @@ class runner_engine {
     for (auto& s : slots_) s.thread.request_stop();
     work_ready_.notify_all();
     for (auto& s : slots_) s.thread.join();
-    write_reports(take_reports(true));  // of handlers that returned after stop()
+    write_waiting_reports(true);  // of handlers that returned after stop()
     listening_.reset();
   }
 
@@ -369,7 +370,7 @@ class runner_engine {
   void supervise() {
     const time_point now = clock_.now();
     supervise_attempts(now);
-    write_reports(take_reports(false));
+    write_waiting_reports(false);
     if (!periodic_.empty()) enqueue_periodic(now);
     bool reap_due = false;
     {
@@ -437,7 +438,7 @@ class runner_engine {
       }
     for (;;) {
       supervise_attempts(clock_.now());
-      write_reports(take_reports(true));
+      write_waiting_reports(true);
       std::unique_lock lock(mutex_);
       const bool unfinished = std::any_of(slots_.begin(), slots_.end(),
                                           [](const slot& s) { return s.current && s.current->ended == ending::none; });
@@ -816,7 +817,7 @@ class runner_engine {
         run(a);
         a = continue_with(mine);
       }
-      write_reports(take_reports(true));  // idle: nothing to wait for
+      write_waiting_reports(true);  // idle: nothing to wait for
       {
         std::scoped_lock lock(mutex_);
         mine.current.reset();
@@ -856,7 +857,7 @@ class runner_engine {
     if (loop_writes)
       wake_->notify();
     else
-      write_reports(take_reports(true));
+      write_waiting_reports(true);
   }
 
   // Called with mutex_ held: nearly every recent claim was slow, as a round
@@ -871,13 +872,32 @@ class runner_engine {
            (reports_.size() >= options_.report_batch || now >= reports_.front().at + options_.report_delay);
   }
 
-  // The reports to write now: all of them, or those whose delay is over.
+  // The reports waiting (all), or those due, written in batches of at most
+  // report_batch, the oldest first; no more than were waiting when it began,
+  // so that the background thread's pass gets to its heartbeats under any load.
+  void write_waiting_reports(bool all) {
+    std::size_t left = 0;
+    {
+      std::scoped_lock lock(mutex_);
+      left = reports_.size();
+    }
+    while (left > 0) {
+      auto batch = take_reports(all);
+      if (batch.empty()) return;
+      left -= std::min(left, batch.size());
+      write_reports(std::move(batch));
+    }
+  }
+
+  // The next batch to write: the oldest reports, if `all` or if due.
   // Counted as being written until write_reports() is done with them.
   std::vector<pending_report> take_reports(bool all) {
     std::vector<pending_report> taken;
     std::scoped_lock lock(mutex_);
     if (reports_.empty() || (!all && !reports_due(clock_.now()))) return taken;
-    taken.swap(reports_);
+    const auto end = reports_.begin() + static_cast<std::ptrdiff_t>(std::min(reports_.size(), options_.report_batch));
+    taken.assign(std::make_move_iterator(reports_.begin()), std::make_move_iterator(end));
+    reports_.erase(reports_.begin(), end);
     ++reports_writing_;
     return taken;
   }

@@ -278,6 +278,39 @@ class round_trip_store : public hooked_store {
 };
 static_assert(errand::store<round_trip_store>);
 
+// Round-trip claims, and an apply_batch that records how many decisions each
+// batch holds; the first waits until the test releases it.
+class held_batches_store : public round_trip_store {
+ public:
+  using round_trip_store::round_trip_store;
+
+  std::vector<errand::write_result> apply_batch(std::span<const errand::decision> ds) {
+    bool first = false;
+    {
+      std::scoped_lock lock(mutex_);
+      first = sizes_.empty();
+      sizes_.push_back(ds.size());
+    }
+    if (first) {
+      first_entered_->open();
+      released_->wait();
+    }
+    return round_trip_store::apply_batch(ds);
+  }
+  void wait_for_first_batch() { first_entered_->wait(); }
+  void release() { released_->open(); }
+  std::vector<std::size_t> sizes() {
+    std::scoped_lock lock(mutex_);
+    return sizes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::size_t> sizes_;
+  std::shared_ptr<gate> first_entered_ = std::make_shared<gate>(), released_ = std::make_shared<gate>();
+};
+static_assert(errand::store<held_batches_store>);
+
 // A store that announces every enqueue to idle workers, as postgres_store does
 // through LISTEN/NOTIFY.
 class announcing_store : public hooked_store {
@@ -1357,6 +1390,39 @@ TEST_CASE_METHOD(fixture, "where claims are round trips, the background thread w
   REQUIRE(writers.size() >= 2);
   CHECK(writers[0] != handler_thread);  // the batch of the two quick jobs' reports
   CHECK(writers[1] != handler_thread);
+}
+
+TEST_CASE_METHOD(fixture, "no batch holds more than report_batch reports, however many wait",
+                 "[runner][batch][threads]") {
+  held_batches_store database(store);
+  auto o = options(2);
+  o.report_batch = 2;
+  o.poll_interval = std::chrono::hours{1};
+  errand::runner runner(database, o, clock);
+  auto all_returned = std::make_shared<gate>();
+  runner.handle("quick", [all_returned, returned = std::make_shared<std::atomic<int>>(0)](const std::string&,
+                                                                                          errand::job_context&) {
+    if (++*returned == 6) all_returned->open();
+  });
+  for (int i = 0; i < 6; ++i) enqueue("quick");
+  struct release_on_exit {
+    held_batches_store& store;
+    ~release_on_exit() { store.release(); }
+  } guard{database};
+  awaited all_done(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
+    return n.row.state == job_state::succeeded && ++*done == 6;
+  });
+
+  runner.start();
+  database.wait_for_first_batch();
+  all_returned->wait();  // the other four reports wait while the first batch is written
+  database.release();
+  all_done.wait();
+  runner.stop();
+
+  const auto sizes = database.sizes();
+  CAPTURE(sizes);
+  for (const auto size : sizes) CHECK(size <= 2);  // a lone report is written with apply(), not counted here
 }
 
 TEST_CASE_METHOD(fixture, "a report waits for its batch no longer than report_delay", "[runner][batch]") {
