@@ -40,8 +40,8 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <iterator>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>

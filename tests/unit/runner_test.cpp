@@ -262,6 +262,49 @@ class held_claims_store : public hooked_store {
 };
 static_assert(errand::store<held_claims_store>);
 
+// Three jobs whose handlers each wait on a gate of their own, then three that
+// return at once, the gates opened when it goes out of scope. Declared after
+// the runner, so that every handler is released before the runner's
+// destructor waits for them.
+class held_then_free {
+ public:
+  template <class Runner>
+  held_then_free(fixture& f, Runner& runner) {
+    runner.handle("held", [gates = gates_](const std::string&, errand::job_context& ctx) {
+      const auto g = gates->at(ctx.job_id());
+      g->wait();
+    });
+    runner.handle("free", [](const std::string&, errand::job_context&) {});
+    for (int i = 0; i < 3; ++i) held.push_back(f.enqueue("held"));
+    for (int i = 0; i < 3; ++i) free.push_back(f.enqueue("free"));
+    for (const auto id : held) (*gates_)[id] = std::make_shared<gate>();
+  }
+  held_then_free(const held_then_free&) = delete;
+  held_then_free& operator=(const held_then_free&) = delete;
+  ~held_then_free() {
+    for (const auto id : held) open(id);
+  }
+
+  void open(std::int64_t id) { gates_->at(id)->open(); }
+
+  // The claims never overlapped, the one after the first asked for
+  // `second_asked_for` jobs, and every free job ran once.
+  void check_claims_after_the_first(fixture& f, held_claims_store& claims, std::size_t second_asked_for) const {
+    CHECK(claims.overlapping() == 0);
+    const auto asked = claims.asked();
+    CAPTURE(asked);
+    REQUIRE(asked.size() >= 2);
+    CHECK(asked[1] == second_asked_for);
+    for (const auto id : free) CHECK(f.events(id) == strings{"claim", "succeed"});
+  }
+
+  std::vector<std::int64_t> held, free;
+
+ private:
+  std::shared_ptr<std::map<std::int64_t, std::shared_ptr<gate>>> gates_ =
+      std::make_shared<std::map<std::int64_t, std::shared_ptr<gate>>>();
+};
+
 // Claims that take as long as a round trip to a database: the runner tells a
 // database from the memory store by how long its claims take. The time is
 // spent spinning on the steady clock, so the test never sleeps.
@@ -900,16 +943,10 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
   o.poll_interval = std::chrono::hours{1};
   o.claim_gather = 0s;  // the first thread to finish claims at once, without waiting for the others
   errand::runner runner(claims, o, clock);
-  std::map<std::int64_t, std::shared_ptr<gate>> gates;
-  runner.handle("held", [&](const std::string&, errand::job_context& ctx) { gates.at(ctx.job_id())->wait(); });
-  runner.handle("free", [](const std::string&, errand::job_context&) {});
-  std::vector<std::int64_t> held, free;
-  for (int i = 0; i < 3; ++i) held.push_back(enqueue("held"));
-  for (int i = 0; i < 3; ++i) free.push_back(enqueue("free"));
-  for (const auto id : held) gates[id] = std::make_shared<gate>();
   auto claim_gate = std::make_shared<gate>();
   open_on_exit guard_claim{claim_gate};
-  open_on_exit guard_first{gates.at(held[0])}, guard_second{gates.at(held[1])}, guard_third{gates.at(held[2])};
+  held_then_free jobs(*this, runner);
+  const auto& held = jobs.held;
   awaited all_done(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
     return n.row.state == job_state::succeeded && ++*done == 6;
   });
@@ -918,7 +955,7 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
   REQUIRE(claims.asked() == std::vector<std::size_t>{3});
 
   claims.hold_next(claim_gate);
-  gates.at(held[0])->open();
+  jobs.open(held[0]);
   claims.wait_for_claims(2);  // the first thread to finish claims its next job, and the claim is held
   {
     awaited second(store, [&](const errand::notification& n) {
@@ -927,8 +964,8 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
     awaited third(store, [&](const errand::notification& n) {
       return n.row.id == held[2] && n.row.state == job_state::succeeded;
     });
-    gates.at(held[1])->open();
-    gates.at(held[2])->open();
+    jobs.open(held[1]);
+    jobs.open(held[2]);
     second.wait();
     third.wait();
   }
@@ -936,11 +973,9 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
   all_done.wait();
   runner.stop();
 
-  CHECK(claims.overlapping() == 0);  // the two threads waited for the held claim rather than claim beside it
-  const auto asked = claims.asked();
-  REQUIRE(asked.size() >= 3);
-  CHECK(asked[1] == 1);  // the held claim was for its own thread only: the others were running
-  for (const auto id : free) CHECK(events(id) == strings{"claim", "succeed"});
+  // The two threads waited for the held claim rather than claim beside it,
+  // which was for its own thread only: the others were running.
+  jobs.check_claims_after_the_first(*this, claims, 1);
 }
 
 TEST_CASE_METHOD(fixture, "a thread about to claim lets the threads whose handlers are returning join its claim",
@@ -950,29 +985,19 @@ TEST_CASE_METHOD(fixture, "a thread about to claim lets the threads whose handle
   o.poll_interval = std::chrono::hours{1};
   o.claim_gather = std::chrono::hours{1};  // only the others' return ends the wait
   errand::runner runner(claims, o, clock);
-  std::map<std::int64_t, std::shared_ptr<gate>> gates;
-  runner.handle("held", [&](const std::string&, errand::job_context& ctx) { gates.at(ctx.job_id())->wait(); });
-  runner.handle("free", [](const std::string&, errand::job_context&) {});
-  std::vector<std::int64_t> held, free;
-  for (int i = 0; i < 3; ++i) held.push_back(enqueue("held"));
-  for (int i = 0; i < 3; ++i) free.push_back(enqueue("free"));
-  for (const auto id : held) gates[id] = std::make_shared<gate>();
-  open_on_exit guard_first{gates.at(held[0])}, guard_second{gates.at(held[1])}, guard_third{gates.at(held[2])};
+  held_then_free jobs(*this, runner);
   awaited all_done(store, [done = std::make_shared<std::atomic<int>>(0)](const errand::notification& n) {
     return n.row.state == job_state::succeeded && ++*done == 6;
   });
 
   runner.start();  // its first poll claims the three held jobs
   REQUIRE(claims.asked() == std::vector<std::size_t>{3});
-  for (const auto id : held) gates.at(id)->open();  // one after another
+  for (const auto id : jobs.held) jobs.open(id);  // one after another
   all_done.wait();
   runner.stop();
 
-  CHECK(claims.overlapping() == 0);
-  const auto asked = claims.asked();
-  REQUIRE(asked.size() >= 2);
-  CHECK(asked[1] == 3);  // one claim for the three threads: the first to finish waited for the other two
-  for (const auto id : free) CHECK(events(id) == strings{"claim", "succeed"});
+  // One claim for the three threads: the first to finish waited for the other two.
+  jobs.check_claims_after_the_first(*this, claims, 3);
 }
 
 TEST_CASE_METHOD(fixture, "shutdown ends a thread's wait for others to join its claim, and nothing more is claimed",
