@@ -939,7 +939,7 @@ TEST_CASE_METHOD(fixture, "threads that finish while a claim is under way wait f
                  "[runner][threads]") {
   held_claims_store claims(store);
   auto o = options(3);
-  o.report_batch = 1;  // each report is written, and notified, before its thread looks for the next job
+  o.report_batch = 1;  // each report is written, and notified, as soon as its handler returns
   o.poll_interval = std::chrono::hours{1};
   o.claim_gather = 0s;  // the first thread to finish claims at once, without waiting for the others
   errand::runner runner(claims, o, clock);
