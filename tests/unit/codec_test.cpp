@@ -220,6 +220,14 @@ TEST_CASE("strings keep every byte through a round trip", "[codec]") {
   CHECK(from_json<std::string>(R"("\u00e9\ud83d\ude00")") == "\xc3\xa9\xf0\x9f\x98\x80");
 }
 
+TEST_CASE("a string holding an escaped NUL is read whole, not cut short at it", "[codec]") {
+  const std::string with_nul("before\0after", 12);
+  CHECK(from_json<std::string>(R"("before\u0000after")") == with_nul);
+  CHECK(from_json<error_info>(R"({"message":"a\u0000b"})").message == std::string("a\0b", 3));
+  CHECK(from_json<std::string>(to_json(with_nul)) == with_nul);
+  CHECK(to_json(json_text{R"({"k\u0000ey":"v\u0000"})"}) == R"({"k\u0000ey":"v\u0000"})");
+}
+
 TEST_CASE("json_text is embedded as JSON and read back as compact JSON text", "[codec]") {
   const envelope message{"report", json_text{R"( { "n" : 1E2, "list" : [ ], "empty" : { }, "s" : "a b" } )"},
                          json_text{"[1, -2, 18446744073709551615]"}};
@@ -254,6 +262,9 @@ TEST_CASE("corrupt or mistyped JSON is reported with the field it concerns", "[c
         "errand: JSON field 'attempt': expected " + int32_range + ", found 3000000000");
   CHECK(decode_error<progress>(R"({"attempt":1,"note":7,"state":"pending"})") ==
         "errand: JSON field 'note': expected a string, found 7");
+  // The offending string is quoted as JSON: a quote or a NUL in it cannot garble or cut the message.
+  CHECK(decode_error<progress>(R"({"attempt":"say \"3\"\u0000!","state":"pending"})") ==
+        "errand: JSON field 'attempt': expected " + int32_range + R"(, found "say \"3\"\u0000!")");
   CHECK(decode_error<progress>(R"({"attempt":1,"state":"exploded"})") ==
         "errand: JSON field 'state': unknown enumerator \"exploded\", expected one of \"pending\", \"running\", "
         "\"retry_pending\", \"failed\", \"succeeded\"");

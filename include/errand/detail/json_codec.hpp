@@ -115,13 +115,6 @@ class path_entry {
   throw codec_error("errand: JSON field '" + where.text() + "': " + problem);
 }
 
-// Error messages quote the offending text, but a corrupt row can hold megabytes.
-inline std::string quoted_excerpt(std::string_view text) {
-  constexpr std::size_t limit = 64;
-  if (text.size() <= limit) return '"' + std::string(text) + '"';
-  return '"' + std::string(text.substr(0, limit)) + "\"... (" + std::to_string(text.size()) + " bytes)";
-}
-
 template <described_enum E>
 std::string quoted_enumerator_names() {
   std::string names;
@@ -326,6 +319,16 @@ class writer {
   std::string& out_;
   field_path path_;
 };
+
+// Error messages quote the offending text as a JSON string, so that a control character shows
+// as its escape and a NUL cannot cut the message short; a corrupt row can hold megabytes.
+inline std::string quoted_excerpt(std::string_view text) {
+  constexpr std::size_t limit = 64;
+  std::string quoted;
+  writer(quoted).write(std::string(text.substr(0, limit)));
+  if (text.size() > limit) quoted += "... (" + std::to_string(text.size()) + " bytes)";
+  return quoted;
+}
 
 // Reads values out of a parsed document, naming the field in every failure.
 class reader {

@@ -1,24 +1,15 @@
 #pragma once
-// json_document and compact_value (json_codec.hpp), through cereal's JSON archives. Included at
-// the end of json_codec.hpp by default; with ERRAND_SEPARATE_COMPILATION, by <errand/src.hpp>
-// alone, so that only that file compiles cereal.
+// json_document and compact_value (json_codec.hpp), on the rapidjson DOM that cereal's JSON
+// archive parses with. Included at the end of json_codec.hpp by default; with
+// ERRAND_SEPARATE_COMPILATION, by <errand/src.hpp> alone, so that only that file compiles it.
 //
-// cereal's JSON archives do the parsing, escaping and number formatting; the codec walks
-// Boost.Describe'd types and drives the archives directly (setNextName, startNode, saveValue,
-// loadValue, ...) instead of going through cereal's serialize() dispatch, because that dispatch
-// wraps the top-level value in {"value0": ...}, writes an empty optional as {"nullopt": ...} and
-// cannot say which field a failure happened in.
-//
-// Only cereal's archive interface is used, never rapidjson's: Debian's cereal uses the system
-// rapidjson while Conan's and vcpkg's bundle their own copy under another namespace. Two
-// consequences shape the code below:
-//   - The input archive can load a value as a type it is told but cannot say which type a value
-//     has; a mismatch surfaces as cereal::RapidJSONException (cereal makes rapidjson's assertions
-//     throw), a missing member as plain cereal::Exception. Values of unknown shape (json_text,
-//     error messages) are therefore read by trying one type after another.
-//   - The output archive has no way to write raw JSON and cannot write a bare top-level value, so
-//     a json_text is parsed and its values written one by one, and every document is written as the
-//     single element of an array whose brackets are then cut off.
+// rapidjson does the parsing, escaping and number formatting. It comes through cereal, whose
+// <cereal/archives/json.hpp> sets its options (assertions that throw, NaN and infinities read,
+// full-precision numbers) and includes it: Debian's cereal uses the system's rapidjson, Conan's
+// and vcpkg's a copy of their own under another namespace, so the namespace is taken from
+// whichever of the two macros is defined. The document is walked by the type of each value,
+// never by guessing a type and catching the exception a wrong guess throws: each exception
+// cost microseconds, so a payload of a few fields cost tens of microseconds to check.
 
 #include <errand/config.hpp>
 #include <errand/detail/json_codec.hpp>
@@ -29,7 +20,6 @@
 #endif
 #include <cereal/archives/json.hpp>
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -37,53 +27,20 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace errand::detail::json {
 
-// cereal's writer is rapidjson's PrettyWriter, which even with NoIndent() puts a newline before
-// each member and a space after each colon. That is the only whitespace it writes outside strings,
-// and inside strings it escapes every control character, so dropping unquoted spaces and newlines
-// leaves the compact form.
-inline std::string without_layout(std::string_view pretty) {
-  std::string compact;
-  compact.reserve(pretty.size());
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : pretty) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == ' ' || c == '\n') {
-      continue;
-    } else if (c == '"') {
-      in_string = true;
-    }
-    compact += c;
-  }
-  return compact;
-}
-
-// Compact JSON for the one value `write_value` writes into the archive it is given.
-template <class WriteValue>
-std::string write_compact(WriteValue&& write_value) {
-  std::ostringstream pretty;
-  {
-    cereal::JSONOutputArchive archive(pretty, cereal::JSONOutputArchive::Options::NoIndent());
-    archive.makeArray();
-    std::forward<WriteValue>(write_value)(archive);
-  }  // the archive writes its closing brackets when it is destroyed
-  const std::string compact = without_layout(pretty.str());
-  return compact.substr(1, compact.size() - 2);
-}
+#if defined(CEREAL_RAPIDJSON_NAMESPACE)
+namespace rapid = CEREAL_RAPIDJSON_NAMESPACE;
+#else
+namespace rapid = RAPIDJSON_NAMESPACE;
+#endif
 
 // The decimal exponent of the first non-zero digit of a well-formed JSON number, saturated
 // ("123" 2, "0.05" -2, "1e400" 400): says whether a number out of a double's range is too
@@ -177,8 +134,9 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
   }
 }
 
-// A JSON text parsed by cereal's input archive, positioned before its one value. The text is
-// parsed inside an array because the archive accepts only an object or an array at the top.
+// A JSON text parsed, and the reader's position in it: the value being read in each object or
+// array entered so far. The text is parsed inside an array, so that "1, 2" and "" are told
+// apart from one value by their count.
 class parsed_json {
  public:
   parsed_json(std::string_view text, const field_path& where) {
@@ -187,142 +145,138 @@ class parsed_json {
     bracketed.append(1, '[');
     append_with_shortest_numbers(bracketed, text);
     bracketed.append(1, ']');
-    stream_.str(std::move(bracketed));
-    try {
-      archive_.emplace(stream_);
-    } catch (const cereal::Exception&) {
+    document_.Parse(bracketed.data(), bracketed.size());
+    if (document_.HasParseError() || !document_.IsArray())
       fail(where, "malformed or truncated JSON (" + std::to_string(text.size()) + " bytes)");
-    }
-    cereal::size_type count = 0;
-    archive_->loadSize(count);
-    if (count != 1) fail(where, "expected one JSON value, found " + std::to_string(count));
+    if (document_.Size() != 1) fail(where, "expected one JSON value, found " + std::to_string(document_.Size()));
+    entered_.push_back({&document_, 0});
   }
 
-  cereal::JSONInputArchive& archive() { return *archive_; }
+  // The member `name` of the object being read, or (name null) the next value in sequence;
+  // null when there is none. Found by name, the member becomes the one being read.
+  const rapid::Value* find(const char* name) {
+    auto& at = entered_.back();
+    const rapid::Value& node = *at.node;
+    if (!name) {
+      if (node.IsArray()) return at.index < node.Size() ? &node[at.index] : nullptr;
+      return at.index < node.MemberCount() ? &node.MemberBegin()[at.index].value : nullptr;
+    }
+    if (!node.IsObject()) return nullptr;
+    const auto named = [&](rapid::SizeType i) {
+      const auto& key = node.MemberBegin()[i].name;
+      return std::string_view(key.GetString(), key.GetStringLength()) == name;
+    };
+    if (at.index < node.MemberCount() && named(at.index)) return &node.MemberBegin()[at.index].value;
+    for (rapid::SizeType i = 0; i < node.MemberCount(); ++i)
+      if (named(i)) {
+        at.index = i;
+        return &node.MemberBegin()[i].value;
+      }
+    return nullptr;
+  }
+
+  // The value find() returned was read: the next one is.
+  void advance() { ++entered_.back().index; }
+
+  void enter(const rapid::Value& node) { entered_.push_back({&node, 0}); }
+
+  void leave() {
+    entered_.pop_back();
+    advance();
+  }
+
+  // The object or array entered last.
+  const rapid::Value& entered() const { return *entered_.back().node; }
+
+  // In an entered object, the name of the member to be read next; null at its end.
+  const char* next_name() const {
+    const auto& at = entered_.back();
+    if (!at.node->IsObject() || at.index >= at.node->MemberCount()) return nullptr;
+    return at.node->MemberBegin()[at.index].name.GetString();
+  }
 
  private:
-  std::istringstream stream_;
-  std::optional<cereal::JSONInputArchive> archive_;
+  struct position {
+    const rapid::Value* node;
+    rapid::SizeType index;  // of the element or member to be read next
+  };
+  rapid::Document document_;
+  std::vector<position> entered_;
 };
 
-// The try_ functions below test one guess about the next value (the member `name`, or the next in
-// sequence when `name` is null): they return false when it has another type, and let
-// cereal::Exception through when the member is missing.
-
-template <class Scalar>
-bool try_load(cereal::JSONInputArchive& in, const char* name, Scalar& value) {
-  in.setNextName(name);
-  try {
-    in.loadValue(value);
-    return true;
-  } catch (const cereal::RapidJSONException&) {
-    return false;
-  }
-}
-
-// Enters the value if it is an object or an array.
-inline bool try_start_node(cereal::JSONInputArchive& in, const char* name) {
-  in.setNextName(name);
-  try {
-    in.startNode();
-    return true;
-  } catch (const cereal::RapidJSONException&) {
-    return false;
-  }
-}
-
-// The size of the node just entered if it is an array: only arrays answer loadSize.
-inline std::optional<cereal::size_type> entered_array_size(cereal::JSONInputArchive& in) {
-  cereal::size_type size = 0;
-  try {
-    in.loadSize(size);
-    return size;
-  } catch (const cereal::RapidJSONException&) {
-    return std::nullopt;
-  }
-}
-
-// An object with members shows its first member's name, sparing the exception that asking it for
-// an array size costs.
-inline bool entered_array(cereal::JSONInputArchive& in) {
-  return in.getNodeName() == nullptr && entered_array_size(in).has_value();
-}
-
-// The value the codec found where it expected something else, for error messages.
-inline std::string describe_value(cereal::JSONInputArchive& in, const char* name) {
-  if (std::nullptr_t null = nullptr; try_load(in, name, null)) return "null";
-  if (bool flag = false; try_load(in, name, flag)) return flag ? "true" : "false";
-  if (std::int64_t integer = 0; try_load(in, name, integer)) return std::to_string(integer);
-  if (std::uint64_t integer = 0; try_load(in, name, integer)) return std::to_string(integer);
-  if (double number = 0; try_load(in, name, number)) return "a number";
-  if (std::string text; try_load(in, name, text)) return quoted_excerpt(text);
-  if (try_start_node(in, name)) {
-    const bool is_array = entered_array(in);
-    in.finishNode();
-    return is_array ? "an array" : "an object";
-  }
-  return "an unreadable value";
-}
-
-template <class Scalar>
-void write_scalar(cereal::JSONOutputArchive& out, const char* name, const Scalar& value) {
-  out.setNextName(name);
-  out.writeName();
-  out.saveValue(value);
-}
-
-// Copies one value of any shape from `in` to `out`. Each wrong guess costs an exception, so the
-// common shapes go first: containers (payloads are mostly objects), strings, integers, then null,
-// which every row without a payload holds. A successful load moves the archive on, so integers
-// must be tried before double, which would accept them too and round those above 2^53.
-inline void copy_any_value(cereal::JSONInputArchive& in, const char* in_name, cereal::JSONOutputArchive& out,
-                           const char* out_name, const field_path& where) {
-  if (try_start_node(in, in_name)) {
-    out.setNextName(out_name);
-    out.startNode();
-    const auto array_size = in.getNodeName() ? std::nullopt : entered_array_size(in);
-    if (array_size) {
-      out.makeArray();
-      for (cereal::size_type i = 0; i < *array_size; ++i) copy_any_value(in, nullptr, out, nullptr, where);
-    } else {
-      while (const char* member = in.getNodeName()) copy_any_value(in, nullptr, out, member, where);
+// Writes `value` as compact JSON, refusing NaN and infinities, which rapidjson reads and no
+// other JSON reader would.
+template <class Writer>
+void write_value(const rapid::Value& value, Writer& out, const field_path& where) {
+  if (value.IsObject()) {
+    out.StartObject();
+    for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
+      out.Key(member->name.GetString(), member->name.GetStringLength());
+      write_value(member->value, out, where);
     }
-    in.finishNode();
-    out.finishNode();
-    return;
+    out.EndObject();
+  } else if (value.IsArray()) {
+    out.StartArray();
+    for (auto element = value.Begin(); element != value.End(); ++element) write_value(*element, out, where);
+    out.EndArray();
+  } else if (value.IsString()) {
+    out.String(value.GetString(), value.GetStringLength());
+  } else if (value.IsInt64()) {
+    out.Int64(value.GetInt64());
+  } else if (value.IsUint64()) {
+    out.Uint64(value.GetUint64());
+  } else if (value.IsNumber()) {
+    if (!std::isfinite(value.GetDouble())) fail(where, "NaN and infinities have no JSON representation");
+    out.Double(value.GetDouble());
+  } else if (value.IsBool()) {
+    out.Bool(value.GetBool());
+  } else {
+    out.Null();
   }
-  if (std::string text; try_load(in, in_name, text)) return write_scalar(out, out_name, text);
-  if (std::int64_t integer = 0; try_load(in, in_name, integer)) return write_scalar(out, out_name, integer);
-  if (std::nullptr_t null = nullptr; try_load(in, in_name, null)) return write_scalar(out, out_name, null);
-  if (bool flag = false; try_load(in, in_name, flag)) return write_scalar(out, out_name, flag);
-  if (std::uint64_t integer = 0; try_load(in, in_name, integer)) return write_scalar(out, out_name, integer);
-  if (double number = 0; try_load(in, in_name, number)) {
-    // cereal's parser accepts NaN and Infinity, which no other JSON reader would.
-    if (!std::isfinite(number)) fail(where, "NaN and infinities have no JSON representation");
-    return write_scalar(out, out_name, number);
-  }
-  fail(where, "holds a JSON value of unknown type");
 }
 
-// What the archive did with one guess about the next value.
-template <class Step>
-json_document::found attempted(Step&& step) {
-  try {
-    std::forward<Step>(step)();
-    return json_document::found::value;
-  } catch (const cereal::RapidJSONException&) {
-    return json_document::found::other_type;
-  } catch (const cereal::Exception&) {
-    return json_document::found::missing;
+inline std::string compact_text(const rapid::Value& value, const field_path& where) {
+  rapid::StringBuffer buffer;
+  rapid::Writer<rapid::StringBuffer> out(buffer);
+  write_value(value, out, where);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// The value found where something else was expected, for error messages.
+inline std::string describe_value(const rapid::Value& value) {
+  if (value.IsNull()) return "null";
+  if (value.IsBool()) return value.GetBool() ? "true" : "false";
+  if (value.IsInt64()) return std::to_string(value.GetInt64());
+  if (value.IsUint64()) return std::to_string(value.GetUint64());
+  if (value.IsNumber()) return "a number";
+  if (value.IsString()) return quoted_excerpt(std::string_view(value.GetString(), value.GetStringLength()));
+  return value.IsArray() ? "an array" : "an object";
+}
+
+// Whether `value` holds a `Scalar` (bool, std::int64_t, std::uint64_t, double or std::string),
+// and if so, that value. A double takes any number, as rapidjson's GetDouble() does.
+template <class Scalar>
+bool read_scalar(const rapid::Value& value, Scalar& out) {
+  if constexpr (std::is_same_v<Scalar, double>) {
+    if (!value.IsNumber()) return false;
+    out = value.GetDouble();
+  } else if constexpr (std::is_same_v<Scalar, std::string>) {
+    if (!value.IsString()) return false;
+    out.assign(value.GetString(), value.GetStringLength());
+  } else {
+    if (!value.template Is<Scalar>()) return false;
+    out = value.template Get<Scalar>();
   }
+  return true;
 }
 
 template <class Scalar>
-json_document::found load_scalar(cereal::JSONInputArchive& in, const char* name, Scalar& value) {
-  return attempted([&] {
-    in.setNextName(name);
-    in.loadValue(value);
-  });
+json_document::found load_scalar(parsed_json& parsed, const char* name, Scalar& out) {
+  const rapid::Value* value = parsed.find(name);
+  if (!value) return json_document::found::missing;
+  if (!read_scalar(*value, out)) return json_document::found::other_type;
+  parsed.advance();
+  return json_document::found::value;
 }
 
 ERRAND_DECL json_document::json_document(std::string_view text, const field_path& where)
@@ -331,61 +285,68 @@ ERRAND_DECL json_document::json_document(std::string_view text, const field_path
 ERRAND_DECL json_document::~json_document() = default;
 
 ERRAND_DECL json_document::found json_document::load(const char* name, bool& value) {
-  return load_scalar(parsed_->archive(), name, value);
+  return load_scalar(*parsed_, name, value);
 }
 
 ERRAND_DECL json_document::found json_document::load(const char* name, std::int64_t& value) {
-  return load_scalar(parsed_->archive(), name, value);
+  return load_scalar(*parsed_, name, value);
 }
 
 ERRAND_DECL json_document::found json_document::load(const char* name, std::uint64_t& value) {
-  return load_scalar(parsed_->archive(), name, value);
+  return load_scalar(*parsed_, name, value);
 }
 
 ERRAND_DECL json_document::found json_document::load(const char* name, double& value) {
-  return load_scalar(parsed_->archive(), name, value);
+  return load_scalar(*parsed_, name, value);
 }
 
 ERRAND_DECL json_document::found json_document::load(const char* name, std::string& value) {
-  return load_scalar(parsed_->archive(), name, value);
+  return load_scalar(*parsed_, name, value);
 }
 
 ERRAND_DECL json_document::found json_document::load_null(const char* name) {
-  std::nullptr_t null = nullptr;
-  return load_scalar(parsed_->archive(), name, null);
+  const rapid::Value* value = parsed_->find(name);
+  if (!value) return found::missing;
+  if (!value->IsNull()) return found::other_type;
+  parsed_->advance();
+  return found::value;
 }
 
 ERRAND_DECL json_document::found json_document::enter(const char* name) {
-  return attempted([&] {
-    parsed_->archive().setNextName(name);
-    parsed_->archive().startNode();
-  });
+  const rapid::Value* value = parsed_->find(name);
+  if (!value) return found::missing;
+  if (!value->IsObject() && !value->IsArray()) return found::other_type;
+  parsed_->enter(*value);
+  return found::value;
 }
 
-ERRAND_DECL void json_document::leave() { parsed_->archive().finishNode(); }
+ERRAND_DECL void json_document::leave() { parsed_->leave(); }
 
-ERRAND_DECL const char* json_document::next_name() { return parsed_->archive().getNodeName(); }
+ERRAND_DECL const char* json_document::next_name() { return parsed_->next_name(); }
 
-ERRAND_DECL std::optional<std::size_t> json_document::array_size() { return entered_array_size(parsed_->archive()); }
+ERRAND_DECL std::optional<std::size_t> json_document::array_size() {
+  if (!parsed_->entered().IsArray()) return std::nullopt;
+  return parsed_->entered().Size();
+}
 
-ERRAND_DECL bool json_document::in_array() { return entered_array(parsed_->archive()); }
+ERRAND_DECL bool json_document::in_array() { return parsed_->entered().IsArray(); }
 
-ERRAND_DECL std::string json_document::describe(const char* name) { return describe_value(parsed_->archive(), name); }
+ERRAND_DECL std::string json_document::describe(const char* name) {
+  const rapid::Value* value = parsed_->find(name);
+  return value ? describe_value(*value) : "nothing";
+}
 
 ERRAND_DECL std::optional<std::string> json_document::compact_copy(const char* name, const field_path& where) {
-  try {
-    return write_compact(
-        [&](cereal::JSONOutputArchive& out) { copy_any_value(parsed_->archive(), name, out, nullptr, where); });
-  } catch (const cereal::Exception&) {
-    return std::nullopt;
-  }
+  const rapid::Value* value = parsed_->find(name);
+  if (!value) return std::nullopt;
+  auto text = compact_text(*value, where);
+  parsed_->advance();
+  return text;
 }
 
 ERRAND_DECL std::string compact_value(std::string_view text, const field_path& where) {
-  return write_compact([&](cereal::JSONOutputArchive& out) {
-    parsed_json embedded(text, where);
-    copy_any_value(embedded.archive(), nullptr, out, nullptr, where);
-  });
+  const parsed_json embedded(text, where);
+  return compact_text(embedded.entered()[0], where);
 }
 
 }  // namespace errand::detail::json
