@@ -2,8 +2,9 @@
 // run. See "Runner" in docs/benchmarks.md; bench/peers/run.sh runs this
 // program beside graphile-worker and pg-boss on the same server.
 //
-//   enqueue/errand/per_call:5000
-//       N jobs enqueued by enqueue_batch, 5000 per call.
+//   enqueue/errand/per_call:5000[,payload:order]
+//       N jobs enqueued by enqueue_batch, 5000 per call, each with the payload
+//       {} (as the peers' are), or a typical one of six fields.
 //   <workload>/store_batch/threads:2,batch:500
 //       the store's batch API on 2 threads, each looping claim_batch 500 jobs,
 //       decide() for each, apply_batch: a runner's work without a handler.
@@ -34,6 +35,7 @@
 #include <errand/runner.hpp>
 
 #include "support/finish_line.hpp"
+#include "support/order.hpp"
 #include "support/pg_bench.hpp"
 
 #include <benchmark/benchmark.h>
@@ -107,8 +109,8 @@ struct fresh_store {
   scratch schema{"errand_bench_runner"};
   errand::postgres_store store;
 
-  void enqueue(std::int64_t jobs) {
-    const std::vector<errand::job_spec> call(enqueue_per_call, errand::job_spec{.kind = "noop"});
+  void enqueue(std::int64_t jobs, const std::string& payload = "{}") {
+    const std::vector<errand::job_spec> call(enqueue_per_call, errand::job_spec{.kind = "noop", .payload = payload});
     for (std::int64_t left = jobs; left > 0; left -= static_cast<std::int64_t>(call.size())) {
       const auto size = std::min<std::size_t>(call.size(), static_cast<std::size_t>(left));
       store.enqueue_batch(std::span(call.data(), size), errand_bench::now());
@@ -116,13 +118,13 @@ struct fresh_store {
   }
 };
 
-void enqueue(benchmark::State& state) {
+void enqueue(benchmark::State& state, const std::string& payload) {
   for (auto _ : state) {
     state.PauseTiming();
     {
       fresh_store fresh;
       state.ResumeTiming();
-      fresh.enqueue(jobs_per_run());
+      fresh.enqueue(jobs_per_run(), payload);
       state.PauseTiming();
     }
     state.ResumeTiming();
@@ -317,7 +319,9 @@ void register_all() {
   const auto timed = [](benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
   };
-  timed(benchmark::RegisterBenchmark("enqueue/errand/per_call:5000", enqueue));
+  timed(benchmark::RegisterBenchmark("enqueue/errand/per_call:5000", enqueue, std::string("{}")));
+  timed(benchmark::RegisterBenchmark("enqueue/errand/per_call:5000,payload:order", enqueue,
+                                     errand_bench::order_payload()));
   const std::pair<const char*, workload> workloads[] = {
       {"drain", workload::drain}, {"fail_once", workload::fail_once}, {"retry_now", workload::retry_now}};
   struct configuration {

@@ -9,13 +9,18 @@
 //                  success (no subscriber, as a plain deployment has none):
 //                  with the defaults, with report_batch from 1 to 64, and
 //                  with prefetch = 32
+//   runner/*/typed the defaults, with a handler that takes its payload as a
+//                  described struct of six fields (an order), as most
+//                  applications' handlers do: the runner decodes each payload
+//   enqueue/*      enqueue_batch of the same jobs, payload {} or an order:
+//                  what checking that each payload is JSON costs
 //   latency/*      an idle started runner (defaults), one job enqueued in the
 //                  same process without runner.notify(): the time from the
 //                  enqueue call to the handler's first line (p50 and p99 as
 //                  counters, in microseconds)
 //
-// Each iteration enqueues its jobs with the timer paused. Memory and SQLite
-// (a file under $TMPDIR in WAL mode, the store's defaults).
+// The store_batch and runner rows enqueue their jobs with the timer paused.
+// Memory and SQLite (a file under $TMPDIR in WAL mode, the store's defaults).
 #include <errand/memory.hpp>
 #include <errand/runner.hpp>
 #include <errand/sqlite.hpp>
@@ -23,11 +28,13 @@
 #include <benchmark/benchmark.h>
 
 #include "support/bench_file.hpp"
+#include "support/order.hpp"
 #include "support/start_probe.hpp"
 
 #include <cstdint>
 #include <latch>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -35,6 +42,8 @@ namespace {
 using namespace std::chrono_literals;
 
 using errand_bench::bench_file;
+using errand_bench::order;
+using errand_bench::order_payload;
 
 struct memory_backend {
   errand::memory_store store;
@@ -45,10 +54,23 @@ struct sqlite_backend {
   errand::sqlite_store store{file.path()};
 };
 
+std::vector<errand::job_spec> noop_jobs(std::int64_t jobs, const std::string& payload = "{}") {
+  return std::vector<errand::job_spec>(static_cast<std::size_t>(jobs), errand::job_spec{.kind = "noop", .payload = payload});
+}
+
 template <class Store>
-void enqueue_jobs(Store& store, std::int64_t jobs, errand::time_point now) {
-  const std::vector<errand::job_spec> specs(static_cast<std::size_t>(jobs), errand::job_spec{.kind = "noop"});
-  store.enqueue_batch(specs, now);
+void enqueue_jobs(Store& store, std::int64_t jobs, errand::time_point now, const std::string& payload = "{}") {
+  store.enqueue_batch(noop_jobs(jobs, payload), now);
+}
+
+// range(1): 0, payload {}; 1, an order.
+template <class Backend>
+void enqueue(benchmark::State& state) {
+  Backend backend;
+  const errand::system_clock clock;
+  const auto specs = noop_jobs(state.range(0), state.range(1) == 0 ? "{}" : order_payload());
+  for (auto _ : state) backend.store.enqueue_batch(specs, clock.now());
+  state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 
 template <class Backend>
@@ -75,18 +97,22 @@ void store_batch(benchmark::State& state) {
   state.SetItemsProcessed(done);
 }
 
-template <class Backend>
-void drain(benchmark::State& state, const errand::runner_options& options) {
+// A handler that takes the payload as JSON text, or (Payload not void) decoded.
+template <class Backend, class Payload = void>
+void drain(benchmark::State& state, const errand::runner_options& options, const std::string& payload = "{}") {
   const std::int64_t jobs = state.range(0);
   Backend backend;
   const errand::system_clock clock;
   for (auto _ : state) {
     state.PauseTiming();
-    enqueue_jobs(backend.store, jobs, clock.now());
+    enqueue_jobs(backend.store, jobs, clock.now(), payload);
     std::latch handled(jobs);
     state.ResumeTiming();
     errand::runner runner(backend.store, options, clock);
-    runner.handle("noop", [&handled](const std::string&, errand::job_context&) { handled.count_down(); });
+    if constexpr (std::is_void_v<Payload>)
+      runner.handle("noop", [&handled](const std::string&, errand::job_context&) { handled.count_down(); });
+    else
+      runner.template handle<Payload>("noop", [&handled](const Payload&, errand::job_context&) { handled.count_down(); });
     runner.start();
     handled.wait();
     runner.stop();  // writes the reports still waiting for their batch
@@ -109,6 +135,11 @@ errand::runner_options four_threads() {
 template <class Backend>
 void runner_defaults(benchmark::State& state) {
   drain<Backend>(state, four_threads());
+}
+
+template <class Backend>
+void runner_typed(benchmark::State& state) {
+  drain<Backend, order>(state, four_threads(), order_payload());
 }
 
 // report_batch = 1 writes every report on its own, as the runner did before its throughput knobs.
@@ -150,6 +181,8 @@ BENCHMARK(runner_report_batch<memory_backend>)
     ->ArgsProduct({{5000}, {1, 4, 16, 64}})
     ->UseRealTime();
 BENCHMARK(runner_prefetch<memory_backend>)->Name("runner/memory/prefetch")->Args({5000, 32})->UseRealTime();
+BENCHMARK(runner_typed<memory_backend>)->Name("runner/memory/typed")->Arg(5000)->UseRealTime();
+BENCHMARK(enqueue<memory_backend>)->Name("enqueue/memory/payload")->ArgsProduct({{5000}, {0, 1}})->UseRealTime();
 BENCHMARK(store_batch<sqlite_backend>)->Name("store_batch/sqlite")->Arg(1000)->UseRealTime();
 BENCHMARK(runner_defaults<sqlite_backend>)->Name("runner/sqlite/defaults")->Arg(1000)->UseRealTime();
 BENCHMARK(runner_report_batch<sqlite_backend>)
@@ -157,5 +190,7 @@ BENCHMARK(runner_report_batch<sqlite_backend>)
     ->ArgsProduct({{1000}, {1, 4, 16, 64}})
     ->UseRealTime();
 BENCHMARK(runner_prefetch<sqlite_backend>)->Name("runner/sqlite/prefetch")->Args({1000, 32})->UseRealTime();
+BENCHMARK(runner_typed<sqlite_backend>)->Name("runner/sqlite/typed")->Arg(1000)->UseRealTime();
+BENCHMARK(enqueue<sqlite_backend>)->Name("enqueue/sqlite/payload")->ArgsProduct({{1000}, {0, 1}})->UseRealTime();
 
 BENCHMARK_MAIN();

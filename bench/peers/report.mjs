@@ -20,7 +20,11 @@ function errandRecords(file) {
     .filter((b) => b.run_type === "iteration" && !b.error_occurred)
     .map((b) => {
       const [workload, kind, ...rest] = b.run_name.split("/").filter((part) => !/^(iterations:\d+|real_time)$/.test(part));
-      if (workload === "enqueue") return { system: "errand", config: "enqueue_batch", workload, rate: b.items_per_second };
+      if (workload === "enqueue") {
+        const payload = /payload:(\w+)/.exec(rest.join("/"));
+        const config = payload ? `enqueue_batch, payload: ${payload[1]}` : "enqueue_batch";
+        return { system: "errand", config, workload, rate: b.items_per_second };
+      }
       // drain/processes:3/runner/<options>: a runner in each of 3 processes.
       const processes = /^processes:(\d+)$/.exec(kind);
       const config =
