@@ -33,13 +33,13 @@
 //     where a number is expected, an integer outside its type's range, an unknown enumerator name,
 //     a time that is not ISO-8601 UTC, text that is not JSON) throws codec_error naming the field:
 //       errand: JSON field 'history[2].attempt': expected an integer from -2147483648 to 2147483647, found "three"
-//     Text that does not parse cannot name a field, because cereal does not report where parsing
-//     stopped: "errand: JSON document: malformed or truncated JSON (118 bytes)".
+//     Text that does not parse names no field: "errand: JSON document: malformed or truncated
+//     JSON (118 bytes)".
 //
 // Limits:
 //   - NaN and infinities have no JSON spelling; writing one throws codec_error.
-//   - A string is read up to its first NUL character (cereal reads strings as C strings); text
-//     that may hold NUL is sanitised before it is stored.
+//   - A string holding an escaped NUL (\u0000) is read whole, member names too; text that may hold
+//     NUL is sanitised before a database stores it.
 //   - from_json<T> needs T, and every type inside it, to be default-constructible.
 //   - Described non-public members are a compile error rather than silently dropped.
 

@@ -1,7 +1,7 @@
 #pragma once
 // The compiled part of errand's core, for programs built with
 // ERRAND_SEPARATE_COMPILATION (config.hpp, docs/compile-time.md): the codec's
-// JSON parsing, through cereal. Each backend's src.hpp includes it, so a
+// JSON parsing, on the rapidjson cereal brings. Each backend's src.hpp includes it, so a
 // program includes it itself only when it uses no backend. The file that does
 // is the program's one errand source file: it must include every src.hpp the
 // program needs, and no other file may include any.

@@ -226,6 +226,9 @@ TEST_CASE("a string holding an escaped NUL is read whole, not cut short at it", 
   CHECK(from_json<error_info>(R"({"message":"a\u0000b"})").message == std::string("a\0b", 3));
   CHECK(from_json<std::string>(to_json(with_nul)) == with_nul);
   CHECK(to_json(json_text{R"({"k\u0000ey":"v\u0000"})"}) == R"({"k\u0000ey":"v\u0000"})");
+  const auto keyed = from_json<std::map<std::string, int>>(R"({"k\u0000ey":1})");
+  REQUIRE(keyed.size() == 1);
+  CHECK(keyed.begin()->first == std::string("k\0ey", 4));
 }
 
 TEST_CASE("json_text is embedded as JSON and read back as compact JSON text", "[codec]") {

@@ -2,10 +2,11 @@
 // The machinery behind <errand/codec.hpp>: templates that walk Boost.Describe'd
 // types, writing JSON text themselves and reading it from a json_document.
 //
-// A json_document is a parsed text and a position in it, through cereal's JSON
-// archives (json_document.hpp holds that code and says why it is written the
-// way it is). Its members are not templates, so that cereal's headers and
-// code stay out of the translation units that only use the codec: by default
+// A json_document is a parsed text and a position in it, on the rapidjson
+// document that cereal's JSON header brings (json_document.hpp holds that code
+// and says why it is written the way it is). Its members are not templates, so
+// that those headers and code stay out of the translation units that only use
+// the codec: by default
 // json_document.hpp follows at the end of this header; with
 // ERRAND_SEPARATE_COMPILATION (config.hpp) it is compiled once, in the file
 // that includes <errand/src.hpp> (or a backend's src.hpp).
@@ -183,8 +184,8 @@ class json_document {
   // Enters the value if it is an object or an array; leave() ends it.
   ERRAND_DECL found enter(const char* name);
   ERRAND_DECL void leave();
-  // In an entered object, the next member's name; null at its end.
-  ERRAND_DECL const char* next_name();
+  // In an entered object, the next member's name; nullopt at its end.
+  ERRAND_DECL std::optional<std::string_view> next_name();
   // The size of the array just entered; nullopt for an object.
   ERRAND_DECL std::optional<std::size_t> array_size();
   ERRAND_DECL bool in_array();
@@ -203,7 +204,7 @@ ERRAND_DECL std::string compact_value(std::string_view text, const field_path& w
 
 // Writes compact JSON straight into a string. Output is on the hot path (decide() serializes every
 // event it records) and cereal's writer costs microseconds per value, so only json_text, which
-// must be parsed to be checked, goes through cereal.
+// must be parsed to be checked, goes through rapidjson (json_document.hpp).
 class writer {
  public:
   explicit writer(std::string& out) : out_(out) {}
@@ -390,11 +391,11 @@ class reader {
       enter<T>(name);
       if (document_.in_array()) fail(path_, "expected an object, found an array");
       value.clear();
-      while (const char* key = document_.next_name()) {
-        const path_entry entry(path_, std::string_view(key));
+      while (const auto key = document_.next_name()) {
+        const path_entry entry(path_, *key);
         typename T::mapped_type element{};
         read(element, nullptr);
-        value.insert_or_assign(std::string(key), std::move(element));
+        value.insert_or_assign(std::string(*key), std::move(element));
       }
       document_.leave();
     } else if constexpr (described_struct<T>) {

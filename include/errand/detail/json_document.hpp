@@ -191,11 +191,12 @@ class parsed_json {
   // The object or array entered last.
   const rapid::Value& entered() const { return *entered_.back().node; }
 
-  // In an entered object, the name of the member to be read next; null at its end.
-  const char* next_name() const {
+  // In an entered object, the name of the member to be read next; nullopt at its end.
+  std::optional<std::string_view> next_name() const {
     const auto& at = entered_.back();
-    if (!at.node->IsObject() || at.index >= at.node->MemberCount()) return nullptr;
-    return at.node->MemberBegin()[at.index].name.GetString();
+    if (!at.node->IsObject() || at.index >= at.node->MemberCount()) return std::nullopt;
+    const auto& key = at.node->MemberBegin()[at.index].name;
+    return std::string_view(key.GetString(), key.GetStringLength());
   }
 
  private:
@@ -325,7 +326,7 @@ ERRAND_DECL json_document::found json_document::enter(const char* name) {
 
 ERRAND_DECL void json_document::leave() { parsed_->leave(); }
 
-ERRAND_DECL const char* json_document::next_name() { return parsed_->next_name(); }
+ERRAND_DECL std::optional<std::string_view> json_document::next_name() { return parsed_->next_name(); }
 
 ERRAND_DECL std::optional<std::size_t> json_document::array_size() {
   if (!parsed_->entered().IsArray()) return std::nullopt;
