@@ -148,7 +148,7 @@ class parsed_json {
     bool parsed = false;
     try {
       parsed = !document_.Parse(bracketed.data(), bracketed.size()).HasParseError() && document_.IsArray();
-    } catch (const cereal::Exception&) {  // an assertion of rapidjson's, which cereal makes throw ("Inf.5")
+    } catch (const cereal::Exception&) {  // an assertion of rapidjson's, which cereal makes throw ("Infe92")
     }
     if (!parsed) fail(where, "malformed or truncated JSON (" + std::to_string(text.size()) + " bytes)");
     if (document_.Size() != 1) fail(where, "expected one JSON value, found " + std::to_string(document_.Size()));
