@@ -8,12 +8,14 @@
 //
 // A victim's first thread, after its first claim, writes "<id> <attempt>\n"
 // to fd 3 and then holds the job forever: the test kills the process there.
+// Its other threads claim only after that.
 
 #include <errand/sqlite.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -52,14 +54,23 @@ int main(int argc, char** argv) {
     std::mutex failures_mutex;
     std::vector<std::string> failures;
     std::vector<std::thread> threads;
+    // A victim's other threads start claiming once its first thread holds a
+    // job: on a loaded machine they could otherwise drain the queue first.
+    std::atomic<bool> first_holds{!victim};
+    const auto let_others_claim = [&] {
+      first_holds = true;
+      first_holds.notify_all();
+    };
     for (int t = 0; t < thread_count; ++t) {
       threads.emplace_back([&, t] {
         const std::string worker = name + "-t" + std::to_string(t);
+        if (t > 0) first_holds.wait(false);
         try {
           while (const auto job = store.claim({worker, std::chrono::seconds{30}, now, {}})) {
             write_all(log, std::to_string(job->id) + " " + std::to_string(job->attempt) + " " + worker + "\n");
             if (victim && t == 0) {
               write_all(3, std::to_string(job->id) + " " + std::to_string(job->attempt) + "\n");
+              let_others_claim();
               for (;;) ::pause();  // holds the job until SIGKILL
             }
             const auto result =
@@ -70,6 +81,7 @@ int main(int argc, char** argv) {
           std::scoped_lock lock(failures_mutex);
           failures.push_back(worker + ": " + e.what());
         }
+        if (t == 0) let_others_claim();  // it holds nothing (it failed, or found nothing due)
       });
     }
     for (auto& t : threads) t.join();
