@@ -73,6 +73,7 @@ inline std::optional<std::string> unstorable_reason(std::string_view text) {
 // The storable form of `text`: valid UTF-8, no NUL, at most `limit` bytes; a cut
 // text ends with "… [truncated from N bytes]", N being the size reported.
 inline std::string storable_error_text(std::string_view text, std::size_t limit = max_error_bytes) {
+  if (text.size() <= limit && !unstorable_reason(text)) return std::string(text);  // nearly every text, copied at once
   std::string clean;
   clean.reserve(std::min(text.size(), limit));
   for (std::size_t i = 0; i < text.size();) {

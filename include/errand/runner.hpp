@@ -560,7 +560,7 @@ class runner_engine {
     const auto found = handlers_.find(row.kind);
     a->handler = found == handlers_.end() ? nullptr : &found->second;
     a->allowed = a->handler && a->handler->options.deadline ? *a->handler->options.deadline : options_.deadline;
-    a->next_heartbeat = row.heartbeat_at.value_or(clock_.now()) + heartbeat_interval_;
+    a->next_heartbeat = (row.heartbeat_at ? *row.heartbeat_at : clock_.now()) + heartbeat_interval_;
     a->worker = row.worker.value_or("");
     a->held = row;
     a->row = std::move(row);

@@ -511,6 +511,38 @@ TEMPLATE_LIST_TEST_CASE("conformance: a batch of decisions is all or nothing", "
   }
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: one batch may write the same job twice, in order", "[conformance]",
+                        conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  store.enqueue_batch(std::vector<errand::job_spec>{spec(), spec()}, t0);
+  const auto claimed = store.claim_batch(claim_by("w", t0), 2);
+  REQUIRE(claimed.size() == 2);
+  const auto& first = claimed[0].id < claimed[1].id ? claimed[0] : claimed[1];
+  const auto& second = claimed[0].id < claimed[1].id ? claimed[1] : claimed[0];
+  const auto beat = errand::extend_lease(first, "w", first.attempt, 60s, t0 + 10s);
+  const auto done = errand::decide(beat.next, success(first), policy, t0 + 20s);
+  const auto other_done = errand::decide(second, success(second), policy, t0 + 20s);
+
+  // The second write of a job expects the version the first wrote: the other way round, nothing is written.
+  CHECK(store.apply_batch(std::vector{other_done, done, beat}) ==
+        std::vector{errand::write_result::conflict, errand::write_result::conflict, errand::write_result::conflict});
+  CHECK(store.get(first.id)->version == first.version);
+  CHECK(store.get(second.id)->state == job_state::running);
+
+  CHECK(store.apply_batch(std::vector{other_done, beat, done}) ==
+        std::vector{errand::write_result::applied, errand::write_result::applied, errand::write_result::applied});
+  CHECK(store.get(first.id)->state == job_state::succeeded);
+  CHECK(store.history(first.id).size() == 2);  // the heartbeat is not a transition
+  CHECK(store.get(second.id)->state == job_state::succeeded);
+
+  auto gone = done;
+  gone.next.id = second.id + 100;
+  CHECK(store.apply_batch(std::vector{done, gone}) ==
+        std::vector{errand::write_result::conflict, errand::write_result::not_found});
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: cancel and requeue", "[conformance][contract]", conformance_fixtures) {
   using namespace conformance;
   TestType fixture;

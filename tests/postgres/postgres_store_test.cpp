@@ -244,24 +244,6 @@ TEST_CASE("a row written behind errand's back: refused by constraints, or report
                                                     Catch::Matchers::Contains("history record 2 ('succeed')"));
 }
 
-TEST_CASE("one batch may write the same job twice, in order", "[postgres]") {
-  pg_test::scratch_schema schema;
-  errand::postgres_store store(schema.options());
-  const auto id = store.enqueue(spec(), t0).id;
-  const auto claimed = *store.claim({"w", 30s, t0, {}});
-  const auto beat = errand::extend_lease(claimed, "w", claimed.attempt, 60s, t0 + 10s);
-  const auto done = errand::decide(beat.next, errand::succeed{claimed.attempt, "w", {}}, policy, t0 + 20s);
-  const std::vector<errand::decision> chain{beat, done};
-  CHECK(store.apply_batch(chain) == std::vector{errand::write_result::applied, errand::write_result::applied});
-  CHECK(store.get(id)->state == job_state::succeeded);
-  CHECK(store.history(id).size() == 2);
-
-  auto gone = done;
-  gone.next.id = id + 100;
-  const std::vector<errand::decision> mixed{done, gone};
-  CHECK(store.apply_batch(mixed) == std::vector{errand::write_result::conflict, errand::write_result::not_found});
-}
-
 TEST_CASE("a new unique key repeated within one batch creates one job", "[postgres]") {
   pg_test::scratch_schema schema;
   errand::postgres_store store(schema.options());

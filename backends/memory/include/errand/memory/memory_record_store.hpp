@@ -67,7 +67,7 @@ class memory_record_store {
       auto taken = step<D>(current, event, now, options);
       if (!taken.applied()) return rejected<D>(current, taken);
       auto written = table_.compare_and_set(id, record_traits<D>::version(current), taken.next, std::move(taken.entry));
-      result = {fire_status::applied, std::move(taken.next), std::move(written.entry), {}};
+      result = {fire_status::applied, std::move(taken.next), *written.entry, {}};
     }
     listeners_.notify({*result.row, *result.entry});
     return result;

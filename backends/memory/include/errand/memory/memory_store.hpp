@@ -121,25 +121,30 @@ class store_engine {
 
   // All or nothing: when one decision conflicts, none is written.
   std::vector<write_result> apply_batch(std::span<const decision> decisions) {
+    for (const auto& d : decisions) require_applied(d);
+    // One batch may write a job twice, the second time expecting the version the first wrote:
+    // the decisions are checked job by job, each job's in batch order.
+    std::vector<std::pair<std::int64_t, std::size_t>> by_job(decisions.size());
+    for (std::size_t i = 0; i < decisions.size(); ++i) by_job[i] = {decisions[i].next.id, i};
+    std::sort(by_job.begin(), by_job.end());
     std::vector<notification> committed;
     std::vector<write_result> results(decisions.size(), write_result::applied);
     {
       std::scoped_lock lock(mutex_);
       bool all_current = true;
-      std::map<std::int64_t, std::int64_t> expected;  // one batch may write a job twice
-      for (std::size_t i = 0; i < decisions.size(); ++i) {
+      std::optional<std::int64_t> written_version;  // by this batch, of the job checked last
+      for (std::size_t k = 0; k < by_job.size(); ++k) {
+        const auto [id, i] = by_job[k];
         const auto& d = decisions[i];
-        require_applied(d);
-        const auto* found = jobs_.find(d.next.id);
-        const auto version = expected.contains(d.next.id) ? expected[d.next.id]
-                             : !found                     ? -1
-                                                          : found->row.version;
+        if (k == 0 || by_job[k - 1].first != id) written_version.reset();
+        const auto* found = jobs_.find(id);
+        const auto version = written_version ? *written_version : !found ? -1 : found->row.version;
         if (!found)
           results[i] = write_result::not_found;
         else if (version != d.expected_version)
           results[i] = write_result::conflict;
         else
-          expected[d.next.id] = d.next.version;
+          written_version = d.next.version;
         all_current = all_current && results[i] == write_result::applied;
       }
       if (!all_current) {
@@ -172,12 +177,12 @@ class store_engine {
       while (claimed.size() < limit) {
         const auto id = next_due(request);
         if (!id) break;
-        const auto d =
+        auto d =
             decide(jobs_.find(*id)->row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
         if (!d.applied()) throw store_error("errand: memory store could not claim: " + d.reason);
         std::optional<notification> one;
         write(d, one);
-        claimed.push_back(d.next);
+        claimed.push_back(std::move(d.next));
         if (one) committed.push_back(std::move(*one));
       }
     }
@@ -420,7 +425,9 @@ class store_engine {
         for (auto id = it->second.rbegin(); id != it->second.rend(); ++id)  // the newest holder
           if (holds_unique_key(jobs_.find(*id)->row, spec, now)) return {*id, false};
     const auto id = ++last_id_;
-    index(jobs_.insert(detail::new_job_row(spec, id, now)).row);
+    auto& stored = jobs_.insert(detail::new_job_row(spec, id, now));
+    stored.history.reserve(2);  // its claim and its end, at once rather than growing under a claim's lock
+    index(stored.row);
     if (spec.unique_key) unique_keys_[*spec.unique_key].insert(id);
     return {id, true};
   }
@@ -432,7 +439,7 @@ class store_engine {
                                            unindex(before);
                                            index(after);
                                          });
-    if (written.entry && !listeners_.empty()) committed = notification{d.next, std::move(*written.entry)};
+    if (written.entry && !listeners_.empty()) committed = notification{d.next, *written.entry};
     if (written.result == write_result::applied && is_claimable(d.next.state)) work_.announce();
     return written.result;
   }

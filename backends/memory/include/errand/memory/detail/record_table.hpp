@@ -30,7 +30,7 @@ class record_table {
 
   struct written {
     write_result result = write_result::not_found;
-    std::optional<Entry> entry{};  // as appended, with its seq
+    const Entry* entry = nullptr;  // as appended, with its seq; valid until the table changes again
   };
 
   // What a store that keeps indexes beside the rows does around a write: nothing.
@@ -54,10 +54,9 @@ class record_table {
   }
 
   // Appends `entry` as the record's next seq.
-  static Entry append(stored& record, Entry entry) {
+  static const Entry& append(stored& record, Entry entry) {
     entry.seq = ++record.last_seq;
-    record.history.push_back(entry);
-    return entry;
+    return record.history.emplace_back(std::move(entry));
   }
 
   // Writes `next` over record `id` if it is still at version `expected`, and
@@ -72,7 +71,7 @@ class record_table {
     reindex(record->row, next);
     record->row = next;
     if (!entry) return {write_result::applied};
-    return {write_result::applied, append(*record, std::move(*entry))};
+    return {write_result::applied, &append(*record, std::move(*entry))};
   }
 
   // Keeps only each record's last `keep` entries; how many went.
