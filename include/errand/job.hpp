@@ -91,7 +91,9 @@ inline void refuse_unstorable(std::string_view text, const std::string& field, s
     throw std::invalid_argument("errand: " + field + " " + *why + "; " + std::string(consequence));
 }
 
-inline void validate_spec(const job_spec& spec, const std::string& label) {
+// `position`: the spec's place in a batch, which messages name.
+inline void validate_spec(const job_spec& spec, std::optional<std::size_t> position) {
+  const auto label = [&] { return position ? "job_spec #" + std::to_string(*position) : std::string("job_spec"); };
   if (spec.kind.empty()) throw std::invalid_argument("errand: a job spec needs a kind");
   if (spec.max_attempts < 1)
     throw std::invalid_argument("errand: job spec of kind '" + spec.kind + "' has max_attempts " +
@@ -103,14 +105,17 @@ inline void validate_spec(const job_spec& spec, const std::string& label) {
     throw std::invalid_argument("errand: job spec of kind '" + spec.kind +
                                 "' has a unique_period that is not positive; leave it empty for no time limit");
   constexpr std::string_view consequence = "nothing was enqueued";
-  refuse_unstorable(spec.queue, label + " field 'queue'", consequence);
-  refuse_unstorable(spec.kind, label + " field 'kind'", consequence);
-  if (spec.unique_key) refuse_unstorable(*spec.unique_key, label + " field 'unique_key'", consequence);
-  refuse_unstorable(spec.payload, label + " field 'payload'", consequence);
+  const auto refuse_unstorable_field = [&](std::string_view text, std::string_view field) {
+    if (unstorable_reason(text)) refuse_unstorable(text, label() + " field '" + std::string(field) + "'", consequence);
+  };
+  refuse_unstorable_field(spec.queue, "queue");
+  refuse_unstorable_field(spec.kind, "kind");
+  if (spec.unique_key) refuse_unstorable_field(*spec.unique_key, "unique_key");
+  refuse_unstorable_field(spec.payload, "payload");
   try {
-    from_json<json_text>(spec.payload);
+    json::check_value(spec.payload, {});
   } catch (const codec_error& e) {
-    throw std::invalid_argument("errand: " + label + " (kind '" + spec.kind + "'): field 'payload' is not JSON: " +
+    throw std::invalid_argument("errand: " + label() + " (kind '" + spec.kind + "'): field 'payload' is not JSON: " +
                                 e.what() + "; " + std::string(consequence));
   }
 }
@@ -122,12 +127,12 @@ inline void validate_spec(const job_spec& spec, const std::string& label) {
 // store alike: a job needs a kind to find its handler and at least one attempt
 // to be claimed at all; its queue, kind and unique key hold neither NUL bytes
 // nor invalid UTF-8; its payload is one JSON value.
-inline void validate(const job_spec& spec) { detail::validate_spec(spec, "job_spec"); }
+inline void validate(const job_spec& spec) { detail::validate_spec(spec, std::nullopt); }
 
 // The same for a batch, which is written all or nothing; the message names the
 // spec's position.
 inline void validate(std::span<const job_spec> specs) {
-  for (std::size_t i = 0; i < specs.size(); ++i) detail::validate_spec(specs[i], "job_spec #" + std::to_string(i));
+  for (std::size_t i = 0; i < specs.size(); ++i) detail::validate_spec(specs[i], i);
 }
 
 namespace detail {

@@ -188,9 +188,18 @@ TEMPLATE_LIST_TEST_CASE("conformance: text no database can hold is refused by ev
   batch[1] = spec("b");
   batch[1].unique_key = std::string("key\0tail", 8);
   CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'unique_key' holds a NUL"));
+  batch[1] = spec("b");
+  batch[1].payload = R"({"total": [1, NaN]})";
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
+                    "errand: job_spec #1 (kind 'b'): field 'payload' is not JSON: errand: JSON document: NaN and "
+                    "infinities have no JSON representation; nothing was enqueued");
   auto single = spec("d");
   single.payload = "not json";
   CHECK_THROWS_AS(store.enqueue(single, t0), std::invalid_argument);
+  single.payload = "1, 2";
+  CHECK_THROWS_WITH(store.enqueue(single, t0),
+                    "errand: job_spec (kind 'd'): field 'payload' is not JSON: errand: JSON document: expected one "
+                    "JSON value, found 2; nothing was enqueued");
 
   CHECK_THROWS_WITH(store.claim(claim_by("w", t0, {std::string("mail\0x", 6)})),
                     Contains("a queue name in a claim_request holds a NUL byte"));

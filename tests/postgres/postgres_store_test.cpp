@@ -500,7 +500,8 @@ TEST_CASE("enqueue in the application's transaction: refused input leaves it usa
   errand::postgres_store store(schema.options());
   pqxx::connection application(pg_test::url());
   pqxx::work tx(application);
-  CHECK_THROWS_AS(store.enqueue(tx, spec("ship", "{not json"), t0), std::invalid_argument);
+  CHECK_THROWS_WITH(store.enqueue(tx, spec("ship", "{not json"), t0),
+                    Catch::Matchers::StartsWith("errand: job_spec (kind 'ship'): field 'payload' is not JSON"));
   const auto id = store.enqueue(tx, spec(), t0).id;
   tx.commit();
   CHECK(store.get(id).has_value());

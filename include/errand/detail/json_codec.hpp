@@ -202,6 +202,9 @@ class json_document {
 // The one JSON value `text` holds, as compact JSON; codec_error (at `where`) otherwise.
 ERRAND_DECL std::string compact_value(std::string_view text, const field_path& where);
 
+// The codec_error compact_value would throw, without the copy: whether `text` is one JSON value.
+ERRAND_DECL void check_value(std::string_view text, const field_path& where);
+
 // Writes compact JSON straight into a string. Output is on the hot path (decide() serializes every
 // event it records) and cereal's writer costs microseconds per value, so only json_text, which
 // must be parsed to be checked, goes through rapidjson (json_document.hpp).

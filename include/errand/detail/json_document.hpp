@@ -239,6 +239,21 @@ void write_value(const rapid::Value& value, Writer& out, const field_path& where
   }
 }
 
+// Where write_value writes when only its refusals matter.
+struct discarding_writer {
+  void StartObject() {}
+  void EndObject() {}
+  void StartArray() {}
+  void EndArray() {}
+  void Key(const char*, rapid::SizeType) {}
+  void String(const char*, rapid::SizeType) {}
+  void Int64(std::int64_t) {}
+  void Uint64(std::uint64_t) {}
+  void Double(double) {}
+  void Bool(bool) {}
+  void Null() {}
+};
+
 inline std::string compact_text(const rapid::Value& value, const field_path& where) {
   rapid::StringBuffer buffer;
   rapid::Writer<rapid::StringBuffer> out(buffer);
@@ -351,6 +366,12 @@ ERRAND_DECL std::optional<std::string> json_document::compact_copy(const char* n
 ERRAND_DECL std::string compact_value(std::string_view text, const field_path& where) {
   const parsed_json embedded(text, where);
   return compact_text(embedded.entered()[0], where);
+}
+
+ERRAND_DECL void check_value(std::string_view text, const field_path& where) {
+  const parsed_json embedded(text, where);
+  discarding_writer nowhere;
+  write_value(embedded.entered()[0], nowhere, where);
 }
 
 }  // namespace errand::detail::json

@@ -194,7 +194,9 @@ class store_engine {
     return *at;
   }
 
+  // Checked as one spec first, so that a refusal names it as every store does, not as a batch's first.
   enqueued enqueue(const job_spec& spec, time_point now) {
+    validate(spec);
     return enqueue_batch(std::span<const job_spec>(&spec, 1), now).front();
   }
 
@@ -847,6 +849,7 @@ ERRAND_DECL postgres_store::postgres_store(std::string url) : postgres_store(pos
 ERRAND_DECL const postgres_tables& postgres_store::tables() const noexcept { return engine().tables(); }
 ERRAND_DECL enqueued postgres_store::enqueue(pqxx::transaction_base& application, const job_spec& spec,
                                              time_point now) {
+  validate(spec);
   return engine().enqueue_batch(application, std::span<const job_spec>(&spec, 1), now).front();
 }
 ERRAND_DECL std::vector<enqueued> postgres_store::enqueue_batch(pqxx::transaction_base& application,
