@@ -331,6 +331,13 @@ TEST_CASE("text that is not one JSON value is reported as such", "[codec]") {
   // rapidjson's number parser fails an assertion of its own on a word that starts like Infinity.
   CHECK(decode_error<job_row>("[Infe92]") == "errand: JSON document: malformed or truncated JSON (8 bytes)");
   CHECK(decode_error<json_text>("Infe92") == "errand: JSON document: malformed or truncated JSON (6 bytes)");
+  // It would read a fraction straight after NaN or an infinity as the number ("Inf.05" as 0.05).
+  CHECK(decode_error<json_text>("Inf.05") == "errand: JSON document: malformed or truncated JSON (6 bytes)");
+  CHECK(decode_error<double>("-Infinity.5") == "errand: JSON document: malformed or truncated JSON (11 bytes)");
+  CHECK(decode_error<std::vector<double>>("[1.5,NaN.5]") ==
+        "errand: JSON document: malformed or truncated JSON (11 bytes)");
+  CHECK(decode_error<json_text>(R"(["Inf.05", Infinity])") ==
+        "errand: JSON document: NaN and infinities have no JSON representation");
   CHECK(decode_error<job_row>("") == "errand: JSON document: expected one JSON value, found 0");
   CHECK(decode_error<int>("1,2") == "errand: JSON document: expected one JSON value, found 2");
   CHECK(decode_error<job_row>("[]") == "errand: JSON document: expected an object, found an array");

@@ -70,6 +70,8 @@ inline long leading_digit_exponent(std::string_view number) {
 // ten); std::from_chars reads every one right, and rapidjson reads the shortest text of a double
 // right. A number too small for a double is written as zero; one too large, and anything that is
 // not a well-formed JSON number, is left as it is, for the parser to refuse ("1e400", "0e", "00").
+// rapidjson also reads a fraction straight after NaN or an infinity as the number ("Inf.05" as
+// 0.05); a space between them has the parser refuse it.
 inline void append_with_shortest_numbers(std::string& out, std::string_view text) {
   const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
   const auto digits_from = [&](std::size_t at) {
@@ -86,6 +88,13 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
       else if (c == '"')
         in_string = false;
       ++i;
+      continue;
+    }
+    if (c == 'N' || c == 'I') {  // NaN or an infinity, which the parser reads, to be refused later
+      const std::size_t end = std::min(text.find_first_not_of("NaInfity", i), text.size());
+      out.append(text.substr(i, end - i));
+      if (end < text.size() && text[end] == '.') out += ' ';  // else "Inf.05" reads as 0.05: refused so
+      i = end;
       continue;
     }
     if (c == '"') in_string = true;
