@@ -144,8 +144,8 @@ TEMPLATE_LIST_TEST_CASE("pipeline steps: a step whose client misbehaves is never
     conformance::require_invariants(*row);
   }
   CHECK(store.get(empty)->last_error_kind == "exception");
-  CHECK_THAT(*store.get(empty)->last_error, Catch::Matchers::Contains("errand: JSON document"));
-  CHECK_THAT(*store.get(odd)->last_error, Catch::Matchers::Contains("step_reply"));
+  CHECK_THAT(*store.get(empty)->last_error, contains_text("errand: JSON document"));
+  CHECK_THAT(*store.get(odd)->last_error, contains_text("step_reply"));
   CHECK(store.get(hung)->last_error == "timed out after 600s");
   CHECK(store.get(hung)->last_error_kind == "timeout");
   CHECK(runner.stats().rejected_reports == 1);

@@ -159,8 +159,8 @@ TEMPLATE_LIST_TEST_CASE("conformance: a spec no job could run from is refused an
   auto& store = fixture.store();
   auto no_attempts = spec();
   no_attempts.max_attempts = 0;
-  CHECK_THROWS_WITH(store.enqueue(no_attempts, t0), Catch::Matchers::Contains("max_attempts 0"));
-  CHECK_THROWS_WITH(store.enqueue(spec(""), t0), Catch::Matchers::Contains("needs a kind"));
+  CHECK_THROWS_WITH(store.enqueue(no_attempts, t0), contains_text("max_attempts 0"));
+  CHECK_THROWS_WITH(store.enqueue(spec(""), t0), contains_text("needs a kind"));
   const std::vector<errand::job_spec> batch{spec("fine"), no_attempts};
   CHECK_THROWS_AS(store.enqueue_batch(batch, t0), std::invalid_argument);
   CHECK(store.query({}).empty());
@@ -172,22 +172,21 @@ TEMPLATE_LIST_TEST_CASE("conformance: a spec no job could run from is refused an
 TEMPLATE_LIST_TEST_CASE("conformance: text no database can hold is refused by every store; nothing is written",
                         "[conformance][contract][bad-input]", conformance_fixtures) {
   using namespace conformance;
-  using Catch::Matchers::Contains;
   TestType fixture;
   auto& store = fixture.store();
   const auto kept = store.enqueue(spec("kept"), t0).id;
 
   std::vector<errand::job_spec> batch{spec("a"), spec(std::string("re\0size", 7)), spec("c")};
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'kind' holds a NUL byte at offset 2"));
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), contains_text("job_spec #1 field 'kind' holds a NUL byte at offset 2"));
   batch[1] = spec("b");
   batch[1].queue = "bad \xFF queue";
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'queue' is not valid UTF-8 at offset 4"));
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), contains_text("job_spec #1 field 'queue' is not valid UTF-8 at offset 4"));
   batch[1] = spec("b");
   batch[1].payload = "{\"unterminated\": ";
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 (kind 'b'): field 'payload' is not JSON"));
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), contains_text("job_spec #1 (kind 'b'): field 'payload' is not JSON"));
   batch[1] = spec("b");
   batch[1].unique_key = std::string("key\0tail", 8);
-  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), Contains("job_spec #1 field 'unique_key' holds a NUL"));
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0), contains_text("job_spec #1 field 'unique_key' holds a NUL"));
   batch[1] = spec("b");
   batch[1].payload = R"({"total": [1, NaN]})";
   CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
@@ -201,12 +200,12 @@ TEMPLATE_LIST_TEST_CASE("conformance: text no database can hold is refused by ev
                     "errand: job_spec (kind 'd'): field 'payload' is not JSON: errand: JSON document: expected one "
                     "JSON value, found 2; nothing was enqueued");
   single.payload = "[Inf.05]";  // no JSON: PostgreSQL's json type refuses it, and so does every store
-  CHECK_THROWS_WITH(store.enqueue(single, t0), Contains("(kind 'd'): field 'payload' is not JSON"));
+  CHECK_THROWS_WITH(store.enqueue(single, t0), contains_text("(kind 'd'): field 'payload' is not JSON"));
 
   CHECK_THROWS_WITH(store.claim(claim_by("w", t0, {std::string("mail\0x", 6)})),
-                    Contains("a queue name in a claim_request holds a NUL byte"));
+                    contains_text("a queue name in a claim_request holds a NUL byte"));
   CHECK_THROWS_WITH(store.query({.kind = std::string("a\xFF")}),
-                    Contains("job_query field 'kind' is not valid UTF-8 at offset 1"));
+                    contains_text("job_query field 'kind' is not valid UTF-8 at offset 1"));
 
   CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
   const auto row = store.get(kept);
@@ -1114,7 +1113,7 @@ TEMPLATE_LIST_TEST_CASE("conformance: a scope without a key, or an empty period,
   auto no_period = spec("report");
   no_period.unique_key = "r";
   no_period.unique_period = 0s;
-  CHECK_THROWS_WITH(store.enqueue(no_period, t0), Catch::Matchers::Contains("unique_period that is not positive"));
+  CHECK_THROWS_WITH(store.enqueue(no_period, t0), contains_text("unique_period that is not positive"));
   const std::vector<errand::job_spec> batch{spec("fine"), no_period};
   CHECK_THROWS_AS(store.enqueue_batch(batch, t0), std::invalid_argument);
   CHECK(store.query({}).empty());

@@ -116,7 +116,7 @@ TEST_CASE("a connection killed mid-transition leaves no partial write; the store
   // Its UPDATE has run: the row is locked by its open transaction.
   CHECK_THROWS_WITH(
       pg_test::sql("SELECT 1 FROM " + t.jobs + " WHERE id = " + std::to_string(id) + " FOR NO KEY UPDATE NOWAIT"),
-      Catch::Matchers::Contains("could not obtain lock"));
+      contains_text("could not obtain lock"));
 
   pg_test::sql("SELECT pg_terminate_backend(" + pid + ")");
   try {

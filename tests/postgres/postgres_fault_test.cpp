@@ -139,8 +139,8 @@ TEST_CASE("faults: a statement_timeout an administrator set low cancels a write 
   errand::detail::pg::connection other(server.url());
   other.in_transaction([&](errand::detail::pg::transaction& tx) {
     tx.exec("LOCK TABLE errand_jobs IN ACCESS EXCLUSIVE MODE");
-    CHECK_THROWS_WITH(limited.claim({"w", 30s, t0, {}}), Catch::Matchers::Contains("statement timeout"));
-    CHECK_THROWS_WITH(limited.enqueue(spec("blocked"), t0), Catch::Matchers::Contains("statement timeout"));
+    CHECK_THROWS_WITH(limited.claim({"w", 30s, t0, {}}), contains_text("statement timeout"));
+    CHECK_THROWS_WITH(limited.enqueue(spec("blocked"), t0), contains_text("statement timeout"));
     return 0;
   });
 
@@ -176,7 +176,7 @@ TEST_CASE("faults: idle_in_transaction_session_timeout set absurdly low fails op
       // Either nothing was written, or the session ended during COMMIT and the
       // store says the outcome is in doubt: both are recovered below.
       CHECK_THAT(std::string(e.what()),
-                 Catch::Matchers::Contains("nothing") || Catch::Matchers::Contains("during commit"));
+                 contains_text("nothing") || contains_text("during commit"));
       ++refused;
     }
   };
@@ -224,7 +224,7 @@ TEST_CASE("faults: with every connection slot taken a new store fails clearly, a
     }
   }
   REQUIRE(hogs.size() < 40);
-  CHECK_THROWS_WITH(errand::postgres_store(server.options()), Catch::Matchers::Contains("too many clients"));
+  CHECK_THROWS_WITH(errand::postgres_store(server.options()), contains_text("too many clients"));
 
   hogs.pop_back();
   errand::postgres_store late(server.options());

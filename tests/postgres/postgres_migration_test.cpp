@@ -148,7 +148,7 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
   CHECK_FALSE(flaky->detail);
   CHECK(flaky->run_at == *errand::from_iso8601("2025-12-22T02:39:54Z"));
   CHECK_FALSE(store.get(3)->last_error);
-  CHECK_THROWS_WITH(store.get(4), Catch::Matchers::Contains("job 4") && Catch::Matchers::Contains("'archived'"));
+  CHECK_THROWS_WITH(store.get(4), contains_text("job 4") && contains_text("'archived'"));
 
   // The legacy jobs work on: claimed in order, with history from seq 1.
   const auto first = store.claim({"w", 30s, t0, {}});
@@ -170,7 +170,7 @@ TEST_CASE("migrations: a legacy table without error columns is upgraded; its row
 
   // New writes are held to the contract the old rows predate.
   CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET state = 'failed', last_error = NULL WHERE id = 1"),
-                    Catch::Matchers::Contains("jobs_failure_has_reason"));
+                    contains_text("jobs_failure_has_reason"));
 }
 
 TEST_CASE("migrations: a version 2 schema is upgraded: unique keys it holds still hold, queues can be paused",
@@ -249,7 +249,7 @@ TEST_CASE("migrations: a schema newer than this errand is refused, untouched", "
   pg_test::sql("INSERT INTO " + t.schema_version + " (version, description) VALUES (" + future +
                ", 'from the future')");
   CHECK_THROWS_WITH(errand::postgres_store(schema.options()),
-                    Catch::Matchers::Contains("schema version " + future + ", newer than this errand knows (" +
+                    contains_text("schema version " + future + ", newer than this errand knows (" +
                                               std::to_string(errand::postgres_schema_version) + ")"));
   CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{future});
 }

@@ -208,7 +208,7 @@ TEST_CASE("records: JSON, durations and doubles round-trip exactly; the JSON col
   // A NUL inside a JSON field would be read back cut short (the codec reads strings up to a NUL): refused.
   ticket nul;
   nul.tags = {std::string("nul\0inside", 10)};
-  CHECK_THROWS_WITH(store.create(nul, t0), Catch::Contains("field 'tags' holds a NUL character inside its JSON"));
+  CHECK_THROWS_WITH(store.create(nul, t0), contains_text("field 'tags' holds a NUL character inside its JSON"));
   nul.tags = {"a backslash and u0000: \\u0000 is text, not a NUL"};
   const auto kept = store.create(nul, t0).id;
   CHECK(store.get(kept)->tags == nul.tags);
@@ -300,9 +300,9 @@ TEST_CASE("records: adopting a table without a mapped column names it and change
   pg_test::sql("ALTER TABLE " + table + " DROP COLUMN \"Subject Line\"");
   pg_test::sql("INSERT INTO " + table + " (chat_state) VALUES ('waiting')");
   CHECK_THROWS_WITH(errand::postgres_record_store<support_chats>(schema.options()),
-                    Catch::Contains("errand: table " + table.substr(0, table.find('.')) + ".\"support_chats\"") &&
-                        Catch::Contains("has no column 'Subject Line' (field 'title')") &&
-                        Catch::Contains("nothing was changed"));
+                    contains_text("errand: table " + table.substr(0, table.find('.')) + ".\"support_chats\"") &&
+                        contains_text("has no column 'Subject Line' (field 'title')") &&
+                        contains_text("nothing was changed"));
   CHECK(scalar("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" + schema.name() +
                "' AND table_name = 'support_chats' AND column_name = 'row_version'") == "0");
   CHECK(scalar("SELECT to_regclass('\"" + schema.name() + "\".support_chats_history') IS NULL") == "t");
@@ -318,12 +318,12 @@ TEST_CASE("records: an adopted id column must be unique; without a default, reco
   pg_test::sql(support_chats_table(schema.name()));
   pg_test::sql("ALTER TABLE " + table + " DROP CONSTRAINT support_chats_pkey");
   CHECK_THROWS_WITH(errand::postgres_record_store<support_chats>(schema.options()),
-                    Catch::Contains("id column 'chat_id' is neither its primary key nor unique"));
+                    contains_text("id column 'chat_id' is neither its primary key nor unique"));
 
   pg_test::sql("ALTER TABLE " + table + " ADD PRIMARY KEY (chat_id), ALTER COLUMN chat_id DROP DEFAULT");
   errand::postgres_record_store<support_chats> store(schema.options());
   CHECK_THROWS_WITH(store.create(fresh_chat(), t0),
-                    Catch::Contains("id column has no default") && Catch::Contains("nothing was written"));
+                    contains_text("id column has no default") && contains_text("nothing was written"));
   auto given = fresh_chat();
   given.id = 7;
   CHECK(store.create(given, t0).id == 7);
@@ -351,7 +351,7 @@ TEST_CASE("records: rows errand cannot read are corrupt_record, naming the table
   errand::postgres_record_store<work_orders> orders(schema.options());
   const auto order = orders.create(work_order{}, t0).id;
   pg_test::sql("UPDATE " + orders.tables().table + " SET priority = 9999999999 WHERE id = " + std::to_string(order));
-  CHECK_THROWS_WITH(orders.get(order), Catch::Contains("column 'priority' holds 9999999999, out of its field's range"));
+  CHECK_THROWS_WITH(orders.get(order), contains_text("column 'priority' holds 9999999999, out of its field's range"));
 
   pg_test::sql("ALTER TABLE " + orders.tables().history +
                " DROP CONSTRAINT conformance_work_orders_history_from_state_check");
@@ -375,11 +375,11 @@ TEST_CASE("records: a write the table refuses (a trigger) is a store_error, not 
                " FOR EACH ROW WHEN (NEW.title = 'secret') EXECUTE FUNCTION \"" + schema.name() + "\".refuse()");
   const auto id = store.create(fresh_chat(), t0).id;
   CHECK_THROWS_WITH(store.fire(id, chat_events::acquire{"worker-1"}, t0),
-                    Catch::Contains("refused the write of conformance_chats record " + std::to_string(id)) &&
-                        Catch::Contains("nothing was written"));
+                    contains_text("refused the write of conformance_chats record " + std::to_string(id)) &&
+                        contains_text("nothing was written"));
   auto secret = fresh_chat("secret");
   secret.id = 77;
-  CHECK_THROWS_WITH(store.create(secret, t0), Catch::Contains("record 77 was refused by its table"));
+  CHECK_THROWS_WITH(store.create(secret, t0), contains_text("record 77 was refused by its table"));
   pqxx::connection application(pg_test::url());
   pqxx::work tx(application);
   CHECK_THROWS_AS(store.fire(tx, id, chat_events::acquire{"worker-1"}, t0), errand::store_error);
@@ -478,7 +478,7 @@ TEST_CASE("records: a write refused inside the application's transaction leaves 
   } catch (const errand::postgres_statement_error& e) {
     CHECK(e.sqlstate == "23514");
   }
-  CHECK_THROWS_WITH(store.create(tx, existing, t0), Catch::Contains("exists already; nothing was written"));
+  CHECK_THROWS_WITH(store.create(tx, existing, t0), contains_text("exists already; nothing was written"));
   CHECK(store.fire(tx, existing.id, chat_events::turn_done{}, t0).status == fire_status::rejected);
   errand::fire_options stale;
   stale.expected_version = 7;
@@ -493,7 +493,7 @@ TEST_CASE("records: a write refused inside the application's transaction leaves 
   CHECK(store.history(existing.id).size() == 1);
 
   pqxx::nontransaction autocommit(application);
-  CHECK_THROWS_WITH(store.create(autocommit, fresh_chat(), t0), Catch::Contains("pqxx::work"));
+  CHECK_THROWS_WITH(store.create(autocommit, fresh_chat(), t0), contains_text("pqxx::work"));
 }
 
 TEST_CASE("records: two stores on one table: ids never collide, and each hears the other's commits",
@@ -534,7 +534,7 @@ TEST_CASE("records: with migrate off, an unmigrated table is refused; names must
   auto options = schema.options();
   options.migrate = false;
   CHECK_THROWS_WITH(errand::postgres_record_store<chats>(options),
-                    Catch::Contains("is at schema version 0 of 1") && Catch::Contains("migrate = true"));
+                    contains_text("is at schema version 0 of 1") && contains_text("migrate = true"));
   auto long_prefix = schema.options();
   long_prefix.table_prefix = std::string(40, 'p');
   CHECK_THROWS_AS(errand::postgres_record_store<chats>(long_prefix), std::invalid_argument);

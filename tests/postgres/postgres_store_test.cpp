@@ -101,7 +101,7 @@ TEST_CASE("options: with migrate off, unmigrated tables are refused", "[postgres
   o.migrate = false;
   CHECK_THROWS_WITH(
       errand::postgres_store(o),
-      Catch::Matchers::Contains("schema version 0 of " + std::to_string(errand::postgres_schema_version)));
+      contains_text("schema version 0 of " + std::to_string(errand::postgres_schema_version)));
   errand::postgres_migrate(schema.options());
   errand::postgres_store store(o);
   CHECK(store.enqueue(spec(), t0).created);
@@ -214,11 +214,11 @@ TEST_CASE("a row written behind errand's back: refused by constraints, or report
   const std::string where = " WHERE id = " + std::to_string(bad);
 
   CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET state = 'exploded'" + where),
-                    Catch::Matchers::Contains("jobs_state_check"));
+                    contains_text("jobs_state_check"));
   CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET state = 'failed'" + where),
-                    Catch::Matchers::Contains("jobs_failure_has_reason"));
+                    contains_text("jobs_failure_has_reason"));
   CHECK_THROWS_WITH(pg_test::sql("UPDATE " + t.jobs + " SET last_error = ''" + where),
-                    Catch::Matchers::Contains("jobs_last_error_not_empty"));
+                    contains_text("jobs_last_error_not_empty"));
   CHECK(store.get(bad)->state == job_state::pending);
 
   // A state the constraint no longer guards (an older errand's, or a hand edit).
@@ -226,9 +226,9 @@ TEST_CASE("a row written behind errand's back: refused by constraints, or report
   pg_test::sql("UPDATE " + t.jobs + " SET state = 'exploded'" + where);
   CHECK_THROWS_AS(store.get(bad), errand::corrupt_row);
   CHECK_THROWS_WITH(store.get(bad),
-                    Catch::Matchers::Contains("job " + std::to_string(bad)) && Catch::Matchers::Contains("'exploded'"));
-  CHECK_THROWS_WITH(store.query({}), Catch::Matchers::Contains("job " + std::to_string(bad)));
-  CHECK_THROWS_WITH(store.count_by_state(), Catch::Matchers::Contains("job " + std::to_string(bad)));
+                    contains_text("job " + std::to_string(bad)) && contains_text("'exploded'"));
+  CHECK_THROWS_WITH(store.query({}), contains_text("job " + std::to_string(bad)));
+  CHECK_THROWS_WITH(store.count_by_state(), contains_text("job " + std::to_string(bad)));
 
   // Every other job keeps working.
   const auto claimed = store.claim({"w", 30s, t0, {}});
@@ -240,8 +240,8 @@ TEST_CASE("a row written behind errand's back: refused by constraints, or report
   // A history payload that is JSON, but not the event errand wrote.
   pg_test::sql("UPDATE " + t.history + " SET payload = '{\"attempt\": \"three\"}' WHERE job_id = " +
                std::to_string(good) + " AND event = 'succeed'");
-  CHECK_THROWS_WITH(store.latest_outcome(good), Catch::Matchers::Contains("job " + std::to_string(good)) &&
-                                                    Catch::Matchers::Contains("history record 2 ('succeed')"));
+  CHECK_THROWS_WITH(store.latest_outcome(good), contains_text("job " + std::to_string(good)) &&
+                                                    contains_text("history record 2 ('succeed')"));
 }
 
 TEST_CASE("a new unique key repeated within one batch creates one job", "[postgres]") {
@@ -506,6 +506,6 @@ TEST_CASE("enqueue in the application's transaction: refused input leaves it usa
   tx.commit();
   CHECK(store.get(id).has_value());
   pqxx::nontransaction autocommit(application);
-  CHECK_THROWS_WITH(store.enqueue(autocommit, spec(), t0), Catch::Matchers::Contains("pqxx::work"));
+  CHECK_THROWS_WITH(store.enqueue(autocommit, spec(), t0), contains_text("pqxx::work"));
   CHECK(store.query({}).size() == 1);
 }

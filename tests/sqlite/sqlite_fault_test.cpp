@@ -91,7 +91,7 @@ TEST_CASE("faults: a full disk fails the write with a clear error; committed job
   }
   INFO(error);
   REQUIRE_FALSE(error.empty());
-  CHECK_THAT(error, Catch::Matchers::Contains("full") || Catch::Matchers::Contains("disk I/O error"));
+  CHECK_THAT(error, contains_text("full") || contains_text("disk I/O error"));
 
   // Every batch either committed whole or not at all, and the first twenty are untouched.
   const auto after = ids_in(store);
@@ -116,7 +116,7 @@ TEST_CASE("faults: a lock held past the busy timeout is a clear error; nothing i
 
   raw_connection other_program(db.path());
   REQUIRE(other_program.execute("BEGIN EXCLUSIVE") == SQLITE_OK);
-  CHECK_THROWS_WITH(store.enqueue(spec("blocked"), t0), Catch::Matchers::Contains("locked"));
+  CHECK_THROWS_WITH(store.enqueue(spec("blocked"), t0), contains_text("locked"));
   CHECK_THROWS_AS(store.claim({"w", 30s, t0, {}}), errand::store_error);
   REQUIRE(other_program.execute("COMMIT") == SQLITE_OK);
 
@@ -151,8 +151,8 @@ TEST_CASE("faults: a corrupted file is refused with a clear error naming it; the
   } catch (const errand::store_error& e) {
     const std::string message = e.what();
     INFO(message);
-    CHECK_THAT(message, Catch::Matchers::Contains(db.path()));
-    CHECK_THAT(message, Catch::Matchers::Contains("not a database") || Catch::Matchers::Contains("malformed"));
+    CHECK_THAT(message, contains_text(db.path()));
+    CHECK_THAT(message, contains_text("not a database") || contains_text("malformed"));
   }
 
   std::filesystem::copy_file(backup, db.path(), std::filesystem::copy_options::overwrite_existing);

@@ -134,13 +134,13 @@ TEST_CASE("sqlite records: CHECK constraints refuse a state, an enum value or a 
     return raw.error();
   };
   CHECK_THAT(refused("UPDATE conformance_work_orders SET order_status = 'exploded'"),
-             Catch::Contains("CHECK constraint failed"));
-  CHECK_THAT(refused("UPDATE conformance_work_orders SET crew = 'astronauts'"), Catch::Contains("crew"));
-  CHECK_THAT(refused("UPDATE conformance_work_orders SET urgent = 2"), Catch::Contains("urgent"));
+             contains_text("CHECK constraint failed"));
+  CHECK_THAT(refused("UPDATE conformance_work_orders SET crew = 'astronauts'"), contains_text("crew"));
+  CHECK_THAT(refused("UPDATE conformance_work_orders SET urgent = 2"), contains_text("urgent"));
   CHECK_THAT(refused("INSERT INTO conformance_work_orders_history VALUES (1, 2, 'open', 'gone', 'x', '{}', NULL, "
                      "'2026-11-30T10:00:00.000000Z')"),
-             Catch::Contains("to_state"));
-  CHECK_THAT(refused("UPDATE conformance_work_orders SET priority = NULL"), Catch::Contains("NOT NULL"));
+             contains_text("to_state"));
+  CHECK_THAT(refused("UPDATE conformance_work_orders SET priority = NULL"), contains_text("NOT NULL"));
   CHECK(store.get(order.id) == order);
   CHECK(store.history(order.id).size() == 1);
 }
@@ -521,7 +521,7 @@ TEST_CASE("sqlite records: a refused or failed errand write leaves the applicati
   running.status = chat_status::running;
   CHECK_THROWS_AS(s.chats.create(s.app.handle(), running, t0), std::invalid_argument);
   CHECK_THROWS_WITH(s.chats.create(s.app.handle(), new_chat("half written"), t0),
-                    Catch::Contains("creates are closed"));
+                    contains_text("creates are closed"));
   CHECK_THROWS_AS(s.jobs.enqueue(s.app.handle(), errand::job_spec{}, t0), std::invalid_argument);
   // Still the application's transaction, with its own write and nothing of the failed ones.
   CHECK(sqlite3_get_autocommit(s.app.handle()) == 0);
@@ -547,7 +547,7 @@ TEST_CASE(
   REQUIRE(s.chats.fire(created.id, chat_events::acquire{"w1"}, t0).status == errand::fire_status::applied);
   // Its snapshot still shows the chat pending, where acquire is legal; the write is refused.
   CHECK_THROWS_WITH(s.chats.fire(s.app.handle(), created.id, chat_events::acquire{"w2"}, t0),
-                    Catch::Contains("database is locked (SQLite code 517)"));
+                    contains_text("database is locked (SQLite code 517)"));
   CHECK(sqlite3_get_autocommit(s.app.handle()) == 0);  // still the application's to end
   s.run("ROLLBACK");
   CHECK(s.chats.history(created.id).size() == 2);

@@ -106,8 +106,8 @@ TEST_CASE("sqlite_store: a file that is not a database is reported and left as i
   temp_database db;
   const std::string text = "these are my notes, not a database; please keep them\n";
   std::ofstream(db.path()) << text;
-  CHECK_THROWS_WITH(errand::sqlite_store(db.path()), Catch::Matchers::Contains("cannot open '" + db.path() + "'") &&
-                                                         Catch::Matchers::Contains("file is not a database"));
+  CHECK_THROWS_WITH(errand::sqlite_store(db.path()), contains_text("cannot open '" + db.path() + "'") &&
+                                                         contains_text("file is not a database"));
   std::stringstream kept;
   kept << std::ifstream(db.path()).rdbuf();
   CHECK(kept.str() == text);

@@ -1,7 +1,6 @@
 #pragma once
-// Debian ships Catch2 2.13; Conan and vcpkg ship v3. One include serves both.
-#if __has_include(<catch2/catch_all.hpp>)
-#include <catch2/catch_all.hpp>
-#else
-#include <catch2/catch.hpp>
-#endif
+// Debian ships Catch2 2.13; Conan and vcpkg ship v3. One include serves both,
+// with the matchers whose names differ between them.
+#include <errand/conformance/catch.hpp>
+
+using errand::conformance::contains_text;

@@ -175,7 +175,7 @@ TEST_CASE("periodic: a periodic job that could not run as asked is refused, nami
   errand::periodic_scheduler periodic;
   const auto refused = [&](errand::periodic_job job, const std::string& message) {
     INFO(message);
-    CHECK_THROWS_WITH(periodic.add(std::move(job)), Catch::Matchers::Contains(message));
+    CHECK_THROWS_WITH(periodic.add(std::move(job)), contains_text(message));
   };
   refused({.name = "", .when = errand::schedule::every(1h), .job = {.kind = "x"}}, "a periodic job needs a name");
   refused({.name = "nameless-kind", .when = errand::schedule::every(1h), .job = {}}, "a job spec needs a kind");
@@ -191,7 +191,7 @@ TEST_CASE("periodic: a periodic job that could not run as asked is refused, nami
   refused({.name = "twice", .when = errand::schedule::every(2h), .job = {.kind = "y"}},
           "periodic job 'twice' is added already");
   CHECK_THROWS_WITH(errand::schedule::every(0s), "errand: a schedule's interval must be positive");
-  CHECK_THROWS_WITH(errand::schedule::cron("0 25 * * *"), Catch::Matchers::Contains("field hour '25'"));
+  CHECK_THROWS_WITH(errand::schedule::cron("0 25 * * *"), contains_text("field hour '25'"));
   CHECK_THROWS_WITH(errand::schedule::cron("@daily", 24h),
                     "errand: a schedule's UTC offset must be less than 24 hours either way");
 }

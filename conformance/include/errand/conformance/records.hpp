@@ -20,16 +20,11 @@
 // the record_store concept and errand's core. docs/backends/writing-a-backend.md
 // says more.
 
+#include <errand/conformance/catch.hpp>
 #include <errand/conformance/record_machines.hpp>
 #include <errand/job_records.hpp>
 #include <errand/record_step.hpp>
 #include <errand/record_store.hpp>
-
-#if __has_include(<catch2/catch_all.hpp>)
-#include <catch2/catch_all.hpp>
-#else
-#include <catch2/catch.hpp>
-#endif
 
 #include <algorithm>
 #include <atomic>
@@ -254,17 +249,19 @@ ERRAND_RECORD_CASE("records: a new record not in the initial state, or holding t
   auto& store = f.store();
   auto wrong_state = S::fresh();
   wrong_state.*(D::state) = S::error_state;
-  CHECK_THROWS_WITH(store.create(wrong_state, t0), Catch::Contains("starts in state") && Catch::Contains("nothing was written"));
+  CHECK_THROWS_WITH(store.create(wrong_state, t0), errand::conformance::contains_text("starts in state") &&
+                                                       errand::conformance::contains_text("nothing was written"));
   auto negative = S::fresh();
   negative.*(D::id) = -4;
   CHECK_THROWS_AS(store.create(negative, t0), std::invalid_argument);
   if constexpr (std::is_same_v<D, errand::conformance::chats>) {
     auto nul = S::fresh();
     nul.title = std::string("a\0b", 3);
-    CHECK_THROWS_WITH(store.create(nul, t0), Catch::Contains("'title'") && Catch::Contains("NUL"));
+    CHECK_THROWS_WITH(store.create(nul, t0),
+                      errand::conformance::contains_text("'title'") && errand::conformance::contains_text("NUL"));
     auto latin1 = S::fresh();
     latin1.title = "caf\xE9";
-    CHECK_THROWS_WITH(store.create(latin1, t0), Catch::Contains("not valid UTF-8"));
+    CHECK_THROWS_WITH(store.create(latin1, t0), errand::conformance::contains_text("not valid UTF-8"));
   }
   typename errand::record_query<D> everything;
   CHECK(store.query(everything).empty());
@@ -289,7 +286,7 @@ ERRAND_RECORD_CASE("records: an event moves the row, bumps its version and appen
   CHECK(history.back() == *failed.entry);
   CHECK(history.back().to == S::error_state);
   CHECK(history.back().at == t0 + 1min);
-  CHECK_THAT(history.back().payload, Catch::Contains("\"reason\":\"disk full\""));
+  CHECK_THAT(history.back().payload, errand::conformance::contains_text("\"reason\":\"disk full\""));
 }
 
 ERRAND_RECORD_CASE("records: entering an error state writes the reason and its time; leaving it writes NULL") {
@@ -326,7 +323,7 @@ ERRAND_RECORD_CASE("records: a reason is stored as storable text, and an empty o
   const auto reason = *reason_of<D>(*store.get(id));
   CHECK(reason == errand::storable_error_text(hostile));
   CHECK(reason.size() <= errand::max_error_bytes);
-  CHECK_THAT(reason, Catch::Contains("[truncated from 40012 bytes]"));
+  CHECK_THAT(reason, errand::conformance::contains_text("[truncated from 40012 bytes]"));
   CHECK_FALSE(errand::unstorable_reason(store.history(id).back().payload).has_value());
 
   const auto quiet = store.create(S::fresh(), t0).*(D::id);
@@ -407,7 +404,7 @@ TEMPLATE_TEST_CASE("records: the job lifecycle is stored as decide() decides it"
   CHECK(again.row == failed.row);
   const auto stale = store.fire(id, errand::succeed{1, "worker-1"}, t0 + 6s, {});
   CHECK(stale.status == errand::fire_status::rejected);
-  CHECK_THAT(stale.message, Catch::Matchers::Contains("is no longer held by it"));
+  CHECK_THAT(stale.message, errand::conformance::contains_text("is no longer held by it"));
   f.reopen();
   CHECK(f.store().get(id) == failed.row);
   CHECK(f.store().history(id).size() == 3);
@@ -611,9 +608,10 @@ TEMPLATE_TEST_CASE("records: an event holding text no database stores is refused
   auto& store = f.store();
   const auto id = store.create(script<chats>::fresh(), t0).id;
   CHECK_THROWS_WITH(store.fire(id, chat_events::user_message{"caf\xE9"}, t0, {}),
-                    Catch::Contains("event 'user_message'") && Catch::Contains("nothing was written"));
+                    errand::conformance::contains_text("event 'user_message'") &&
+                        errand::conformance::contains_text("nothing was written"));
   CHECK_THROWS_WITH(store.fire(id, chat_events::acquire{std::string("w\0", 2)}, t0, {}),
-                    Catch::Contains("'worker'") && Catch::Contains("NUL"));
+                    errand::conformance::contains_text("'worker'") && errand::conformance::contains_text("NUL"));
   CHECK(store.get(id)->version == 1);
   CHECK(store.history(id).size() == 1);
 }
