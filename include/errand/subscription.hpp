@@ -16,7 +16,11 @@ struct notification {
 
 using listener = std::function<void(const notification&)>;
 
-// Keeps a listener subscribed for as long as it lives.
+// Keeps a listener subscribed for as long as it lives. Destroying or
+// resetting it returns once the listener is not running on another thread,
+// and the listener is never called again: it may use what the owner of its
+// subscription destroys next. A listener may reset its own subscription; do
+// not reset one while holding a lock its listener takes.
 class subscription {
  public:
   subscription() = default;

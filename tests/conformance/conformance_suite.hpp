@@ -27,6 +27,7 @@
 #include <latch>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -791,6 +792,36 @@ TEMPLATE_LIST_TEST_CASE("conformance: contract 8: subscribers hear only what com
   CHECK(store.get(id)->state == job_state::failed);
   std::scoped_lock lock(mutex);
   CHECK(heard.size() == 2);
+}
+
+TEMPLATE_LIST_TEST_CASE("conformance: contract 8: a reset subscription is never called again, even by a commit under way",
+                        "[conformance][contract]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  std::latch inside(1);
+  std::latch release(1);
+  std::atomic<bool> first = true;
+  auto blocking = store.subscribe([&](const errand::notification&) {
+    if (!first.exchange(false)) return;
+    inside.count_down();
+    release.wait();
+  });
+  std::atomic<int> heard_after_reset = 0;
+  auto later = store.subscribe([&](const errand::notification&) { ++heard_after_reset; });
+
+  const auto id = store.enqueue(spec(), t0).id;
+  std::optional<errand::job> claimed;
+  std::thread writer([&] { claimed = store.claim(claim_by("w", t0)); });  // tells both, in order, on its thread
+  inside.wait();
+  later.reset();
+  release.count_down();
+  writer.join();
+  REQUIRE(claimed);
+  errand::report(store, id, success(*claimed), policy, t0);
+
+  CHECK(store.get(id)->state == job_state::succeeded);
+  CHECK(heard_after_reset == 0);
 }
 
 TEMPLATE_LIST_TEST_CASE("conformance: concurrent claimers never run one attempt twice", "[conformance][concurrency]",
