@@ -194,56 +194,31 @@ class store_engine {
     return *at;
   }
 
-  // Checked as one spec first, so that a refusal names it as every store does, not as a batch's first.
+  // A single spec is checked alone, so that a refusal names it as every store
+  // does, not as a batch's first.
   enqueued enqueue(const job_spec& spec, time_point now) {
     validate(spec);
-    return enqueue_batch(std::span<const job_spec>(&spec, 1), now).front();
+    return enqueue_checked(std::span<const job_spec>(&spec, 1), now).front();
   }
 
   // One statement for the whole batch; all or nothing.
   std::vector<enqueued> enqueue_batch(std::span<const job_spec> specs, time_point now) {
-    if (specs.empty()) return {};
-    validate(specs);  // all or nothing
-    try {
-      // Without unique keys the INSERT is the whole enqueue, one statement and
-      // so one transaction; with them, the keys are locked and their holders
-      // looked up in the transaction that inserts.
-      const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
-      const auto announcement = "e " + listeners_.origin();
-      auto results = with_connection([&](detail::pg::connection& c) {
-        if (keyed)
-          return c.in_transaction(
-              [&](detail::pg::transaction& tx) { return insert_unique(tx, specs, now, announcement); });
-        return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, specs, now, announcement); });
-      });
-      announce_work();
-      return results;
-    } catch (const detail::pg::statement_failed& e) {
-      name_bad_payload(specs, e);
-      throw;
-    }
+    validate(specs);
+    return enqueue_checked(specs, now);
   }
 
   // The same inside the application's transaction, in a savepoint: the jobs
   // exist if and only if it commits. Their announcement is sent by NOTIFY,
   // which PostgreSQL delivers at that commit, to every process's idle
   // workers, this one's included (its LISTEN thread hears an origin not its own).
+  enqueued enqueue(pqxx::transaction_base& application, const job_spec& spec, time_point now) {
+    validate(spec);
+    return enqueue_checked(application, std::span<const job_spec>(&spec, 1), now).front();
+  }
   std::vector<enqueued> enqueue_batch(pqxx::transaction_base& application, std::span<const job_spec> specs,
                                       time_point now) {
-    if (specs.empty()) return {};
     validate(specs);
-    try {
-      const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
-      return detail::pg::in_application_transaction(application, [&](detail::pg::transaction& tx) {
-        return keyed ? insert_unique(tx, specs, now, application_announcement)
-                     : insert(tx, specs, now, application_announcement);
-      });
-    } catch (const detail::pg::transaction_aborted& e) {
-      throw postgres_statement_error(e.what(), e.sqlstate);  // the application's transaction is to be run again
-    } catch (const detail::pg::statement_failed& e) {
-      name_bad_payload(specs, e);
-      throw;
-    }
+    return enqueue_checked(application, specs, now);
   }
 
   std::optional<job> get(std::int64_t id) const {
@@ -651,6 +626,45 @@ class store_engine {
     return detail::pg::array_literal(cells);
   }
 
+  std::vector<enqueued> enqueue_checked(std::span<const job_spec> specs, time_point now) {
+    if (specs.empty()) return {};
+    try {
+      // Without unique keys the INSERT is the whole enqueue, one statement and
+      // so one transaction; with them, the keys are locked and their holders
+      // looked up in the transaction that inserts.
+      const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
+      const auto announcement = "e " + listeners_.origin();
+      auto results = with_connection([&](detail::pg::connection& c) {
+        if (keyed)
+          return c.in_transaction(
+              [&](detail::pg::transaction& tx) { return insert_unique(tx, specs, now, announcement); });
+        return c.autocommit([&](detail::pg::transaction& tx) { return insert(tx, specs, now, announcement); });
+      });
+      announce_work();
+      return results;
+    } catch (const detail::pg::statement_failed& e) {
+      name_bad_payload(specs, e);
+      throw;
+    }
+  }
+
+  std::vector<enqueued> enqueue_checked(pqxx::transaction_base& application, std::span<const job_spec> specs,
+                                        time_point now) {
+    if (specs.empty()) return {};
+    try {
+      const bool keyed = std::any_of(specs.begin(), specs.end(), [](const job_spec& s) { return s.unique_key; });
+      return detail::pg::in_application_transaction(application, [&](detail::pg::transaction& tx) {
+        return keyed ? insert_unique(tx, specs, now, application_announcement)
+                     : insert(tx, specs, now, application_announcement);
+      });
+    } catch (const detail::pg::transaction_aborted& e) {
+      throw postgres_statement_error(e.what(), e.sqlstate);  // the application's transaction is to be run again
+    } catch (const detail::pg::statement_failed& e) {
+      name_bad_payload(specs, e);
+      throw;
+    }
+  }
+
   // The server refused the batch; if a payload is the reason, say which.
   void name_bad_payload(std::span<const job_spec> specs, const detail::pg::statement_failed& e) const {
     if (e.sqlstate.rfind("22", 0) != 0) return;  // not a data exception
@@ -849,8 +863,7 @@ ERRAND_DECL postgres_store::postgres_store(std::string url) : postgres_store(pos
 ERRAND_DECL const postgres_tables& postgres_store::tables() const noexcept { return engine().tables(); }
 ERRAND_DECL enqueued postgres_store::enqueue(pqxx::transaction_base& application, const job_spec& spec,
                                              time_point now) {
-  validate(spec);
-  return engine().enqueue_batch(application, std::span<const job_spec>(&spec, 1), now).front();
+  return engine().enqueue(application, spec, now);
 }
 ERRAND_DECL std::vector<enqueued> postgres_store::enqueue_batch(pqxx::transaction_base& application,
                                                                 std::span<const job_spec> specs, time_point now) {
