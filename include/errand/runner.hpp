@@ -393,7 +393,7 @@ class runner_engine {
 
   void begin_shutdown() {
     std::vector<std::shared_ptr<attempt>> running;
-    std::deque<std::shared_ptr<attempt>> unstarted;
+    std::vector<std::shared_ptr<attempt>> unstarted;
     {
       std::scoped_lock lock(mutex_);
       if (shutting_down_) return;
@@ -401,7 +401,8 @@ class runner_engine {
       grace_end_ = clock_.now() + options_.shutdown_grace;
       for (const auto& s : slots_)
         if (s.current) running.push_back(s.current);
-      unstarted.swap(prefetched_);
+      unstarted.assign(std::make_move_iterator(prefetched_.begin()), std::make_move_iterator(prefetched_.end()));
+      prefetched_.clear();
     }
     work_ready_.notify_all();
     arrived_.notify_all();
@@ -605,7 +606,7 @@ class runner_engine {
   // released. Returns the attempt `mine` starts, if any.
   std::shared_ptr<attempt> hand_out(std::vector<job> claimed, slot* mine) {
     std::shared_ptr<attempt> own;
-    std::deque<std::shared_ptr<attempt>> unstarted;
+    std::vector<std::shared_ptr<attempt>> unstarted;  // not a deque, which allocates when it is made
     {
       std::scoped_lock lock(mutex_);
       stats_.claimed += static_cast<std::int64_t>(claimed.size());
@@ -618,7 +619,12 @@ class runner_engine {
         for (auto& s : slots_)
           if ((s.state == slot_state::idle || s.state == slot_state::waiting) && next != claimed.end())
             begin_attempt(s, make_attempt(std::move(*next++)));
-      for (; next != claimed.end(); ++next) (shutting_down_ ? unstarted : prefetched_).push_back(make_attempt(*next));
+      for (; next != claimed.end(); ++next) {
+        if (shutting_down_)
+          unstarted.push_back(make_attempt(std::move(*next)));
+        else
+          prefetched_.push_back(make_attempt(std::move(*next)));
+      }
     }
     work_ready_.notify_all();
     release_unstarted(unstarted);
@@ -767,7 +773,7 @@ class runner_engine {
 
   // Jobs claimed but never started are given back with the lifecycle's
   // release event, which undoes the claim: the attempt is not spent.
-  void release_unstarted(const std::deque<std::shared_ptr<attempt>>& unstarted) {
+  void release_unstarted(const std::vector<std::shared_ptr<attempt>>& unstarted) {
     if (unstarted.empty()) return;
     const time_point now = clock_.now();
     std::int64_t released = 0;

@@ -21,6 +21,7 @@
 #include <boost/describe/modifiers.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -74,42 +75,56 @@ inline constexpr bool has_only_public_members = boost::mp11::mp_empty<boost::des
 template <class T>
 inline constexpr bool no_json_mapping = false;
 
-// Where the codec is in the document: "history[2].attempt". Kept as views, spelled out only for an
-// error message.
+class path_entry;
+
+// Where the codec is in the document: "history[2].attempt". A chain of the
+// path entries on the codec's stack, so that writing and reading allocate
+// nothing for it; spelled out only for an error message.
 class field_path {
  public:
-  void push(std::string_view member) { segments_.emplace_back(member); }
-  void push(std::size_t index) { segments_.emplace_back(index); }
-  void pop() { segments_.pop_back(); }
-  bool empty() const { return segments_.empty(); }
-
-  std::string text() const {
-    std::string text;
-    for (const auto& segment : segments_) {
-      if (const auto* member = std::get_if<std::string_view>(&segment)) {
-        if (!text.empty()) text += '.';
-        text += *member;
-      } else {
-        text += '[' + std::to_string(std::get<std::size_t>(segment)) + ']';
-      }
-    }
-    return text;
-  }
+  bool empty() const { return innermost_ == nullptr; }
+  std::string text() const;
 
  private:
-  std::vector<std::variant<std::string_view, std::size_t>> segments_;
+  friend class path_entry;
+  const path_entry* innermost_ = nullptr;
 };
 
 class path_entry {
  public:
-  path_entry(field_path& path, auto segment) : path_(path) { path_.push(segment); }
+  path_entry(field_path& path, auto segment) : path_(path), outer_(path.innermost_) {
+    if constexpr (std::is_integral_v<decltype(segment)>)
+      segment_ = static_cast<std::size_t>(segment);
+    else
+      segment_ = std::string_view(segment);
+    path_.innermost_ = this;
+  }
   path_entry(const path_entry&) = delete;
   path_entry& operator=(const path_entry&) = delete;
-  ~path_entry() { path_.pop(); }
+  ~path_entry() { path_.innermost_ = outer_; }
 
  private:
+  friend class field_path;
   field_path& path_;
+  const path_entry* outer_;
+  std::variant<std::string_view, std::size_t> segment_;
 };
+
+inline std::string field_path::text() const {
+  std::vector<const path_entry*> outermost_first;
+  for (const auto* entry = innermost_; entry; entry = entry->outer_) outermost_first.push_back(entry);
+  std::reverse(outermost_first.begin(), outermost_first.end());
+  std::string text;
+  for (const auto* entry : outermost_first) {
+    if (const auto* member = std::get_if<std::string_view>(&entry->segment_)) {
+      if (!text.empty()) text += '.';
+      text += *member;
+    } else {
+      text += '[' + std::to_string(std::get<std::size_t>(entry->segment_)) + ']';
+    }
+  }
+  return text;
+}
 
 [[noreturn]] inline void fail(const field_path& where, const std::string& problem) {
   if (where.empty()) throw codec_error("errand: JSON document: " + problem);
@@ -462,6 +477,7 @@ namespace errand {
 template <class T>
 std::string to_json(const T& value) {
   std::string out;
+  out.reserve(64);  // an event's payload, written for every transition, in one allocation instead of three
   detail::json::writer(out).write(value);
   return out;
 }

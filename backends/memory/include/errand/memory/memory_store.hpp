@@ -113,7 +113,7 @@ class store_engine {
     write_result result;
     {
       std::scoped_lock lock(mutex_);
-      result = write(d, committed);
+      result = write(d, d.record, committed);
     }
     if (committed) listeners_.notify(*committed);
     return result;
@@ -154,7 +154,7 @@ class store_engine {
       }
       for (const auto& d : decisions) {
         std::optional<notification> one;
-        write(d, one);
+        write(d, d.record, one);
         if (one) committed.push_back(std::move(*one));
       }
     }
@@ -181,7 +181,7 @@ class store_engine {
             decide(jobs_.find(*id)->row, errand::claim{request.worker, request.lease}, retry_policy{}, request.now);
         if (!d.applied()) throw store_error("errand: memory store could not claim: " + d.reason);
         std::optional<notification> one;
-        write(d, one);
+        write(d, std::move(d.record), one);
         claimed.push_back(std::move(d.next));
         if (one) committed.push_back(std::move(*one));
       }
@@ -432,9 +432,10 @@ class store_engine {
     return {id, true};
   }
 
-  write_result write(const decision& d, std::optional<notification>& committed) {
+  // `record` is the decision's, copied or moved: the table keeps it.
+  write_result write(const decision& d, std::optional<history_record> record, std::optional<notification>& committed) {
     require_applied(d);
-    auto written = jobs_.compare_and_set(d.next.id, d.expected_version, d.next, d.record,
+    auto written = jobs_.compare_and_set(d.next.id, d.expected_version, d.next, std::move(record),
                                          [this](const job& before, const job& after) {
                                            unindex(before);
                                            index(after);
