@@ -9,7 +9,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
@@ -31,33 +30,15 @@ std::string named(const database_options& options) {
   return "PostgreSQL database '" + errand::detail::pg::redacted(options.location) + "'";
 }
 
-// The store's subscription, and a guard around the listener: a notification
-// already being delivered on the store's LISTEN thread finishes before the
-// destructor returns, and none is delivered after.
+// The store's subscription: resetting it, when this is destroyed, waits for a
+// notification being delivered on the store's LISTEN thread, and none is
+// delivered after.
 class subscribed final : public following {
  public:
   subscribed(errand::postgres_store& store, errand::listener on_transition)
-      : guard_(std::make_shared<guard>(std::move(on_transition))) {
-    subscription_ = store.subscribe([g = guard_](const errand::notification& n) {
-      std::scoped_lock lock(g->mutex);
-      if (g->listening) g->on_transition(n);
-    });
-  }
-
-  ~subscribed() override {
-    subscription_.reset();
-    std::scoped_lock lock(guard_->mutex);
-    guard_->listening = false;
-  }
+      : subscription_(store.subscribe(std::move(on_transition))) {}
 
  private:
-  struct guard {
-    explicit guard(errand::listener l) : on_transition(std::move(l)) {}
-    std::mutex mutex;
-    bool listening = true;
-    errand::listener on_transition;
-  };
-  std::shared_ptr<guard> guard_;
   errand::subscription subscription_;
 };
 
