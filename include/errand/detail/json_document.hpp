@@ -78,18 +78,29 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
     while (at < text.size() && is_digit(text[at])) ++at;
     return at;
   };
+  // The text between the characters that matter is copied in one piece.
+  const auto copy_until = [&](std::size_t from, auto stops_here) {
+    std::size_t at = from;
+    while (at < text.size() && !stops_here(text[at])) ++at;
+    out.append(text, from, at - from);
+    return at;
+  };
+  const auto ends_a_run_in_string = [](char c) { return c == '"' || c == '\\'; };
+  const auto starts_a_value = [&](char c) { return c == '"' || c == '-' || c == 'N' || c == 'I' || is_digit(c); };
   bool in_string = false;
   for (std::size_t i = 0; i < text.size();) {
-    const char c = text[i];
     if (in_string) {
-      out += c;
-      if (c == '\\' && i + 1 < text.size())
-        out += text[++i];
-      else if (c == '"')
-        in_string = false;
-      ++i;
+      i = copy_until(i, ends_a_run_in_string);
+      if (i == text.size()) break;
+      const std::size_t taken = text[i] == '\\' ? 2 : 1;  // an escape, or the closing quote
+      out.append(text.substr(i, taken));
+      in_string = taken == 2;
+      i += taken;
       continue;
     }
+    i = copy_until(i, starts_a_value);
+    if (i == text.size()) break;
+    const char c = text[i];
     if (c == 'N' || c == 'I') {  // NaN or an infinity, which the parser reads, to be refused later
       const std::size_t end = std::min(text.find_first_not_of("NaInfity", i), text.size());
       out.append(text.substr(i, end - i));
@@ -97,9 +108,9 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
       i = end;
       continue;
     }
-    if (c == '"') in_string = true;
-    if (c != '-' && !is_digit(c)) {
+    if (c == '"') {
       out += c;
+      in_string = true;
       ++i;
       continue;
     }
@@ -148,6 +159,8 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
 // apart from one value by their count.
 class parsed_json {
  public:
+  parsed_json(const parsed_json&) = delete;  // the document points into its own buffers
+  parsed_json& operator=(const parsed_json&) = delete;
   parsed_json(std::string_view text, const field_path& where) {
     std::string bracketed;
     bracketed.reserve(text.size() + 2);
@@ -213,7 +226,18 @@ class parsed_json {
     const rapid::Value* node;
     rapid::SizeType index;  // of the element or member to be read next
   };
-  rapid::Document document_;
+  using pool = rapid::MemoryPoolAllocator<>;
+  static constexpr std::size_t parse_stack_bytes = 256;
+
+  // A payload is usually small: its values and the parser's stacks start in
+  // these buffers and reach the heap only for a larger text. rapidjson's own
+  // pools would allocate a 64 KiB chunk for every text, and freeing a chunk
+  // that large makes glibc consolidate its free lists each time.
+  alignas(std::max_align_t) char values_buffer_[1024];
+  alignas(std::max_align_t) char stacks_buffer_[1024];
+  pool values_{values_buffer_, sizeof values_buffer_};
+  pool stacks_{stacks_buffer_, sizeof stacks_buffer_};
+  rapid::GenericDocument<rapid::UTF8<>, pool, pool> document_{&values_, parse_stack_bytes, &stacks_};
   std::vector<position> entered_;
 };
 
