@@ -92,22 +92,22 @@ class field_path {
 
 class path_entry {
  public:
-  path_entry(field_path& path, auto segment) : path_(path), outer_(path.innermost_) {
-    if constexpr (std::is_integral_v<decltype(segment)>)
-      segment_ = static_cast<std::size_t>(segment);
-    else
-      segment_ = std::string_view(segment);
-    path_.innermost_ = this;
-  }
+  path_entry(field_path& path, std::string_view member) : path_entry(path, segment{member}) {}
+  path_entry(field_path& path, std::size_t index) : path_entry(path, segment{index}) {}
   path_entry(const path_entry&) = delete;
   path_entry& operator=(const path_entry&) = delete;
   ~path_entry() { path_.innermost_ = outer_; }
 
  private:
   friend class field_path;
+  using segment = std::variant<std::string_view, std::size_t>;
+  path_entry(field_path& path, segment s) : path_(path), outer_(path.innermost_), segment_(s) {
+    path_.innermost_ = this;
+  }
+
   field_path& path_;
   const path_entry* outer_;
-  std::variant<std::string_view, std::size_t> segment_;
+  segment segment_;
 };
 
 inline std::string field_path::text() const {
