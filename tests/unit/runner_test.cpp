@@ -97,27 +97,23 @@ class captured_log {
   std::vector<std::string> lines_;
 };
 
-// Resolves once a committed transition matches. A store notifies from a
-// snapshot of its listeners, so a call under way on a runner's thread can end
-// after the subscription did: the listener keeps what it uses alive itself.
+// Resolves once a committed transition matches. Its listener uses `this`: the
+// subscription, destroyed first, waits for a call under way on a runner's
+// thread (AddressSanitizer saw such a call outlive the helper before it did).
 class awaited {
  public:
   awaited(errand::memory_store& store, std::function<bool(const errand::notification&)> match)
-      : state_(std::make_shared<state>(std::move(match))), done_(state_->promise.get_future()) {
-    subscription_ = store.subscribe([state = state_](const errand::notification& n) {
-      if (state->match(n) && !state->fired.exchange(true)) state->promise.set_value();
+      : match_(std::move(match)), done_(promise_.get_future()) {
+    subscription_ = store.subscribe([this](const errand::notification& n) {
+      if (match_(n) && !fired_.exchange(true)) promise_.set_value();
     });
   }
   void wait() { done_.wait(); }
 
  private:
-  struct state {
-    explicit state(std::function<bool(const errand::notification&)> m) : match(std::move(m)) {}
-    std::function<bool(const errand::notification&)> match;
-    std::atomic<bool> fired{false};
-    std::promise<void> promise;
-  };
-  std::shared_ptr<state> state_;
+  std::function<bool(const errand::notification&)> match_;
+  std::atomic<bool> fired_{false};
+  std::promise<void> promise_;
   std::future<void> done_;
   errand::subscription subscription_;
 };
