@@ -9,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <latch>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -120,4 +121,18 @@ TEST_CASE("subscription: a subscription may outlive the set it came from", "[sub
   }
   subscription.reset();
   SUCCEED("reset after the set was destroyed returns");
+}
+
+TEST_CASE("subscription: a listener holding its own subscription goes with its set", "[subscription]") {
+  auto kept_by_listener = std::make_shared<int>(0);
+  const std::weak_ptr<int> watched = kept_by_listener;
+  {
+    listeners set;
+    auto own = std::make_shared<errand::subscription>();
+    *own = set.add([own, kept_by_listener](int) {});
+    kept_by_listener.reset();
+    own.reset();
+    CHECK_FALSE(watched.expired());  // the set holds the listener
+  }
+  CHECK(watched.expired());
 }

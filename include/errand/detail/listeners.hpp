@@ -27,21 +27,25 @@ class listener_set {
   using listener = std::function<void(const Notification&)>;
 
   subscription add(listener on_commit) {
-    auto added = std::make_shared<entry>(std::move(on_commit));
+    const auto added = std::make_shared<entry>(std::move(on_commit));
     {
       std::scoped_lock lock(state_->mutex);
       auto next = std::make_shared<entries>(*state_->current);
       next->push_back(added);
       state_->current = std::move(next);
     }
-    return subscription([weak = std::weak_ptr<shared>(state_), added = std::move(added)] {
-      if (const auto state = weak.lock()) {
+    // Both weak: a listener may hold its own subscription without a cycle, and
+    // an entry no list or snapshot holds has no call to wait for.
+    return subscription([weak_state = std::weak_ptr<shared>(state_), weak_entry = std::weak_ptr<entry>(added)] {
+      const auto removed = weak_entry.lock();
+      if (!removed) return;
+      if (const auto state = weak_state.lock()) {
         std::scoped_lock lock(state->mutex);
         auto next = std::make_shared<entries>(*state->current);
-        std::erase(*next, added);
+        std::erase(*next, removed);
         state->current = std::move(next);
       }
-      added->stop();
+      removed->stop();
     });
   }
 
