@@ -216,6 +216,31 @@ TEMPLATE_LIST_TEST_CASE("conformance: text no database can hold is refused by ev
   CHECK(store.history(kept).empty());
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: a payload nested as deep as errand reads is stored as it is; deeper is refused",
+                        "[conformance][bad-input]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  const std::size_t arrays = errand::max_json_depth - 1;  // and an object inside them
+  auto deepest = spec("deepest");
+  deepest.payload = std::string(arrays, '[') + R"({"n":1})" + std::string(arrays, ']');
+  const auto id = store.enqueue(deepest, t0).id;
+  CHECK(store.get(id)->payload == deepest.payload);
+
+  auto deeper = spec("deeper");
+  deeper.payload = "[" + deepest.payload + "]";
+  CHECK_THROWS_WITH(store.enqueue(deeper, t0),
+                    "errand: job_spec (kind 'deeper'): field 'payload' is not JSON: errand: JSON document: arrays and "
+                    "objects nested deeper than 1000 levels (2007 bytes); nothing was enqueued");
+  // Deep enough to overflow the stack of a reader that recursed once per level.
+  deeper.payload = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  const std::vector<errand::job_spec> batch{spec("fine"), deeper};
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
+                    contains_text("job_spec #1 (kind 'deeper'): field 'payload' is not JSON: errand: JSON document: "
+                                  "arrays and objects nested deeper than 1000 levels (2000000 bytes)"));
+  CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow", "[conformance]",
                         conformance_fixtures) {
   using namespace conformance;

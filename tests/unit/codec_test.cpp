@@ -14,6 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#if __has_include(<pthread.h>)
+#include <pthread.h>
+#endif
+
 namespace codec_test {
 
 using namespace std::chrono_literals;
@@ -113,6 +117,20 @@ std::string encode_error(const T& value) {
     return failure.what();
   }
   return "(encoded without error)";
+}
+
+// `depth` arrays and objects, in turn, around a 1: nested(4) is [{"n":[{"n":1}]}].
+std::string nested(std::size_t depth) {
+  std::string text;
+  for (std::size_t level = 0; level < depth; ++level) text += level % 2 == 0 ? "[" : R"({"n":)";
+  text += '1';
+  for (std::size_t level = depth; level-- > 0;) text += level % 2 == 0 ? ']' : '}';
+  return text;
+}
+
+std::string too_deep(std::size_t bytes) {
+  return "errand: JSON document: arrays and objects nested deeper than 1000 levels (" + std::to_string(bytes) +
+         " bytes)";
 }
 
 }  // namespace codec_test
@@ -345,6 +363,54 @@ TEST_CASE("text that is not one JSON value is reported as such", "[codec]") {
   CHECK(decode_error<std::vector<int>>(R"([1,"2"])") ==
         "errand: JSON field '[1]': expected an integer from -2147483648 to 2147483647, found \"2\"");
 }
+
+TEST_CASE("a text nested max_json_depth deep is read and written; a deeper one is refused, however deep",
+          "[codec][bad-input]") {
+  static_assert(errand::max_json_depth == 1000);
+  CHECK(nested(4) == R"([{"n":[{"n":1}]}])");
+  const std::string deepest = nested(errand::max_json_depth);
+  CHECK(from_json<json_text>(deepest).text == deepest);
+  CHECK(to_json(json_text{deepest}) == deepest);
+
+  const std::string deeper = nested(errand::max_json_depth + 1);
+  CHECK(decode_error<json_text>(deeper) == too_deep(deeper.size()));
+  CHECK(encode_error(json_text{deeper}) == too_deep(deeper.size()));
+  CHECK(decode_error<std::vector<int>>(deeper) == too_deep(deeper.size()));
+  // Deep enough to overflow the stack of a parser that recurses once per level: the reader
+  // crashed on it before it counted levels.
+  const std::string brackets = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  CHECK(decode_error<json_text>(brackets) == too_deep(brackets.size()));
+  CHECK(decode_error<json_text>(std::string(5000, '[')) == too_deep(5000));
+}
+
+#if __has_include(<pthread.h>)
+TEST_CASE("a text nested max_json_depth deep is read and written on a thread with a small stack", "[codec]") {
+  // Reading and writing walk the levels with a stack of their own, not by recursion.
+  struct work {
+    std::string text;
+    std::string read, written;
+  } deep{nested(errand::max_json_depth), {}, {}};
+  const auto run = [](void* argument) -> void* {
+    auto& w = *static_cast<work*>(argument);
+    try {
+      w.read = from_json<json_text>(w.text).text;
+      w.written = to_json(json_text{w.text});
+    } catch (const std::exception& e) {
+      w.read = e.what();
+    }
+    return nullptr;
+  };
+  pthread_attr_t small_stack;
+  REQUIRE(pthread_attr_init(&small_stack) == 0);
+  REQUIRE(pthread_attr_setstacksize(&small_stack, 64 * 1024) == 0);
+  pthread_t thread;
+  REQUIRE(pthread_create(&thread, &small_stack, run, &deep) == 0);
+  REQUIRE(pthread_join(thread, nullptr) == 0);
+  pthread_attr_destroy(&small_stack);
+  CHECK(deep.read == deep.text);
+  CHECK(deep.written == deep.text);
+}
+#endif
 
 TEST_CASE("values JSON cannot hold are refused on output, naming the field", "[codec]") {
   job_row row = sample_row();

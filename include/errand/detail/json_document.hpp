@@ -154,6 +154,26 @@ inline void append_with_shortest_numbers(std::string& out, std::string_view text
   }
 }
 
+// Writes a value that is neither an array nor an object, refusing NaN and infinities, which
+// rapidjson reads and no other JSON reader would.
+template <class Writer>
+void write_scalar(const rapid::Value& value, Writer& out, const field_path& where) {
+  if (value.IsString()) {
+    out.String(value.GetString(), value.GetStringLength());
+  } else if (value.IsInt64()) {
+    out.Int64(value.GetInt64());
+  } else if (value.IsUint64()) {
+    out.Uint64(value.GetUint64());
+  } else if (value.IsNumber()) {
+    if (!std::isfinite(value.GetDouble())) fail(where, "NaN and infinities have no JSON representation");
+    out.Double(value.GetDouble());
+  } else if (value.IsBool()) {
+    out.Bool(value.GetBool());
+  } else {
+    out.Null();
+  }
+}
+
 // A JSON text parsed, and the reader's position in it: the value being read in each object or
 // array entered so far. The text is parsed inside an array, so that "1, 2" and "" are told
 // apart from one value by their count.
@@ -168,10 +188,22 @@ class parsed_json {
     append_with_shortest_numbers(bracketed, text);
     bracketed.append(1, ']');
     bool parsed = false;
+    bool too_deep = false;
     try {
-      parsed = !document_.Parse(bracketed.data(), bracketed.size()).HasParseError() && document_.IsArray();
+      // Iterative: the parser keeps its levels in its own stack, not in the thread's.
+      const auto parse = [&](document& target) {
+        depth_limited handler(target, too_deep);
+        rapid::MemoryStream bytes(bracketed.data(), bracketed.size());
+        rapid::EncodedInputStream<rapid::UTF8<>, rapid::MemoryStream> input(bytes);
+        rapid::GenericReader<rapid::UTF8<>, rapid::UTF8<>, pool> reader(&stacks_, parse_stack_bytes);
+        return !reader.Parse<rapid::kParseDefaultFlags | rapid::kParseIterativeFlag>(input, handler).IsError();
+      };
+      parsed = document_.Populate(parse).IsArray();
     } catch (const cereal::Exception&) {  // an assertion of rapidjson's, which cereal makes throw ("Infe92")
     }
+    if (too_deep)
+      fail(where, "arrays and objects nested deeper than " + std::to_string(max_json_depth) + " levels (" +
+                      std::to_string(text.size()) + " bytes)");
     if (!parsed) fail(where, "malformed or truncated JSON (" + std::to_string(text.size()) + " bytes)");
     if (document_.Size() != 1) fail(where, "expected one JSON value, found " + std::to_string(document_.Size()));
     entered_.push_back({&document_, 0});
@@ -221,13 +253,89 @@ class parsed_json {
     return std::string_view(key.GetString(), key.GetStringLength());
   }
 
+  // Writes `value`, a value of this document, as compact JSON (write_scalar). Its arrays and
+  // objects are walked with the reader's stack of positions, above the reader's own (which it
+  // leaves as they were), not by recursion: a value nested max_json_depth deep needs no more of
+  // the thread's stack than a flat one.
+  template <class Writer>
+  void write(const rapid::Value& value, Writer& out, const field_path& where) {
+    const std::size_t reading = entered_.size();
+    const auto start = [&](const rapid::Value& next) {
+      if (next.IsObject()) {
+        out.StartObject();
+        entered_.push_back({&next, 0});
+      } else if (next.IsArray()) {
+        out.StartArray();
+        entered_.push_back({&next, 0});
+      } else {
+        write_scalar(next, out, where);
+      }
+    };
+    start(value);
+    while (entered_.size() > reading) {
+      auto& at = entered_.back();
+      const rapid::Value& node = *at.node;
+      if (node.IsObject() && at.index < node.MemberCount()) {
+        const auto& member = node.MemberBegin()[at.index++];
+        out.Key(member.name.GetString(), member.name.GetStringLength());
+        start(member.value);
+      } else if (node.IsArray() && at.index < node.Size()) {
+        start(node[at.index++]);
+      } else {
+        if (node.IsObject())
+          out.EndObject();
+        else
+          out.EndArray();
+        entered_.pop_back();
+      }
+    }
+  }
+
  private:
   struct position {
     const rapid::Value* node;
     rapid::SizeType index;  // of the element or member to be read next
   };
   using pool = rapid::MemoryPoolAllocator<>;
+  using document = rapid::GenericDocument<rapid::UTF8<>, pool, pool>;
   static constexpr std::size_t parse_stack_bytes = 256;
+
+  // Passes the parser's events on to the document, and stops the parse at the first array or
+  // object nested deeper than max_json_depth (one level more for the array around the text).
+  class depth_limited {
+   public:
+    depth_limited(document& to, bool& too_deep) : to_(to), too_deep_(too_deep) {}
+
+    bool StartObject() { return enter() && to_.StartObject(); }
+    bool EndObject(rapid::SizeType members) { return leave() && to_.EndObject(members); }
+    bool StartArray() { return enter() && to_.StartArray(); }
+    bool EndArray(rapid::SizeType elements) { return leave() && to_.EndArray(elements); }
+    bool Null() { return to_.Null(); }
+    bool Bool(bool value) { return to_.Bool(value); }
+    bool Int(int value) { return to_.Int(value); }
+    bool Uint(unsigned value) { return to_.Uint(value); }
+    bool Int64(std::int64_t value) { return to_.Int64(value); }
+    bool Uint64(std::uint64_t value) { return to_.Uint64(value); }
+    bool Double(double value) { return to_.Double(value); }
+    bool RawNumber(const char* text, rapid::SizeType length, bool copy) { return to_.RawNumber(text, length, copy); }
+    bool String(const char* text, rapid::SizeType length, bool copy) { return to_.String(text, length, copy); }
+    bool Key(const char* text, rapid::SizeType length, bool copy) { return to_.Key(text, length, copy); }
+
+   private:
+    bool enter() {
+      if (++depth_ <= max_json_depth + 1) return true;
+      too_deep_ = true;
+      return false;
+    }
+    bool leave() {
+      --depth_;
+      return true;
+    }
+
+    document& to_;
+    bool& too_deep_;
+    std::size_t depth_ = 0;
+  };
 
   // A payload is usually small: its values and the parser's stacks start in
   // these buffers and reach the heap only for a larger text. rapidjson's own
@@ -237,42 +345,11 @@ class parsed_json {
   alignas(std::max_align_t) char stacks_buffer_[1024];
   pool values_{values_buffer_, sizeof values_buffer_};
   pool stacks_{stacks_buffer_, sizeof stacks_buffer_};
-  rapid::GenericDocument<rapid::UTF8<>, pool, pool> document_{&values_, parse_stack_bytes, &stacks_};
+  document document_{&values_, parse_stack_bytes, &stacks_};
   std::vector<position> entered_;
 };
 
-// Writes `value` as compact JSON, refusing NaN and infinities, which rapidjson reads and no
-// other JSON reader would.
-template <class Writer>
-void write_value(const rapid::Value& value, Writer& out, const field_path& where) {
-  if (value.IsObject()) {
-    out.StartObject();
-    for (auto member = value.MemberBegin(); member != value.MemberEnd(); ++member) {
-      out.Key(member->name.GetString(), member->name.GetStringLength());
-      write_value(member->value, out, where);
-    }
-    out.EndObject();
-  } else if (value.IsArray()) {
-    out.StartArray();
-    for (auto element = value.Begin(); element != value.End(); ++element) write_value(*element, out, where);
-    out.EndArray();
-  } else if (value.IsString()) {
-    out.String(value.GetString(), value.GetStringLength());
-  } else if (value.IsInt64()) {
-    out.Int64(value.GetInt64());
-  } else if (value.IsUint64()) {
-    out.Uint64(value.GetUint64());
-  } else if (value.IsNumber()) {
-    if (!std::isfinite(value.GetDouble())) fail(where, "NaN and infinities have no JSON representation");
-    out.Double(value.GetDouble());
-  } else if (value.IsBool()) {
-    out.Bool(value.GetBool());
-  } else {
-    out.Null();
-  }
-}
-
-// Where write_value writes when only its refusals matter.
+// Where parsed_json::write writes when only its refusals matter.
 struct discarding_writer {
   void StartObject() {}
   void EndObject() {}
@@ -287,10 +364,10 @@ struct discarding_writer {
   void Null() {}
 };
 
-inline std::string compact_text(const rapid::Value& value, const field_path& where) {
+inline std::string compact_text(parsed_json& parsed, const rapid::Value& value, const field_path& where) {
   rapid::StringBuffer buffer;
   rapid::Writer<rapid::StringBuffer> out(buffer);
-  write_value(value, out, where);
+  parsed.write(value, out, where);
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
@@ -391,20 +468,20 @@ ERRAND_DECL std::string json_document::describe(const char* name) {
 ERRAND_DECL std::optional<std::string> json_document::compact_copy(const char* name, const field_path& where) {
   const rapid::Value* value = parsed_->find(name);
   if (!value) return std::nullopt;
-  auto text = compact_text(*value, where);
+  auto text = compact_text(*parsed_, *value, where);
   parsed_->advance();
   return text;
 }
 
 ERRAND_DECL std::string compact_value(std::string_view text, const field_path& where) {
-  const parsed_json embedded(text, where);
-  return compact_text(embedded.entered()[0], where);
+  parsed_json embedded(text, where);
+  return compact_text(embedded, embedded.entered()[0], where);
 }
 
 ERRAND_DECL void check_value(std::string_view text, const field_path& where) {
-  const parsed_json embedded(text, where);
+  parsed_json embedded(text, where);
   discarding_writer nowhere;
-  write_value(embedded.entered()[0], nowhere, where);
+  embedded.write(embedded.entered()[0], nowhere, where);
 }
 
 }  // namespace errand::detail::json
