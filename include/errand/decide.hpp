@@ -215,7 +215,7 @@ inline decision extend_lease(const job& current, const std::string& worker, std:
     return d;
   }
   d.outcome = verdict::applied;
-  d.next.lease_until = now + lease;
+  d.next.lease_until = shifted(now, lease);
   d.next.heartbeat_at = now;
   d.next.version = current.version + 1;
   d.next.updated_at = now;

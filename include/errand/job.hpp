@@ -105,6 +105,9 @@ inline void validate_spec(const job_spec& spec, std::optional<std::size_t> posit
     throw std::invalid_argument("errand: job spec of kind '" + spec.kind +
                                 "' has a unique_period that is not positive; leave it empty for no time limit");
   constexpr std::string_view consequence = "nothing was enqueued";
+  if (spec.run_at && !storable_time(*spec.run_at))
+    throw std::invalid_argument("errand: " + label() + " (kind '" + spec.kind + "'): field 'run_at' is " +
+                                detail::outside_storable_years(*spec.run_at) + "; " + std::string(consequence));
   const auto refuse_unstorable_field = [&](std::string_view text, std::string_view field) {
     if (unstorable_reason(text)) refuse_unstorable(text, label() + " field '" + std::string(field) + "'", consequence);
   };
@@ -167,7 +170,7 @@ inline job make_job(const job_spec& spec, std::int64_t id, time_point now) {
 inline bool holds_unique_key(const job& existing, const job_spec& spec, time_point now) {
   const bool in_state = spec.unique_states.empty() || std::find(spec.unique_states.begin(), spec.unique_states.end(),
                                                                 existing.state) != spec.unique_states.end();
-  return in_state && (!spec.unique_period || existing.created_at > now - *spec.unique_period);
+  return in_state && (!spec.unique_period || existing.created_at > shifted(now, -*spec.unique_period));
 }
 
 }  // namespace errand

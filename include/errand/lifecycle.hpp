@@ -163,7 +163,7 @@ struct start_attempt {
   void operator()(transition_context& c, const claim& e) const {
     c.next.attempt = c.current.attempt + 1;
     c.next.worker = e.worker;
-    c.next.lease_until = c.now + e.lease;
+    c.next.lease_until = shifted(c.now, e.lease);
     c.next.heartbeat_at = c.now;
     c.next.last_error.reset();
     c.next.last_error_kind.reset();
@@ -198,7 +198,7 @@ struct schedule_retry {
   template <class Event>
   void operator()(transition_context& c, const Event& e) const {
     give_up{}(c, e);
-    c.next.run_at = c.now + c.policy.delay_after(c.current.id, c.current.attempt);
+    c.next.run_at = shifted(c.now, c.policy.delay_after(c.current.id, c.current.attempt));
   }
 };
 

@@ -169,8 +169,8 @@ class periodic_scheduler {
     std::vector<std::pair<std::size_t, time_point>> due;  // entry, tick
     for (std::size_t i = 0; i < entries_.size(); ++i) {
       const auto& e = entries_[i];
-      const auto oldest = now - std::max(e.job.backfill, e.job.max_lateness);
-      const auto fill_from = now - e.job.backfill;
+      const auto oldest = shifted(now, -std::max(e.job.backfill, e.job.max_lateness));
+      const auto fill_from = shifted(now, -e.job.backfill);
       // Ticks before a scheduler's first pass are not its own to skip: it was not running.
       const auto skip = [&] { pass.skipped += e.handled_until ? 1 : 0; };
       std::vector<time_point> recent;  // the ticks since the last pass that are not too old

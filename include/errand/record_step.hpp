@@ -56,6 +56,17 @@ void refuse_unstorable_fields(const typename D::row& row, std::string_view what,
     const std::string field = std::string(what) + " field '" + std::string(member.name) + "'";
     refuse_unstorable(*text, field, consequence);
     using field_type = std::remove_cvref_t<decltype(row.*member.pointer)>;
+    if constexpr (column_kind_of<field_type>() == column_kind::time) {
+      const time_point at = [&] {
+        if constexpr (detail::is_optional<field_type>::value)
+          return *(row.*member.pointer);  // not empty: an empty one has no text
+        else
+          return row.*member.pointer;
+      }();
+      if (!storable_time(at))
+        throw std::invalid_argument("errand: " + field + " is " + detail::outside_storable_years(at) + "; " +
+                                    std::string(consequence));
+    }
     if (column_kind_of<field_type>() == column_kind::json && escapes_nul(*text))
       throw std::invalid_argument("errand: " + field +
                                   " holds a NUL character inside its JSON, which errand's codec cannot read back; " +
@@ -150,7 +161,14 @@ record_step<D> machine_step(const typename D::row& current, const Event& event, 
   if constexpr (detail::declares_error_at<D>)
     row.*(D::error_at) = stored_reason ? std::optional<time_point>(now) : std::nullopt;
 
-  std::string payload = detail::history_payload(event, stored_reason);
+  std::string payload;
+  try {
+    payload = detail::history_payload(event, stored_reason);
+  } catch (const codec_error& e) {  // a value JSON cannot hold: NaN, a time past the year 9999
+    throw std::invalid_argument("errand: event '" + std::string(Event::name) + "' for " + std::string(traits::table) +
+                                " record " + std::to_string(traits::id(current)) + " cannot be written as JSON (" +
+                                e.what() + "); nothing was written");
+  }
   if (const auto why = unstorable_reason(payload))
     throw std::invalid_argument("errand: event '" + std::string(Event::name) + "' for " +
                                 std::string(traits::table) + " record " + std::to_string(traits::id(current)) +

@@ -27,7 +27,9 @@ struct retry_policy {
     const double capped = std::min(raw, static_cast<double>(cap.count()));
     const double spread = std::clamp(jitter, 0.0, 1.0) * capped;
     const double offset = (unit_interval(job_id, attempt) * 2.0 - 1.0) * spread;
-    const double delay = std::clamp(capped + offset, 0.0, static_cast<double>(cap.count()));
+    const double delay = capped + offset;
+    if (!(delay > 0.0)) return duration::zero();  // NaN too, from a multiplier or a jitter that is NaN
+    if (delay >= static_cast<double>(cap.count())) return cap;  // exact, where a double would round up past it
     return duration{static_cast<duration::rep>(delay)};
   }
 

@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <concepts>
 #include <condition_variable>
 #include <cstddef>
@@ -104,6 +105,10 @@ struct runner_stats {
 
 namespace detail {
 
+// A real-time wait of a day at most, to be waited again: the steady clock counts nanoseconds,
+// which a wait "for ever" (a poll interval or a grace period of duration::max()) would overflow.
+inline duration waitable(duration d) { return std::min(d, duration{std::chrono::hours{24}}); }
+
 inline const clock& wall_clock() {
   static const system_clock instance;
   return instance;
@@ -149,7 +154,7 @@ class wakeup {
 
   void wait(std::stop_token stop, duration at_most) {
     std::unique_lock lock(mutex_);
-    ready_.wait_for(lock, stop, at_most, [&] { return pending_; });
+    ready_.wait_for(lock, stop, waitable(at_most), [&] { return pending_; });
     pending_ = false;
   }
 
@@ -278,6 +283,8 @@ class runner_engine {
           "interval");
     if (options_.claim_gather.value_or(duration::zero()) < duration::zero())
       throw std::invalid_argument("errand: a runner's claim_gather cannot be negative");
+    if (std::isnan(options_.retry.multiplier) || std::isnan(options_.retry.jitter))
+      throw std::invalid_argument("errand: a runner's retry policy has a multiplier or a jitter that is NaN");
     if (!options_.log)
       options_.log = [](std::string_view line) { std::clog << ("errand: " + std::string(line) + "\n") << std::flush; };
     slots_ = std::vector<slot>(options_.threads);
@@ -376,7 +383,7 @@ class runner_engine {
     {
       std::scoped_lock lock(mutex_);
       if (now >= next_reap_) {
-        next_reap_ = now + options_.reaper_interval;
+        next_reap_ = shifted(now, options_.reaper_interval);
         reap_due = true;
       }
     }
@@ -398,7 +405,7 @@ class runner_engine {
       std::scoped_lock lock(mutex_);
       if (shutting_down_) return;
       shutting_down_ = true;
-      grace_end_ = clock_.now() + options_.shutdown_grace;
+      grace_end_ = shifted(clock_.now(), options_.shutdown_grace);
       for (const auto& s : slots_)
         if (s.current) running.push_back(s.current);
       unstarted.assign(std::make_move_iterator(prefetched_.begin()), std::make_move_iterator(prefetched_.end()));
@@ -447,7 +454,8 @@ class runner_engine {
       // Past the grace period only a failed store write keeps an attempt
       // unfinished: it is retried at the poll interval.
       const duration left = grace_end_ - clock_.now();
-      idle_.wait_for(lock, left > duration::zero() ? std::min(left, options_.poll_interval) : options_.poll_interval);
+      idle_.wait_for(lock, detail::waitable(left > duration::zero() ? std::min(left, options_.poll_interval)
+                                                                   : options_.poll_interval));
     }
   }
 
@@ -514,13 +522,13 @@ class runner_engine {
           a->ended = ending::released;
           released.push_back(a);
         } else if (now >= a->next_heartbeat) {
-          a->next_heartbeat = now + heartbeat_interval_;
+          a->next_heartbeat = shifted(now, heartbeat_interval_);
           due_heartbeat.push_back(a);
         }
       }
       for (const auto& a : prefetched_)
         if (a->ended == ending::none && now >= a->next_heartbeat) {
-          a->next_heartbeat = now + heartbeat_interval_;
+          a->next_heartbeat = shifted(now, heartbeat_interval_);
           due_heartbeat.push_back(a);
         }
     }
@@ -571,7 +579,7 @@ class runner_engine {
   // Called with mutex_ held. The deadline runs from here, not from the claim:
   // a prefetched job's time in the queue is not its handler's.
   void begin_attempt(slot& s, std::shared_ptr<attempt> a) {
-    a->deadline = clock_.now() + a->allowed;
+    a->deadline = shifted(clock_.now(), a->allowed);
     if (shutting_down_) a->stop.request_stop();  // shutdown began while it was being claimed
     s.current = std::move(a);
     s.state = slot_state::busy;
@@ -712,7 +720,7 @@ class runner_engine {
     std::chrono::nanoseconds longest = claim_time_ / claim_share_spent_gathering;
     if (options_.claim_gather)
       longest = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::min(*options_.claim_gather, options_.poll_interval));
+          detail::waitable(std::min(*options_.claim_gather, options_.poll_interval)));
     else if (!claims_are_round_trips())
       return;
     const auto others_running = [&] {
@@ -875,7 +883,7 @@ class runner_engine {
   // Called with mutex_ held.
   bool reports_due(time_point now) const {
     return !reports_.empty() &&
-           (reports_.size() >= options_.report_batch || now >= reports_.front().at + options_.report_delay);
+           (reports_.size() >= options_.report_batch || now >= shifted(reports_.front().at, options_.report_delay));
   }
 
   // The reports waiting (all), or those due, written in batches of at most
@@ -1040,7 +1048,7 @@ class runner_engine {
     {
       std::scoped_lock lock(mutex_);
       if (a->ended != ending::none || a->returned) return false;
-      a->next_heartbeat = now + heartbeat_interval_;
+      a->next_heartbeat = shifted(now, heartbeat_interval_);
     }
     std::optional<report_result> written;
     try {
@@ -1130,7 +1138,7 @@ class runner_engine {
         if (!since) {  // the store failed; it is tried again at the poll interval
           std::mutex mutex;
           std::unique_lock lock(mutex);
-          std::condition_variable_any().wait_for(lock, stop, options_.poll_interval, [] { return false; });
+          std::condition_variable_any().wait_for(lock, stop, detail::waitable(options_.poll_interval), [] { return false; });
           continue;
         }
         wake_->notify();  // work may have arrived unannounced while the store failed
@@ -1139,7 +1147,7 @@ class runner_engine {
         bool announced = false;
         if constexpr (announces_work_stoppably<S>)
           announced = store_.wait_for_work(
-              *since, std::chrono::duration_cast<std::chrono::milliseconds>(options_.poll_interval), stop);
+              *since, std::chrono::duration_cast<std::chrono::milliseconds>(detail::waitable(options_.poll_interval)), stop);
         else
           announced = store_.wait_for_work(*since, stop_latency);
         if (announced) {
@@ -1186,7 +1194,7 @@ class runner_engine {
   // retried at the poll interval, not in a busy loop.
   duration until_next_pass() {
     const time_point now = clock_.now();
-    time_point next = now + options_.poll_interval;
+    time_point next = shifted(now, options_.poll_interval);
     const auto consider = [&](time_point due) {
       if (due > now) next = std::min(next, due);
     };
@@ -1209,7 +1217,7 @@ class runner_engine {
     for (const auto& a : prefetched_) consider(a->next_heartbeat);
     // A report that came due since the last pass is written now: it holds a
     // lease that nothing extends.
-    if (!reports_.empty()) next = std::min(next, reports_due(now) ? now : reports_.front().at + options_.report_delay);
+    if (!reports_.empty()) next = std::min(next, reports_due(now) ? now : shifted(reports_.front().at, options_.report_delay));
     return next - now;
   }
 

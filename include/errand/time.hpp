@@ -14,6 +14,32 @@ namespace errand {
 using duration = std::chrono::microseconds;
 using time_point = std::chrono::sys_time<duration>;
 
+// The earliest and the latest time errand stores: the years 0001 to 9999, which ISO-8601 writes
+// with four digits and every store reads back (Python's datetime has the same range). A job
+// spec's run_at outside them is refused; a time computed past them is held at them (shifted).
+inline constexpr time_point earliest_time{std::chrono::sys_days{std::chrono::year{1} / 1 / 1}};
+inline constexpr time_point latest_time{std::chrono::sys_days{std::chrono::year{9999} / 12 / 31} +
+                                        std::chrono::days{1} - duration{1}};
+
+inline constexpr bool storable_time(time_point t) { return t >= earliest_time && t <= latest_time; }
+
+namespace detail {
+// What a message says of a time that is not storable_time.
+inline std::string outside_storable_years(time_point t) {
+  return "outside the years 0001 to 9999 (" + std::to_string(t.time_since_epoch().count()) +
+         " microseconds since 1970)";
+}
+}  // namespace detail
+
+// `at` moved by `by`, held between earliest_time and latest_time: a lease, a deadline or a retry
+// delay of duration::max() ("for ever") ends at latest_time, where `at + by` would overflow into
+// the past.
+constexpr time_point shifted(time_point at, duration by) {
+  at = at < earliest_time ? earliest_time : at > latest_time ? latest_time : at;
+  if (by >= duration::zero()) return by >= latest_time - at ? latest_time : at + by;
+  return by <= earliest_time - at ? earliest_time : at + by;
+}
+
 inline std::string to_iso8601(time_point t) {
   using namespace std::chrono;
   const auto day = floor<days>(t);

@@ -241,6 +241,43 @@ TEMPLATE_LIST_TEST_CASE("conformance: a payload nested as deep as errand reads i
   CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 1}});
 }
 
+TEMPLATE_LIST_TEST_CASE("conformance: times are the years 0001 to 9999; for ever is the end of 9999",
+                        "[conformance][bad-input]", conformance_fixtures) {
+  using namespace conformance;
+  TestType fixture;
+  auto& store = fixture.store();
+  // The ends of the range are stored and read back exactly.
+  const auto last = store.enqueue(spec("last", 0, errand::latest_time), t0).id;
+  const auto first = store.enqueue(spec("first", 0, errand::earliest_time), t0).id;
+  CHECK(store.get(last)->run_at == errand::latest_time);
+  CHECK(store.get(first)->run_at == errand::earliest_time);
+
+  // A time past them was written, and the job could not be read again.
+  CHECK_THROWS_WITH(store.enqueue(spec("never", 0, errand::time_point::max()), t0),
+                    "errand: job_spec (kind 'never'): field 'run_at' is outside the years 0001 to 9999 "
+                    "(9223372036854775807 microseconds since 1970); nothing was enqueued");
+  const std::vector<errand::job_spec> batch{spec("fine"), spec("before", 0, errand::earliest_time - 1us)};
+  CHECK_THROWS_WITH(store.enqueue_batch(batch, t0),
+                    contains_text("job_spec #1 (kind 'before'): field 'run_at' is outside the years 0001 to 9999"));
+  CHECK(store.count_by_state() == errand::state_counts{{job_state::pending, 2}});
+
+  // A lease of duration::max() ends with the year 9999 instead of overflowing into the past.
+  const auto claimed = store.claim({"w", errand::duration::max(), t0, {}});
+  REQUIRE(claimed);
+  CHECK(claimed->id == first);
+  CHECK(claimed->lease_until == errand::latest_time);
+  CHECK(store.get(first)->lease_until == errand::latest_time);
+  CHECK(store.expired_leases(t0 + std::chrono::hours{24 * 365 * 1000}, 10).empty());
+
+  // A unique key for ever holds at any time.
+  auto keyed = spec("digest");
+  keyed.unique_key = "digest:for-ever";
+  keyed.unique_period = errand::duration::max();
+  const auto kept = store.enqueue(keyed, t0);
+  REQUIRE(kept.created);
+  CHECK(store.enqueue(keyed, t0 + std::chrono::hours{24 * 365 * 1000}) == errand::enqueued{kept.id, false});
+}
+
 TEMPLATE_LIST_TEST_CASE("conformance: batched enqueue keeps order and ids grow", "[conformance]",
                         conformance_fixtures) {
   using namespace conformance;

@@ -418,6 +418,12 @@ TEST_CASE("values JSON cannot hold are refused on output, naming the field", "[c
   CHECK(encode_error(row) == "errand: JSON field 'weight': NaN and infinities have no JSON representation");
 
   row = sample_row();
+  row.created_at = errand::time_point::max();
+  CHECK(encode_error(row) == "errand: JSON field 'created_at': a time outside the years 0001 to 9999 "
+                             "(9223372036854775807 microseconds since 1970) has no ISO-8601 text");
+  CHECK(to_json(errand::latest_time) == R"("9999-12-31T23:59:59.999999Z")");
+
+  row = sample_row();
   row.state = static_cast<job_state>(42);
   CHECK(encode_error(row) ==
         "errand: JSON field 'state': 42 is not an enumerator; expected one of \"pending\", \"running\", "

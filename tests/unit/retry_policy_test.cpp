@@ -6,6 +6,7 @@
 #include <errand/retry_policy.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <set>
 
@@ -209,4 +210,36 @@ TEST_CASE("requeue of a job that failed early keeps the attempts it still had", 
   CHECK(row.max_attempts == 5);  // max(5, 1 + 1)
   CHECK(row.state == job_state::pending);
   CHECK(row.run_at == t0 + 1h);
+}
+
+TEST_CASE("a delay of any size or a policy that is NaN gives a delay, never an overflow", "[retry_policy]") {
+  errand::retry_policy for_ever = without_jitter();
+  for_ever.base = errand::duration::max();
+  for_ever.cap = errand::duration::max();
+  CHECK(for_ever.delay_after(7, 1) == errand::duration::max());  // a double would round it up past the maximum
+  CHECK(for_ever.delay_after(7, 60) == errand::duration::max());
+  for_ever.jitter = 0.5;
+  CHECK(for_ever.delay_after(7, 3) <= errand::duration::max());
+
+  errand::retry_policy not_a_number = without_jitter();
+  not_a_number.multiplier = std::nan("");
+  CHECK(not_a_number.delay_after(7, 2) == 0s);
+  not_a_number = without_jitter();
+  not_a_number.jitter = std::nan("");
+  CHECK(not_a_number.delay_after(7, 2) == 0s);
+  errand::retry_policy negative_cap = without_jitter();
+  negative_cap.cap = -1s;
+  CHECK(negative_cap.delay_after(7, 2) == 0s);
+}
+
+TEST_CASE("decide holds a retry and a lease of duration::max() at the latest storable time", "[retry_policy][decide]") {
+  errand::retry_policy for_ever = without_jitter();
+  for_ever.base = errand::duration::max();
+  for_ever.cap = errand::duration::max();
+  auto row = new_job(5);
+  step(row, errand::claim{"w1", errand::duration::max()}, for_ever, t0);
+  CHECK(row.lease_until == errand::latest_time);
+  step(row, errand::fail{1, "w1", {"throttled"}}, for_ever, t0 + 3s);
+  CHECK(row.state == job_state::retry_pending);
+  CHECK(row.run_at == errand::latest_time);
 }

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -588,6 +589,37 @@ TEST_CASE_METHOD(fixture, "past its deadline an attempt times out, and the handl
   CHECK(log.mentions("after it timed out"));
 }
 
+TEST_CASE_METHOD(fixture, "durations of duration::max() mean for ever: no deadline, no lease end, no overflow",
+                 "[runner][contract4]") {
+  auto released = std::make_shared<gate>();
+  auto o = options();
+  o.deadline = errand::duration::max();
+  o.lease = errand::duration::max();
+  o.shutdown_grace = errand::duration::max();
+  o.reaper_interval = errand::duration::max();
+  o.poll_interval = errand::duration::max();
+  errand::runner runner(store, o, clock);
+  errand::time_point deadline{};
+  runner.handle("long", [released, &deadline](const std::string&, errand::job_context& ctx) {
+    deadline = ctx.deadline();
+    released->wait();
+  });
+  open_on_exit guard{released};
+  const auto id = enqueue("long");
+
+  REQUIRE(runner.poll() == 1);
+  CHECK(row(id).lease_until == errand::latest_time);
+  clock.advance(std::chrono::hours{24 * 365 * 100});
+  runner.supervise();
+  CHECK(row(id).state == job_state::running);
+  CHECK(runner.stats().timed_out == 0);
+  released->open();
+  runner.wait_idle();
+  CHECK(deadline == errand::latest_time);
+  CHECK(row(id).state == job_state::succeeded);
+  CHECK(events(id) == strings{"claim", "succeed"});
+}
+
 TEST_CASE_METHOD(fixture, "a timeout is written before the handler is asked to stop", "[runner][contract4]") {
   // Stopped first, a handler could report its own failure ("interrupted") and
   // take the place of the reason the attempt really ended: the deadline.
@@ -1149,6 +1181,10 @@ TEST_CASE_METHOD(fixture, "options that cannot work are refused", "[runner]") {
   o = options();
   o.claim_gather = -1ms;
   CHECK_THROWS_AS(errand::runner(store, o, clock), std::invalid_argument);
+  o = options();
+  o.retry.multiplier = std::nan("");
+  CHECK_THROWS_WITH(errand::runner(store, o, clock),
+                    "errand: a runner's retry policy has a multiplier or a jitter that is NaN");
 }
 
 // Throughput: prefetched jobs, reports written in batches, notify().
@@ -1505,9 +1541,12 @@ TEST_CASE_METHOD(fixture, "notify() wakes an idle started runner for a job enque
 
 TEST_CASE_METHOD(fixture, "the memory store wakes an idle started runner for an enqueue, without notify()",
                  "[runner][threads]") {
+  // An hour, or for ever: a wait of duration::max() overflowed the steady clock's nanoseconds.
+  const errand::duration interval = GENERATE(errand::duration{std::chrono::hours{1}}, errand::duration::max());
   auto o = options(2);
-  o.poll_interval = std::chrono::hours{1};
-  o.reaper_interval = std::chrono::hours{1};
+  o.poll_interval = interval;
+  o.reaper_interval = interval;
+  o.shutdown_grace = interval;
   errand::runner runner(store, o, clock);
   runner.handle("report", [](const std::string&, errand::job_context&) { return "sent"; });
   awaited succeeded(store, [&](const errand::notification& n) {

@@ -89,3 +89,30 @@ TEST_CASE("from_iso8601 rejects garbage and non-UTC offsets rather than guessing
     CHECK_FALSE(errand::from_iso8601(text).has_value());
   }
 }
+
+TEST_CASE("errand's times are the years 0001 to 9999, which every store reads back", "[time]") {
+  CHECK(errand::to_iso8601(errand::earliest_time) == "0001-01-01T00:00:00.000000Z");
+  CHECK(errand::to_iso8601(errand::latest_time) == "9999-12-31T23:59:59.999999Z");
+  CHECK(errand::from_iso8601(errand::to_iso8601(errand::latest_time)) == errand::latest_time);
+  CHECK(errand::from_iso8601(errand::to_iso8601(errand::earliest_time)) == errand::earliest_time);
+  CHECK(errand::storable_time(errand::latest_time));
+  CHECK_FALSE(errand::storable_time(errand::latest_time + 1us));
+  CHECK_FALSE(errand::storable_time(errand::earliest_time - 1us));
+  CHECK_FALSE(errand::storable_time(errand::time_point::max()));
+  CHECK(errand::detail::outside_storable_years(errand::time_point::max()) ==
+        "outside the years 0001 to 9999 (9223372036854775807 microseconds since 1970)");
+}
+
+TEST_CASE("shifted moves a time and holds it within the storable years instead of overflowing", "[time]") {
+  const auto t = at(2026y / 11 / 30, 10h);
+  CHECK(errand::shifted(t, 90s) == t + 90s);
+  CHECK(errand::shifted(t, -90s) == t - 90s);
+  CHECK(errand::shifted(t, errand::duration::max()) == errand::latest_time);  // "for ever"
+  CHECK(errand::shifted(t, -errand::duration::max()) == errand::earliest_time);
+  CHECK(errand::shifted(t, errand::duration::min()) == errand::earliest_time);
+  CHECK(errand::shifted(t, errand::latest_time - t) == errand::latest_time);
+  CHECK(errand::shifted(t, errand::latest_time - t + 1us) == errand::latest_time);
+  CHECK(errand::shifted(errand::time_point::max(), -1s) == errand::latest_time - 1s);
+  CHECK(errand::shifted(errand::time_point::min(), 1s) == errand::earliest_time + 1s);
+  static_assert(errand::shifted(errand::latest_time, errand::duration::max()) == errand::latest_time);
+}

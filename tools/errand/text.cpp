@@ -118,6 +118,8 @@ std::string one_line(std::string_view text, std::size_t width) {
 std::optional<errand::duration> parse_age(std::string_view text) {
   using namespace std::chrono;
   if (text.empty()) return std::nullopt;
+  // No age is longer than the years errand stores: a longer one would overflow a count of microseconds.
+  const errand::duration longest = errand::latest_time - errand::earliest_time;
   errand::duration total{};
   while (!text.empty()) {
     long long count = 0;
@@ -125,31 +127,38 @@ std::optional<errand::duration> parse_age(std::string_view text) {
     if (error != std::errc{} || end == text.data() + text.size() || count < 0) return std::nullopt;
     const char unit = *end;
     text.remove_prefix(static_cast<std::size_t>(end - text.data()) + 1);
+    const auto add = [&](auto one) {
+      if (count > longest / one) return false;
+      total += one * count;
+      return total <= longest;
+    };
+    bool fits = false;
     switch (unit) {
       case 's':
-        total += seconds{count};
+        fits = add(seconds{1});
         break;
       case 'm':
-        total += minutes{count};
+        fits = add(minutes{1});
         break;
       case 'h':
-        total += hours{count};
+        fits = add(hours{1});
         break;
       case 'd':
-        total += days{count};
+        fits = add(days{1});
         break;
       case 'w':
-        total += weeks{count};
+        fits = add(weeks{1});
         break;
       default:
         return std::nullopt;
     }
+    if (!fits) return std::nullopt;
   }
   return total;
 }
 
 std::optional<errand::time_point> parse_time(std::string_view text, errand::time_point now) {
-  if (const auto age = parse_age(text)) return now - *age;
+  if (const auto age = parse_age(text)) return errand::shifted(now, -*age);
   return errand::from_iso8601(text);
 }
 

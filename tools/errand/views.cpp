@@ -68,7 +68,7 @@ stats_view stats_of(database& db, errand::time_point now, errand::duration windo
   stats.now = now;
   stats.window_seconds = std::chrono::duration_cast<std::chrono::seconds>(window).count();
   for (const auto state : errand::enumerators<errand::job_state>()) stats.jobs[state_name(state)] = 0;
-  for (const auto& summary : db.summarize({.now = now, .since = now - window})) {
+  for (const auto& summary : db.summarize({.now = now, .since = errand::shifted(now, -window)})) {
     queue_view queue{summary.queue, {}, summary.due, summary.oldest_due_id, summary.oldest_due_at, std::nullopt};
     for (const auto& [state, count] : summary.jobs) {
       queue.jobs[state_name(state)] = count;

@@ -254,6 +254,7 @@ class writer {
                         expectation<T>());
       write_string(*enumerator);
     } else if constexpr (std::is_same_v<T, time_point>) {
+      if (!storable_time(value)) fail(path_, "a time " + outside_storable_years(value) + " has no ISO-8601 text");
       write_string(to_iso8601(value));
     } else if constexpr (is_duration<T>) {
       write(value.count());

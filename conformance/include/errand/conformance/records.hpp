@@ -263,6 +263,13 @@ ERRAND_RECORD_CASE("records: a new record not in the initial state, or holding t
     latin1.title = "caf\xE9";
     CHECK_THROWS_WITH(store.create(latin1, t0), errand::conformance::contains_text("not valid UTF-8"));
   }
+  if constexpr (std::is_same_v<D, errand::conformance::work_orders>) {
+    auto never_due = S::fresh();
+    never_due.due = errand::time_point::max();  // written as a year past 9999, which no store reads back
+    CHECK_THROWS_WITH(store.create(never_due, t0),
+                      errand::conformance::contains_text("field 'due' is outside the years 0001 to 9999") &&
+                          errand::conformance::contains_text("nothing was written"));
+  }
   typename errand::record_query<D> everything;
   CHECK(store.query(everything).empty());
 }
@@ -613,6 +620,21 @@ TEMPLATE_TEST_CASE("records: an event holding text no database stores is refused
   CHECK_THROWS_WITH(store.fire(id, chat_events::acquire{std::string("w\0", 2)}, t0, {}),
                     errand::conformance::contains_text("'worker'") && errand::conformance::contains_text("NUL"));
   CHECK(store.get(id)->version == 1);
+  CHECK(store.history(id).size() == 1);
+}
+
+TEMPLATE_TEST_CASE("records: an event holding a time past the year 9999 is refused and writes nothing", "[records]",
+                   record_fixture<errand::conformance::work_orders>) {
+  using namespace errand::conformance;
+  using namespace errand::conformance::records;
+  TestType f;
+  auto& store = f.store();
+  const auto id = store.create(script<work_orders>::fresh(), t0).id;
+  CHECK_THROWS_WITH(store.fire(id, order_events::schedule{errand::time_point::max(), crew_kind::plumbing}, t0, {}),
+                    errand::conformance::contains_text("event 'schedule'") &&
+                        errand::conformance::contains_text("outside the years 0001 to 9999") &&
+                        errand::conformance::contains_text("nothing was written"));
+  CHECK(store.get(id)->lock_version == 1);
   CHECK(store.history(id).size() == 1);
 }
 

@@ -724,7 +724,7 @@ class store_engine {
       const auto rows = run(tx, sql_.enqueue_unique,
                             {s.queue, s.kind, s.payload, std::to_string(s.priority), to_iso8601(s.run_at.value_or(now)),
                              std::to_string(s.max_attempts), s.unique_key, to_iso8601(now), states,
-                             s.unique_period ? detail::pg::text_of(now - *s.unique_period) : std::nullopt,
+                             s.unique_period ? detail::pg::text_of(shifted(now, -*s.unique_period)) : std::nullopt,
                              tables_.channel, announcement, options_.notify ? "true" : "false"});
       if (rows.size() != 1) throw store_error("errand: enqueue of a job with a unique key returned no id");
       results.push_back({integer_of(rows.front().at(0)), rows.front().at(1) == "t"});

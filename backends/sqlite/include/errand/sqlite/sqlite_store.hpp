@@ -542,7 +542,7 @@ class store_engine {
         c.bind(2, std::nullopt);
       else
         c.bind(2, states);
-      c.bind(3, spec.unique_period ? std::optional<time_point>(now - *spec.unique_period) : std::nullopt);
+      c.bind(3, spec.unique_period ? std::optional<time_point>(shifted(now, -*spec.unique_period)) : std::nullopt);
       if (c.step()) return {c.integer(0), false};
     }
     const job row = detail::new_job_row(spec, 0, now);
