@@ -21,10 +21,12 @@
 
 #include <boost/describe/class.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -214,7 +216,10 @@ struct hand_back {
 // Contract 2 of docs/concepts.md again: an operator's retry clears the error it answers.
 struct reopen {
   void operator()(transition_context& c, const requeue& e) const {
-    c.next.max_attempts = std::max(c.current.max_attempts, c.current.attempt + std::max(1, e.extra_attempts));
+    // At most every attempt an int32 counts: a grant of INT32_MAX overflowed the sum.
+    const std::int32_t extra = std::max(1, e.extra_attempts);
+    const std::int32_t room = std::numeric_limits<std::int32_t>::max() - c.current.attempt;
+    c.next.max_attempts = std::max(c.current.max_attempts, c.current.attempt + std::min(extra, room));
     c.next.run_at = c.now;
     c.next.last_error.reset();
     c.next.last_error_kind.reset();

@@ -59,6 +59,11 @@ struct claim_request {
 // Queue names no database could hold are refused with std::invalid_argument,
 // by every store alike, before anything is claimed.
 inline void validate(const claim_request& claim) {
+  // A lease that ends when it starts has expired (contract 4): the reaper would take the job back
+  // while its handler runs, and a second worker would run it too.
+  if (claim.lease <= duration::zero())
+    throw std::invalid_argument("errand: a claim_request's lease must be positive (it is " +
+                                std::to_string(claim.lease.count()) + " microseconds); nothing was claimed");
   for (const auto& queue : claim.queues)
     detail::refuse_unstorable(queue, "a queue name in a claim_request", "nothing was claimed");
 }

@@ -205,6 +205,10 @@ TEMPLATE_LIST_TEST_CASE("conformance: text no database can hold is refused by ev
 
   CHECK_THROWS_WITH(store.claim(claim_by("w", t0, {std::string("mail\0x", 6)})),
                     contains_text("a queue name in a claim_request holds a NUL byte"));
+  CHECK_THROWS_WITH(store.claim({"w", std::chrono::seconds{0}, t0, {}}),
+                    "errand: a claim_request's lease must be positive (it is 0 microseconds); nothing was claimed");
+  CHECK_THROWS_WITH(store.claim_batch({"w", -std::chrono::seconds{1}, t0, {}}, 5),
+                    contains_text("a claim_request's lease must be positive"));
   CHECK_THROWS_WITH(store.query({.kind = std::string("a\xFF")}),
                     contains_text("job_query field 'kind' is not valid UTF-8 at offset 1"));
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <set>
 
 namespace {
@@ -192,6 +193,12 @@ TEST_CASE("requeue grants extra attempts beyond the ones used", "[retry_policy][
     claim_and_fail(row, policy);
     CHECK(row.state == job_state::failed);
     CHECK(row.attempt == 4);
+  }
+  SECTION("as many as an int32 counts, without overflowing") {
+    step(row, errand::requeue{std::nullopt, std::numeric_limits<std::int32_t>::max()}, policy, t0 + 1h);
+    CHECK(row.max_attempts == std::numeric_limits<std::int32_t>::max());
+    claim_and_fail(row, policy);
+    CHECK(row.state == job_state::retry_pending);
   }
   SECTION("zero or fewer extra attempts still grant one") {
     step(row, errand::requeue{std::nullopt, GENERATE(0, -3)}, policy, t0 + 1h);
