@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <optional>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -181,10 +182,13 @@ std::optional<std::string> param(const httplib::Request& req, const char* name) 
   return req.get_param_value(name);
 }
 
-std::int64_t id_of(const httplib::Request& req) {
+// The job id the path names; nullopt for digits too many to be one (no such job), which
+// from_chars leaves unread and which used to be read as job 0.
+std::optional<std::int64_t> id_of(const httplib::Request& req) {
   std::int64_t id = 0;
-  const auto& text = req.matches[1].str();
-  std::from_chars(text.data(), text.data() + text.size(), id);
+  const std::string text = req.matches[1].str();
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   return id;
 }
 
@@ -342,10 +346,11 @@ class dashboard {
       send_json(res, errand::to_json(list_jobs(db_, q)));
     });
     server_.Get(R"(/api/jobs/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-      if (const auto report = report_on(db_, id_of(req)))
+      const auto id = id_of(req);
+      if (const auto report = id ? report_on(db_, *id) : std::nullopt)
         send_json(res, errand::to_json(*report));
       else
-        send_error(res, 404, "no job " + std::to_string(id_of(req)));
+        send_error(res, 404, "no job " + req.matches[1].str());
     });
     server_.Get("/api/errors", [this](const httplib::Request& req, httplib::Response& res) {
       send_json(res, errand::to_json(errors_of(db_, {.state = state_param(req), .limit = 10})));
@@ -369,6 +374,11 @@ class dashboard {
     const auto act = [this](auto make_event) {
       return [this, make_event](const httplib::Request& req, httplib::Response& res) {
         if (!may_write(req, res)) return;
+        const auto id = id_of(req);
+        if (!id) {
+          send_error(res, 404, "no job " + req.matches[1].str());
+          return;
+        }
         action_request body;
         if (!req.body.empty()) {
           try {
@@ -378,7 +388,7 @@ class dashboard {
             return;
           }
         }
-        const auto done = change(db_, id_of(req), make_event(body), errand::system_clock{}.now(), false);
+        const auto done = change(db_, *id, make_event(body), errand::system_clock{}.now(), false);
         send_json(res, errand::to_json(done),
                   done.outcome == "not_found"  ? 404
                   : done.outcome == "rejected" ? 409

@@ -170,6 +170,24 @@ async function main() {
     });
     assert.equal(forged.status, 403);
     assert.equal(errand('show', evil).job.state, 'failed');
+
+    say('an id too long for a job names no job, and a retry may grant every attempt an int32 counts');
+    const csrf = (await (await fetch(dashboard.url)).text()).match(/name="errand-csrf" content="([0-9a-f]+)"/)[1];
+    const writeHeaders = { 'Content-Type': 'application/json', 'X-Errand-CSRF': csrf };
+    const tooLong = '99999999999999999999';
+    const missing = await fetch(`${dashboard.url}api/jobs/${tooLong}`);
+    assert.equal(missing.status, 404);
+    assert.deepEqual(await missing.json(), { error: `no job ${tooLong}` });
+    const missingRetry = await fetch(`${dashboard.url}api/jobs/${tooLong}/retry`, {
+      method: 'POST', headers: writeHeaders, body: '{}',
+    });
+    assert.equal(missingRetry.status, 404);
+    const generous = await fetch(`${dashboard.url}api/jobs/${evil}/retry`, {
+      method: 'POST', headers: writeHeaders, body: '{"attempts":2147483647}',
+    });
+    assert.equal(generous.status, 200);
+    assert.equal(errand('show', evil).job.max_attempts, 2147483647);
+    assert.equal(errand('show', evil).job.state, 'pending');
     for (const host of ['attacker.example', '127.0.0.1.attacker.example'])
       assert.equal(await getWithHost(`${dashboard.url}api/stats`, host), 421,
         `a page of another site (DNS rebinding through ${host}) is refused`);
