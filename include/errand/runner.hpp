@@ -25,6 +25,7 @@
 // there says what prefetch, report_batch, report_delay and claim_gather cost.
 
 #include <errand/clock.hpp>
+#include <errand/detail/work_signal.hpp>
 #include <errand/handler.hpp>
 #include <errand/periodic.hpp>
 #include <errand/report.hpp>
@@ -104,10 +105,6 @@ struct runner_stats {
 };
 
 namespace detail {
-
-// A real-time wait of a day at most, to be waited again: the steady clock counts nanoseconds,
-// which a wait "for ever" (a poll interval or a grace period of duration::max()) would overflow.
-inline duration waitable(duration d) { return std::min(d, duration{std::chrono::hours{24}}); }
 
 inline const clock& wall_clock() {
   static const system_clock instance;

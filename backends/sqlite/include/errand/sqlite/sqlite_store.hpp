@@ -364,7 +364,7 @@ class store_engine {
       }
     });
     constexpr std::chrono::milliseconds slice{5};
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = std::chrono::steady_clock::now() + detail::waitable(timeout);
     for (;;) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (work_.wait(since, std::clamp(left, std::chrono::milliseconds{0}, slice), stop)) return true;
