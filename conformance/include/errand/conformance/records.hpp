@@ -607,34 +607,27 @@ TEMPLATE_TEST_CASE("records: every field type round-trips and can be queried", "
   CHECK(open[0].id == other);
 }
 
-TEMPLATE_TEST_CASE("records: an event holding text no database stores is refused and writes nothing", "[records]",
-                   record_fixture<errand::conformance::chats>) {
+TEMPLATE_TEST_CASE("records: an event holding what no database stores is refused and writes nothing", "[records]",
+                   record_fixture<errand::conformance::chats>, record_fixture<errand::conformance::work_orders>) {
   using namespace errand::conformance;
   using namespace errand::conformance::records;
+  using D = definition_of<TestType>;
   TestType f;
   auto& store = f.store();
-  const auto id = store.create(script<chats>::fresh(), t0).id;
-  CHECK_THROWS_WITH(store.fire(id, chat_events::user_message{"caf\xE9"}, t0, {}),
-                    errand::conformance::contains_text("event 'user_message'") &&
-                        errand::conformance::contains_text("nothing was written"));
-  CHECK_THROWS_WITH(store.fire(id, chat_events::acquire{std::string("w\0", 2)}, t0, {}),
-                    errand::conformance::contains_text("'worker'") && errand::conformance::contains_text("NUL"));
-  CHECK(store.get(id)->version == 1);
-  CHECK(store.history(id).size() == 1);
-}
-
-TEMPLATE_TEST_CASE("records: an event holding a time past the year 9999 is refused and writes nothing", "[records]",
-                   record_fixture<errand::conformance::work_orders>) {
-  using namespace errand::conformance;
-  using namespace errand::conformance::records;
-  TestType f;
-  auto& store = f.store();
-  const auto id = store.create(script<work_orders>::fresh(), t0).id;
-  CHECK_THROWS_WITH(store.fire(id, order_events::schedule{errand::time_point::max(), crew_kind::plumbing}, t0, {}),
-                    errand::conformance::contains_text("event 'schedule'") &&
-                        errand::conformance::contains_text("outside the years 0001 to 9999") &&
-                        errand::conformance::contains_text("nothing was written"));
-  CHECK(store.get(id)->lock_version == 1);
+  const auto id = store.create(script<D>::fresh(), t0).id;
+  if constexpr (std::is_same_v<D, chats>) {
+    CHECK_THROWS_WITH(store.fire(id, chat_events::user_message{"caf\xE9"}, t0, {}),
+                      errand::conformance::contains_text("event 'user_message'") &&
+                          errand::conformance::contains_text("nothing was written"));
+    CHECK_THROWS_WITH(store.fire(id, chat_events::acquire{std::string("w\0", 2)}, t0, {}),
+                      errand::conformance::contains_text("'worker'") && errand::conformance::contains_text("NUL"));
+  } else {
+    CHECK_THROWS_WITH(store.fire(id, order_events::schedule{errand::time_point::max(), crew_kind::plumbing}, t0, {}),
+                      errand::conformance::contains_text("event 'schedule'") &&
+                          errand::conformance::contains_text("outside the years 0001 to 9999") &&
+                          errand::conformance::contains_text("nothing was written"));
+  }
+  CHECK((*store.get(id)).*(D::version) == 1);
   CHECK(store.history(id).size() == 1);
 }
 
