@@ -241,6 +241,41 @@ TEST_CASE("migrations: a version 3 schema is upgraded: history goes on from its 
   CHECK(fresh[0].to == job_state::running);
 }
 
+TEST_CASE("migrations: a version 4 schema is upgraded: its history loses the foreign key, and keeps its rows",
+          "[postgres][migrate]") {
+  const schema_at_version old(4);
+  const auto foreign_keys = [&] {
+    return column("SELECT count(*) FROM pg_constraint WHERE conrelid = '" + old.t.history +
+                  "'::regclass AND contype = 'f'");
+  };
+  REQUIRE(foreign_keys() == std::vector<std::string>{"1"});
+  pg_test::sql("INSERT INTO " + old.t.jobs +
+               " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, created_at,"
+               " updated_at) VALUES ('default', 'mail', '{}', 'pending', 0, 0, 3, " +
+               at + ", 1, " + at + ", " + at + ")");
+  pg_test::sql("INSERT INTO " + old.t.history +
+               " (job_id, seq, from_state, to_state, event, payload, attempt, at) VALUES"
+               " (1, 1, 'pending', 'pending', 'enqueue', '{}', 0, " +
+               at + ")");
+
+  errand::postgres_store store(old.schema.options());
+  CHECK(column("SELECT version FROM " + old.t.schema_version + " ORDER BY version") == every_version());
+  CHECK(foreign_keys() == std::vector<std::string>{"0"});
+  REQUIRE(store.claim({"w", 30s, t0, {}}));
+  REQUIRE(errand::report(store, 1, errand::succeed{1, "w"}, {}, t0).applied());
+  const auto history = store.history(1);
+  REQUIRE(history.size() == 3);
+  CHECK(history[0].event == "enqueue");
+  CHECK(history[2].seq == 3);
+  CHECK(history[2].to == job_state::succeeded);
+
+  pg_test::scratch_schema fresh;
+  errand::postgres_migrate(fresh.options());
+  CHECK(column("SELECT count(*) FROM pg_constraint WHERE conrelid = '" +
+               errand::postgres_tables_for(fresh.name(), "errand_").history + "'::regclass AND contype = 'f'") ==
+        std::vector<std::string>{"0"});
+}
+
 TEST_CASE("migrations: a schema newer than this errand is refused, untouched", "[postgres][migrate]") {
   pg_test::scratch_schema schema;
   errand::postgres_migrate(schema.options());

@@ -122,8 +122,9 @@ struct statements {
   // leaves out paused queues (an anti-join, which keeps the ordered scan of
   // the claim index). Each row comes with its queue's limit (NULL: none). FOR
   // NO KEY UPDATE is FOR UPDATE without the key lock errand never needs (it
-  // never changes an id): two claimers still exclude each other, and the
-  // foreign-key check of a history INSERT (KEY SHARE) does not hide a row.
+  // never changes an id): two claimers still exclude each other, and a
+  // session holding KEY SHARE on a job (an application's foreign key to the
+  // jobs table) does not hide it.
   std::string due_rows = " FROM " + tables.jobs + " AS j WHERE state IN " + claimable +
                          " AND run_at <= $1::timestamptz AND NOT EXISTS (SELECT 1 FROM " + tables.queues +
                          " AS p WHERE p.queue = j.queue AND p.paused)";

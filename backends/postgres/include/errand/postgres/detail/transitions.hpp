@@ -234,8 +234,8 @@ struct transition_sql {
     }
     return concat("WITH input AS (\n  SELECT * FROM unnest(", arrays, ")\n    AS i(", names,
                   ")\n), moved AS (\n  UPDATE ", target.table, " AS r SET ", assignments,
-                  "\n  FROM input AS i\n  WHERE r.", target.id.sql, " = i.id AND r.", target.version.sql,
-                  " = i.expected_version", moved_rows(carried), recorded_and_announced("moved", values, p), written_rows);
+                  "\n  FROM input AS i\n  WHERE r.", target.id.sql, " = ANY(", ids, ") AND r.", target.id.sql,
+                  " = i.id AND r.", target.version.sql, " = i.expected_version", moved_rows(carried), recorded_and_announced("moved", values, p), written_rows);
   }
 };
 
