@@ -232,10 +232,14 @@ struct transition_sql {
       carried += concat(", i.", name);
       values.push_back(concat("s.", name));
     }
+    // The ids are named twice: joined to the input alone, a batch of hundreds
+    // can be planned as a hash of the whole table, where ANY keeps the scan
+    // to the batch's rows.
     return concat("WITH input AS (\n  SELECT * FROM unnest(", arrays, ")\n    AS i(", names,
                   ")\n), moved AS (\n  UPDATE ", target.table, " AS r SET ", assignments,
                   "\n  FROM input AS i\n  WHERE r.", target.id.sql, " = ANY(", ids, ") AND r.", target.id.sql,
-                  " = i.id AND r.", target.version.sql, " = i.expected_version", moved_rows(carried), recorded_and_announced("moved", values, p), written_rows);
+                  " = i.id AND r.", target.version.sql, " = i.expected_version", moved_rows(carried),
+                  recorded_and_announced("moved", values, p), written_rows);
   }
 };
 
