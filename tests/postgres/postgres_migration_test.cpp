@@ -41,6 +41,11 @@ struct schema_at_version {
   errand::postgres_tables t = errand::postgres_tables_for(schema.name(), "errand_");
 };
 
+// How many foreign keys `table` (quoted and qualified) has: "0", "1", ...
+std::vector<std::string> foreign_keys_of(const std::string& table) {
+  return column("SELECT count(*) FROM pg_constraint WHERE conrelid = '" + table + "'::regclass AND contype = 'f'");
+}
+
 // "1", "2", ... up to the version this errand migrates to.
 std::vector<std::string> every_version() {
   std::vector<std::string> out;
@@ -244,11 +249,7 @@ TEST_CASE("migrations: a version 3 schema is upgraded: history goes on from its 
 TEST_CASE("migrations: a version 4 schema is upgraded: its history loses the foreign key, and keeps its rows",
           "[postgres][migrate]") {
   const schema_at_version old(4);
-  const auto foreign_keys = [&] {
-    return column("SELECT count(*) FROM pg_constraint WHERE conrelid = '" + old.t.history +
-                  "'::regclass AND contype = 'f'");
-  };
-  REQUIRE(foreign_keys() == std::vector<std::string>{"1"});
+  REQUIRE(foreign_keys_of(old.t.history) == std::vector<std::string>{"1"});
   pg_test::sql("INSERT INTO " + old.t.jobs +
                " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, created_at,"
                " updated_at) VALUES ('default', 'mail', '{}', 'pending', 0, 0, 3, " +
@@ -260,7 +261,7 @@ TEST_CASE("migrations: a version 4 schema is upgraded: its history loses the for
 
   errand::postgres_store store(old.schema.options());
   CHECK(column("SELECT version FROM " + old.t.schema_version + " ORDER BY version") == every_version());
-  CHECK(foreign_keys() == std::vector<std::string>{"0"});
+  CHECK(foreign_keys_of(old.t.history) == std::vector<std::string>{"0"});
   REQUIRE(store.claim({"w", 30s, t0, {}}));
   REQUIRE(errand::report(store, 1, errand::succeed{1, "w"}, {}, t0).applied());
   const auto history = store.history(1);
@@ -271,8 +272,7 @@ TEST_CASE("migrations: a version 4 schema is upgraded: its history loses the for
 
   pg_test::scratch_schema fresh;
   errand::postgres_migrate(fresh.options());
-  CHECK(column("SELECT count(*) FROM pg_constraint WHERE conrelid = '" +
-               errand::postgres_tables_for(fresh.name(), "errand_").history + "'::regclass AND contype = 'f'") ==
+  CHECK(foreign_keys_of(errand::postgres_tables_for(fresh.name(), "errand_").history) ==
         std::vector<std::string>{"0"});
 }
 
