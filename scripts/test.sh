@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Every errand test, in the configurations users build, on a Debian 12 machine
-# with nothing installed: installs what is missing, then runs five stages. The
-# first three are a configure, a build and ctest in build/<preset>:
+# with nothing installed: installs what is missing, then runs four stages. The
+# first two are a configure, a build and ctest in build/<preset>:
 #
-#   release     GCC, -O3 (the release preset, warnings as errors): unit,
-#               compile-fail, conformance, SQLite, PostgreSQL (a throwaway
-#               server the tests start), the errand command, examples, docs and
-#               consumer tests, and every public header compiled alone at -O3
-#               (label headers); all but the dashboard's browser test
-#   clang       Debian's clang++ with libstdc++, -O0: the same as release but
-#               the consumer tests and the benchmarks
-#   asan-ubsan  AddressSanitizer and UndefinedBehaviorSanitizer: the tests that
-#               run code, the dashboard in a headless browser included (the
-#               preset leaves out compile-only tests)
+#   release           GCC, -O3 (the release preset, warnings as errors): unit,
+#                     compile-fail, conformance, SQLite, PostgreSQL (a throwaway
+#                     server the tests start), the errand command, examples,
+#                     docs and consumer tests, and every public header compiled
+#                     alone at -O3 (label headers); all but the dashboard's
+#                     browser test
+#   clang-asan-ubsan  Debian's clang++ with libstdc++, AddressSanitizer and
+#                     UndefinedBehaviorSanitizer: every test but the header and
+#                     consumer checks the release stage made, the compile-fail
+#                     tests and the dashboard in a headless browser included
 #
 # and the last two prove the promises under load and hostile bytes, briefly
 # (docs/reliability.md has the long runs):
@@ -20,23 +20,24 @@
 #   soak        scripts/soak.sh: 3,000 jobs through worker processes killed at
 #               random, on a SQLite file and on PostgreSQL, built by the
 #               release stage, then every row and history checked
-#   fuzz        scripts/fuzz.sh 30: each libFuzzer target 30 s on its corpus
+#   fuzz        scripts/fuzz.sh 15: each libFuzzer target 15 s on its corpus
 #
-# One more stage runs only when named: ci (GCC, -O0, warnings as errors, every
-# test but the header check), the quickest build to iterate with; the release
-# and asan-ubsan stages together run everything it does.
+# More stages run only when named: ci (GCC, -O0, warnings as errors, every test
+# but the header check), the quickest build to iterate with; clang (-O0, no
+# sanitizer) and asan-ubsan (GCC's sanitizers), which clang-asan-ubsan merged
+# to keep the run short (docs/decisions.md says why).
 #
 # Each stage prints its wall and CPU time, and a summary closes the run. A
 # failed stage does not stop the others; the exit status is 1 if any failed.
 # Safe to run again: a re-run installs nothing and rebuilds only what changed.
 #
-#   scripts/test.sh                        the five stages
+#   scripts/test.sh                        the four stages
 #   scripts/test.sh -L consumer            arguments go to every ctest stage's ctest
 #   scripts/test.sh --stages=ci -R decide  only the named stages (comma-separated)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
-stages=(release clang asan-ubsan soak fuzz)
+stages=(release clang-asan-ubsan soak fuzz)
 if [[ ${1:-} == --stages=* ]]; then
   IFS=, read -r -a stages <<<"${1#--stages=}"
   shift
@@ -50,13 +51,14 @@ preset_of() {
     release) echo ci-release ;;
     clang) echo clang ;;
     asan-ubsan) echo asan-ubsan ;;
+    clang-asan-ubsan) echo clang-asan-ubsan ;;
     soak | fuzz) echo ;;
     *) return 1 ;;
   esac
 }
 for stage in "${stages[@]}"; do
   preset_of "$stage" >/dev/null || {
-    echo "test.sh: unknown stage '$stage' (stages: ci, release, clang, asan-ubsan, soak, fuzz)" >&2
+    echo "test.sh: unknown stage '$stage' (stages: ci, release, clang, asan-ubsan, clang-asan-ubsan, soak, fuzz)" >&2
     exit 2
   }
 done
@@ -76,7 +78,7 @@ timed() {
   echo "==== $name: $*"
   { time "$@" 2>&3; } 3>&2 2>"$timings" || status=$?
   local line
-  line=$(awk -v name="$name" '{ printf "%-12s %6.0f s wall %6.0f s CPU", name, $1, $2 + $3 }' "$timings")
+  line=$(awk -v name="$name" '{ printf "%-16s %6.0f s wall %6.0f s CPU", name, $1, $2 + $3 }' "$timings")
   [[ $status -eq 0 ]] || line+="  FAILED"
   echo "==== $line"
   summary+=("$line")
@@ -88,13 +90,14 @@ run_stage() {
   local stage=$1 preset own=()
   case $stage in
     soak) scripts/soak.sh 3000; return ;;
-    fuzz) scripts/fuzz.sh 30; return ;;
+    fuzz) scripts/fuzz.sh 15; return ;;
   esac
   preset=$(preset_of "$stage")
   # GCC's header check runs at -O3 in the release stage, the consumer tests
   # (an installed errand found by a program of its own) there too, and the
   # dashboard's browser test (the same JavaScript whatever compiles the
-  # server) in the ci and asan-ubsan stages: once each is enough. Arguments
+  # server) in the stages that build with a sanitizer or for ci: once each is
+  # enough (the clang-asan-ubsan preset leaves out the first two itself). Arguments
   # given to test.sh come after these, so a -LE of yours replaces them.
   case $stage in
     ci) own=(-LE headers) ;;
