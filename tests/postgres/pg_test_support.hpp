@@ -85,6 +85,46 @@ inline errand::detail::pg::rows sql(const std::string& statement) {
 
 inline void drop_schema(const std::string& schema) { sql("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE"); }
 
+// The test server's URL with one connection setting replaced (libpq lets the
+// last value of a setting win).
+inline std::string with_setting(const std::string& url, const std::string& key, const std::string& value) {
+  if (url.find("://") == std::string::npos) return url + " " + key + "='" + value + "'";
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
+}
+
+// A database of its own in `encoding` (C collation), dropped with the object.
+class scratch_database {
+ public:
+  explicit scratch_database(const std::string& encoding) : name_(unique_name("errand_db")) {
+    sql("CREATE DATABASE " + name_ + " ENCODING '" + encoding + "' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+  }
+  ~scratch_database() {
+    try {
+      sql("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      std::cerr << "could not drop database " << name_ << ": " << e.what() << std::endl;
+    }
+  }
+  scratch_database(const scratch_database&) = delete;
+  scratch_database& operator=(const scratch_database&) = delete;
+
+  const std::string& name() const { return name_; }
+  std::string url() const { return with_setting(pg_test::url(), "dbname", name_); }
+  // The tables and sequences in it, which a refused store must not have made.
+  std::string relations() const {
+    errand::detail::pg::connection c(url());
+    return *c.autocommit([](errand::detail::pg::transaction& tx) {
+               return tx.exec("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                              " WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')");
+             })
+                .at(0)
+                .at(0);
+  }
+
+ private:
+  std::string name_;
+};
+
 // Every payload announced on a channel, up to a marker sent last: PostgreSQL
 // delivers notifications in commit order, so whatever a transaction rolled
 // back had announced would arrive before the marker. Waits for the marker a

@@ -17,12 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The test server's URL with one connection setting replaced (libpq lets the
-// last value of a setting win).
-std::string with_setting(const std::string& url, const std::string& key, const std::string& value) {
-  if (url.find("://") == std::string::npos) return url + " " + key + "='" + value + "'";
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
-}
+using pg_test::with_setting;
 
 errand::postgres_options refused_retries(std::string url) {
   errand::postgres_options options;

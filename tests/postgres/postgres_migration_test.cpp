@@ -288,3 +288,21 @@ TEST_CASE("migrations: a schema newer than this errand is refused, untouched", "
                                               std::to_string(errand::postgres_schema_version) + ")"));
   CHECK(column("SELECT count(*) FROM " + t.schema_version) == std::vector<std::string>{future});
 }
+
+TEST_CASE("migrations: a database whose encoding is not UTF8 is refused before anything is created",
+          "[postgres][migrate][bad-input]") {
+  for (const std::string encoding : {"LATIN1", "SQL_ASCII"}) {
+    INFO(encoding);
+    pg_test::scratch_database database(encoding);
+    errand::postgres_options options;
+    options.url = database.url();
+    const auto names_encoding = contains_text("errand: database \"" + database.name() + "\" has server encoding " +
+                                              encoding + "; errand stores UTF-8 text and needs a UTF8 database");
+    const auto nothing_changed = contains_text("nothing was created or changed");
+    CHECK_THROWS_WITH(errand::postgres_store(options), names_encoding && nothing_changed);
+    CHECK_THROWS_WITH(errand::postgres_migrate(options), names_encoding && nothing_changed);
+    options.migrate = false;
+    CHECK_THROWS_WITH(errand::postgres_store(options), names_encoding && nothing_changed);
+    CHECK(database.relations() == "0");
+  }
+}

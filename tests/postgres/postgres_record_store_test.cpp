@@ -542,3 +542,17 @@ TEST_CASE("records: with migrate off, an unmigrated table is refused; names must
   bad_schema.schema = "Records";
   CHECK_THROWS_AS(errand::postgres_record_store<chats>(bad_schema), std::invalid_argument);
 }
+
+TEST_CASE("records: a database whose encoding is not UTF8 is refused before anything is created",
+          "[postgres][records][bad-input]") {
+  pg_test::scratch_database database("LATIN1");
+  errand::postgres_options options;
+  options.url = database.url();
+  const auto names_encoding =
+      contains_text("errand: database \"" + database.name() + "\" has server encoding LATIN1; errand stores UTF-8 text");
+  const auto nothing_changed = contains_text("nothing was created or changed");
+  CHECK_THROWS_WITH(errand::postgres_record_store<support_chats>(options), names_encoding && nothing_changed);
+  options.migrate = false;
+  CHECK_THROWS_WITH(errand::postgres_record_store<support_chats>(options), names_encoding && nothing_changed);
+  CHECK(database.relations() == "0");
+}

@@ -30,6 +30,7 @@ ERRAND_DECL int postgres_migrate(const postgres_options& options);
 
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
+#include <errand/postgres/detail/server_encoding.hpp>
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/schema.hpp>
 #include <errand/store.hpp>
@@ -57,6 +58,7 @@ inline void refuse_newer(int found, const postgres_tables& t) {
 // Migrates on `c`; returns the version the database is at afterwards.
 inline int migrate(connection& c, const postgres_tables& t) {
   return c.in_transaction([&](transaction& tx) {
+    refuse_unless_utf8(tx);
     tx.exec("SELECT pg_advisory_xact_lock(" + postgres_migration_lock_key(t) + ")");
     const auto schema_exists = tx.exec("SELECT 1 FROM pg_namespace WHERE nspname = " + sql_literal(t.schema));
     if (schema_exists.empty()) tx.exec("CREATE SCHEMA IF NOT EXISTS " + postgres_tables::quoted(t.schema));
@@ -77,7 +79,10 @@ inline int migrate(connection& c, const postgres_tables& t) {
 
 // For options.migrate == false: the tables must already be at this version.
 inline void require_migrated(connection& c, const postgres_tables& t) {
-  const int found = c.autocommit([&](transaction& tx) { return schema_version_of(tx, t); });
+  const int found = c.autocommit([&](transaction& tx) {
+    refuse_unless_utf8(tx);
+    return schema_version_of(tx, t);
+  });
   refuse_newer(found, t);
   if (found < postgres_schema_version)
     throw store_error("errand: " + t.jobs + " is at schema version " + std::to_string(found) + " of " +

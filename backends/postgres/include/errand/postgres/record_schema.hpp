@@ -36,6 +36,7 @@
 #include <errand/error_text.hpp>
 #include <errand/postgres/detail/pqxx.hpp>
 #include <errand/postgres/detail/rows.hpp>
+#include <errand/postgres/detail/server_encoding.hpp>
 #include <errand/postgres/postgres_options.hpp>
 #include <errand/postgres/schema.hpp>
 #include <errand/record.hpp>
@@ -301,6 +302,7 @@ record_layout inspect_record_table(transaction& tx, const std::string& table, bo
 template <record_definition D>
 record_layout migrate_record_tables(connection& c, const postgres_record_tables& t) {
   return c.in_transaction([&](transaction& tx) {
+    refuse_unless_utf8(tx);
     const cell lock[] = {concat("errand record migrations ", t.schema, ".", t.table_name)};
     tx.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", lock);
     const cell schema = t.schema;
@@ -339,6 +341,7 @@ record_layout migrate_record_tables(connection& c, const postgres_record_tables&
 template <record_definition D>
 record_layout require_record_tables(connection& c, const postgres_record_tables& t) {
   return c.autocommit([&](transaction& tx) {
+    refuse_unless_utf8(tx);
     const int found = record_schema_version_of(tx, t);
     if (found != postgres_record_schema_version || !relation_exists(tx, t.history))
       throw store_error(concat("errand: record table ", t.table, " is at schema version ", std::to_string(found),
