@@ -8,7 +8,8 @@
 //                  handler, from start() until stop() has written the last
 //                  success (no subscriber, as a plain deployment has none):
 //                  with the defaults, with report_batch from 1 to 64, and
-//                  with prefetch = 32
+//                  with prefetch = 32 and 256 (on the memory store also a
+//                  drain of 100,000 jobs, where reports pile up)
 //   runner/*/typed the defaults, with a handler that takes its payload as a
 //                  described struct of six fields (an order), as most
 //                  applications' handlers do: the runner decodes each payload
@@ -180,7 +181,12 @@ BENCHMARK(runner_report_batch<memory_backend>)
     ->Name("runner/memory/report_batch")
     ->ArgsProduct({{5000}, {1, 4, 16, 64}})
     ->UseRealTime();
-BENCHMARK(runner_prefetch<memory_backend>)->Name("runner/memory/prefetch")->Args({5000, 32})->Args({5000, 256})->Args({100000, 256})->UseRealTime();
+BENCHMARK(runner_prefetch<memory_backend>)
+    ->Name("runner/memory/prefetch")
+    ->Args({5000, 32})
+    ->Args({5000, 256})
+    ->Args({100000, 256})
+    ->UseRealTime();
 BENCHMARK(runner_typed<memory_backend>)->Name("runner/memory/typed")->Arg(5000)->UseRealTime();
 BENCHMARK(enqueue<memory_backend>)->Name("enqueue/memory/payload")->ArgsProduct({{5000}, {0, 1}})->UseRealTime();
 BENCHMARK(store_batch<sqlite_backend>)->Name("store_batch/sqlite")->Arg(1000)->UseRealTime();
@@ -189,7 +195,11 @@ BENCHMARK(runner_report_batch<sqlite_backend>)
     ->Name("runner/sqlite/report_batch")
     ->ArgsProduct({{1000}, {1, 4, 16, 64}})
     ->UseRealTime();
-BENCHMARK(runner_prefetch<sqlite_backend>)->Name("runner/sqlite/prefetch")->Args({1000, 32})->Args({1000, 256})->UseRealTime();
+BENCHMARK(runner_prefetch<sqlite_backend>)
+    ->Name("runner/sqlite/prefetch")
+    ->Args({1000, 32})
+    ->Args({1000, 256})
+    ->UseRealTime();
 BENCHMARK(runner_typed<sqlite_backend>)->Name("runner/sqlite/typed")->Arg(1000)->UseRealTime();
 BENCHMARK(enqueue<sqlite_backend>)->Name("enqueue/sqlite/payload")->ArgsProduct({{1000}, {0, 1}})->UseRealTime();
 
