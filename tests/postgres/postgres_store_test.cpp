@@ -5,6 +5,7 @@
 #include "errand_catch.hpp"
 #include "pg_test_support.hpp"
 
+#include <errand/postgres/detail/statements.hpp>
 #include <errand/postgres/detail/transitions.hpp>
 
 #include <condition_variable>
@@ -508,4 +509,64 @@ TEST_CASE("enqueue in the application's transaction: refused input leaves it usa
   pqxx::nontransaction autocommit(application);
   CHECK_THROWS_WITH(store.enqueue(autocommit, spec(), t0), contains_text("pqxx::work"));
   CHECK(store.query({}).size() == 1);
+}
+
+namespace {
+
+// The plans the server makes for the claim statements, by name, with the
+// values a claim of `limit` jobs at t0 sends.
+std::map<std::string, std::string> claim_plans(const errand::postgres_tables& tables, std::int64_t limit) {
+  namespace pg = errand::detail::pg;
+  pg::connection c(pg_test::url());
+  return c.autocommit([&](pg::transaction& tx) {
+    const pg::statements sql(tables, pg::job_transitions(tx, tables, true, true));
+    const auto values = pg::claim_parameters(errand::claim{"planner", 30s}, t0);
+    const auto& target = sql.transitions.target;
+    const std::pair<const pg::statement*, std::vector<pg::cell>> claims[] = {
+        {&sql.claim_any, pg::one_statement_claim_parameters(values, t0, limit, {}, target, "test")},
+        {&sql.claim_in, pg::one_statement_claim_parameters(values, t0, limit, "{default}", target, "test")},
+        {&sql.claimable_any, {pg::text_of(t0), pg::text_of(limit)}}};
+    std::map<std::string, std::string> plans;
+    for (const auto& [statement, params] : claims)
+      for (const auto& line : tx.exec_params("EXPLAIN " + statement->sql, params))
+        plans[statement->name] += line.at(0).value_or("") + "\n";
+    return plans;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("the claim reads due jobs in the claim index's order, on a table never analysed and on one analysed",
+          "[postgres][plan]") {
+  pg_test::scratch_schema schema;
+  const auto tables = errand::postgres_store(schema.options()).tables();
+  pg_test::sql("ALTER TABLE " + tables.jobs + " SET (autovacuum_enabled = false)");
+  const auto add_due = [&](int jobs) {
+    pg_test::sql("INSERT INTO " + tables.jobs +
+                 " (queue, kind, payload, state, priority, attempt, max_attempts, run_at, version, created_at,"
+                 " updated_at) SELECT 'default', 'work', '{}', 'pending', 0, 0, 3, '" +
+                 errand::to_iso8601(t0 - 1h) + "', 1, now(), now() FROM generate_series(1, " + std::to_string(jobs) +
+                 ")");
+  };
+  using Catch::Matchers::Contains;
+
+  // A deployment's first minutes: a backlog the planner has no statistics
+  // for. A claim from a list of queues sorts the due jobs of those queues:
+  // an index on (queue, …) yields no single order across several queues.
+  add_due(20000);
+  for (const auto& [name, plan] : claim_plans(tables, 500)) {
+    INFO(name << ", never analysed:\n" << plan);
+    CHECK_THAT(plan, !Contains("Bitmap Heap Scan on errand_jobs j"));
+    if (name != "errand_claim_in") CHECK_THAT(plan, !Contains("Sort Key: j.priority"));
+  }
+
+  // Statistics that say the backlog is long: the claimed rows are still found by primary key.
+  add_due(80000);
+  pg_test::sql("ANALYZE " + tables.jobs);
+  for (const auto& [name, plan] : claim_plans(tables, 500)) {
+    INFO(name << ", analysed:\n" << plan);
+    CHECK_THAT(plan, !Contains("Seq Scan on errand_jobs"));
+    CHECK_THAT(plan, !Contains("Hash Join"));
+    if (name != "errand_claim_in") CHECK_THAT(plan, !Contains("Sort Key: j.priority"));
+  }
 }

@@ -309,10 +309,8 @@ class store_engine {
   std::optional<std::vector<job>> claim_in_one_statement(const claim_request& request, std::size_t limit,
                                                          const detail::pg::cell& queues) {
     const auto values = detail::pg::claim_parameters(errand::claim{request.worker, request.lease}, request.now);
-    std::vector<detail::pg::cell> params{to_iso8601(request.now), detail::pg::text_of(as_int(limit))};
-    if (queues) params.push_back(queues);
-    params.insert(params.end(), values.parameters.begin(), values.parameters.end());
-    detail::pg::append_announcement(params, sql_.transitions.target, listeners_.origin());
+    const auto params = detail::pg::one_statement_claim_parameters(values, request.now, as_int(limit), queues,
+                                                                   sql_.transitions.target, listeners_.origin());
     const auto& statement = queues ? sql_.claim_in : sql_.claim_any;
     detail::pg::rows rows;
     try {

@@ -160,6 +160,33 @@ inline claim_values claim_parameters(const claim& event, time_point now) {
   return out;
 }
 
+// `select_due` (a SELECT of `jobs AS j`'s due rows, up to its WHERE) in
+// claim order, at most `limit` rows, locked. The limit is given twice. A plan
+// made for its value on a table never analysed, whose due rows the planner
+// guesses at a handful, reads every due row and sorts them all to keep the
+// first few hundred, a cost that grows with the backlog: the inner LIMIT, a
+// sub-select whose value the planner cannot see, keeps the ordered scan of
+// the claim index whatever the statistics. The outer one tells the rest of
+// the statement how many rows to expect, so that on an analysed table with a
+// long backlog the claim still finds its rows by primary key instead of
+// hashing the whole table.
+inline std::string due_in_claim_order(std::string_view select_due, std::string_view limit) {
+  return concat("SELECT * FROM (", select_due, " ORDER BY priority, run_at, id LIMIT (SELECT ", limit,
+                ") FOR NO KEY UPDATE OF j SKIP LOCKED) AS due LIMIT ", limit);
+}
+
+// The claim statement's parameters (see one_statement_claim_sql): `queues`
+// only for the statement `in_queues`.
+inline std::vector<cell> one_statement_claim_parameters(const claim_values& values, time_point now,
+                                                        std::int64_t limit, const cell& queues,
+                                                        const transition_target& target, const std::string& origin) {
+  std::vector<cell> params{text_of(now), text_of(limit)};
+  if (queues) params.push_back(queues);
+  params.insert(params.end(), values.parameters.begin(), values.parameters.end());
+  append_announcement(params, target, origin);
+  return params;
+}
+
 // The claim statement over the transitions' target. Its parameters: now,
 // the most rows to claim, the queues (with `in_queues`), then
 // claim_parameters(). `due_rows` is the FROM and WHERE of the claimable rows
@@ -196,9 +223,11 @@ inline std::string one_statement_claim_sql(const transition_sql& sql, const std:
   });
   const std::string queue_filter = in_queues ? concat(" AND queue = ANY(", queues, ")") : std::string();
   return concat("WITH limited AS (\n  SELECT EXISTS (SELECT 1 FROM ", queues_table,
-                " WHERE max_running IS NOT NULL", queue_filter, ") AS found\n), picked AS (\n  SELECT j.id AS picked_id, j.state AS was",
-                due_rows, queue_filter, " AND NOT (SELECT found FROM limited)\n  ORDER BY priority, run_at, id LIMIT ",
-                limit, " FOR NO KEY UPDATE OF j SKIP LOCKED\n), moved AS (\n  UPDATE ", t.table, " AS r SET ",
+                " WHERE max_running IS NOT NULL", queue_filter, ") AS found\n), picked AS (\n  ",
+                due_in_claim_order(concat("SELECT j.id AS picked_id, j.state AS was", due_rows, queue_filter,
+                                          " AND NOT (SELECT found FROM limited)"),
+                                   limit),
+                "\n), moved AS (\n  UPDATE ", t.table, " AS r SET ",
                 assignments, "\n  FROM picked AS p WHERE r.", t.id.sql, " = p.picked_id\n  RETURNING r.*, ",
                 sql.highest_seq(concat("r.", t.id.sql)), " AS last, p.was\n), ",
                 sql.recorded_and_announced("moved", entry, p), "\nSELECT ", select_list<job>("m"),

@@ -130,20 +130,20 @@ struct statements {
                          " AS p WHERE p.queue = j.queue AND p.paused)";
   std::string claimable_select = "SELECT " + job_columns + ", (SELECT q.max_running FROM " + tables.queues +
                                  " AS q WHERE q.queue = j.queue)" + due_rows;
-  std::string claimable_order = " ORDER BY priority, run_at, id LIMIT $2 FOR NO KEY UPDATE OF j SKIP LOCKED";
-  statement claimable_any{"errand_claimable_any", claimable_select + claimable_order};
+  statement claimable_any{"errand_claimable_any", due_in_claim_order(claimable_select, "$2::bigint")};
 
   // $1 now, $2 limit, $3 queues
-  statement claimable_in{"errand_claimable_in", claimable_select + " AND queue = ANY($3::text[])" + claimable_order};
+  statement claimable_in{"errand_claimable_in",
+                         due_in_claim_order(claimable_select + " AND queue = ANY($3::text[])", "$2::bigint")};
 
   // The same, leaving out limited queues with no room left: $1 now, $2
   // limit, $3 those queues (and $4 the queues to take from). Statements of
   // their own, so that the usual claim's plan never weighs an array.
   statement claimable_any_except{"errand_claimable_any_except",
-                                 claimable_select + " AND queue <> ALL($3::text[])" + claimable_order};
+                                 due_in_claim_order(claimable_select + " AND queue <> ALL($3::text[])", "$2::bigint")};
   statement claimable_in_except{
       "errand_claimable_in_except",
-      claimable_select + " AND queue = ANY($4::text[]) AND queue <> ALL($3::text[])" + claimable_order};
+      due_in_claim_order(claimable_select + " AND queue = ANY($4::text[]) AND queue <> ALL($3::text[])", "$2::bigint")};
 
   // The claim in one statement (claim.hpp), when no queue it may take from
   // has a limit: $1 now, $2 limit, ($3 queues), claim_parameters(), the
