@@ -9,7 +9,9 @@
 //                  success (no subscriber, as a plain deployment has none):
 //                  with the defaults, with report_batch from 1 to 64, and
 //                  with prefetch = 32 and 256 (on the memory store also a
-//                  drain of 100,000 jobs, where reports pile up)
+//                  drain of 100,000 jobs, where reports pile up, and that
+//                  drain with prefetch and report_batch 256 on 1, 2 and 4
+//                  threads)
 //   runner/*/typed the defaults, with a handler that takes its payload as a
 //                  described struct of six fields (an order), as most
 //                  applications' handlers do: the runner decodes each payload
@@ -158,6 +160,17 @@ void runner_prefetch(benchmark::State& state) {
   drain<Backend>(state, options);
 }
 
+// prefetch and report_batch 256 on 1, 2 or 4 threads: the runner's own cost
+// per job on one thread, beside what more threads add.
+template <class Backend>
+void runner_threads(benchmark::State& state) {
+  auto options = four_threads();
+  options.threads = static_cast<std::size_t>(state.range(1));
+  options.prefetch = 256;
+  options.report_batch = 256;
+  drain<Backend>(state, options);
+}
+
 template <class Backend>
 void enqueue_to_start(benchmark::State& state) {
   Backend backend;
@@ -186,6 +199,10 @@ BENCHMARK(runner_prefetch<memory_backend>)
     ->Args({5000, 32})
     ->Args({5000, 256})
     ->Args({100000, 256})
+    ->UseRealTime();
+BENCHMARK(runner_threads<memory_backend>)
+    ->Name("runner/memory/threads")
+    ->ArgsProduct({{100000}, {1, 2, 4}})
     ->UseRealTime();
 BENCHMARK(runner_typed<memory_backend>)->Name("runner/memory/typed")->Arg(5000)->UseRealTime();
 BENCHMARK(enqueue<memory_backend>)->Name("enqueue/memory/payload")->ArgsProduct({{5000}, {0, 1}})->UseRealTime();
