@@ -127,9 +127,9 @@ void drain(benchmark::State& state, const errand::runner_options& options, const
   state.SetItemsProcessed(state.iterations() * jobs);
 }
 
-errand::runner_options four_threads() {
+errand::runner_options on_threads(std::size_t threads = 4) {
   errand::runner_options options;
-  options.threads = 4;
+  options.threads = threads;
   options.worker_id = "bench";
   options.log = [](std::string_view) {};
   return options;
@@ -137,25 +137,25 @@ errand::runner_options four_threads() {
 
 template <class Backend>
 void runner_defaults(benchmark::State& state) {
-  drain<Backend>(state, four_threads());
+  drain<Backend>(state, on_threads());
 }
 
 template <class Backend>
 void runner_typed(benchmark::State& state) {
-  drain<Backend, order>(state, four_threads(), order_payload());
+  drain<Backend, order>(state, on_threads(), order_payload());
 }
 
 // report_batch = 1 writes every report on its own, as the runner did before its throughput knobs.
 template <class Backend>
 void runner_report_batch(benchmark::State& state) {
-  auto options = four_threads();
+  auto options = on_threads();
   options.report_batch = static_cast<std::size_t>(state.range(1));
   drain<Backend>(state, options);
 }
 
 template <class Backend>
 void runner_prefetch(benchmark::State& state) {
-  auto options = four_threads();
+  auto options = on_threads();
   options.prefetch = static_cast<std::size_t>(state.range(1));
   drain<Backend>(state, options);
 }
@@ -164,8 +164,7 @@ void runner_prefetch(benchmark::State& state) {
 // per job on one thread, beside what more threads add.
 template <class Backend>
 void runner_threads(benchmark::State& state) {
-  auto options = four_threads();
-  options.threads = static_cast<std::size_t>(state.range(1));
+  auto options = on_threads(static_cast<std::size_t>(state.range(1)));
   options.prefetch = 256;
   options.report_batch = 256;
   drain<Backend>(state, options);

@@ -1247,7 +1247,7 @@ class runner_engine {
   std::condition_variable arrived_;  // a thread began waiting for the shared claim, went idle, or shutdown began
   std::vector<slot> slots_;
   std::deque<std::shared_ptr<attempt>> prefetched_;  // claimed, waiting for a free thread
-  std::deque<pending_report> reports_;  // returned, waiting for their batch; taken from the front, so not a vector
+  std::deque<pending_report> reports_;               // returned, waiting for their batch; taken from the front
   std::size_t reports_writing_ = 0;                  // batches taken from reports_ and not written yet
   runner_stats stats_;
   bool started_ = false;
